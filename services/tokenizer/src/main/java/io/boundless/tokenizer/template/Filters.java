@@ -1,0 +1,229 @@
+package io.boundless.tokenizer.template;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Jinja's built-in filters and tests, as far as chat templates use them, plus HF's {@code tojson}. */
+final class Filters {
+
+    static Object apply(String name, Object v, List<Object> args, Map<String, Object> kw) {
+        return switch (name) {
+            case "length", "count" -> (long) Values.length(v);
+            case "trim" -> Methods.strip(Values.str(v), args.isEmpty() ? null : Values.str(args.getFirst()), true, true);
+            case "upper" -> Values.str(v).toUpperCase(Locale.ROOT);
+            case "lower" -> Values.str(v).toLowerCase(Locale.ROOT);
+            case "title" -> title(Values.str(v));
+            case "capitalize" -> {
+                String s = Values.str(v);
+                yield s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
+            }
+            case "string" -> Values.str(v);
+            case "safe", "e", "escape", "forceescape" -> name.equals("safe") ? v : escape(Values.str(v));
+            case "int" -> toInt(v);
+            case "float" -> v instanceof String s ? parseDouble(s) : Values.toDouble(v);
+            case "abs" -> v instanceof Long l ? (Object) Math.abs(l) : (Object) Math.abs(Values.toDouble(v));
+            case "round" -> {
+                int digits = args.isEmpty() ? 0 : (int) Values.toDouble(args.getFirst());
+                double scale = Math.pow(10, digits);
+                yield Math.rint(Values.toDouble(v) * scale) / scale;
+            }
+            case "default", "d" -> {
+                boolean bool = args.size() > 1 && Values.truthy(args.get(1)) || Values.truthy(kw.get("boolean"));
+                Object fallback = args.isEmpty() ? "" : args.getFirst();
+                yield v == Values.UNDEFINED || (bool && !Values.truthy(v)) ? fallback : v;
+            }
+            case "tojson" -> {
+                Object indent = kw.containsKey("indent") ? kw.get("indent") : args.isEmpty() ? null : args.getFirst();
+                yield Values.toJson(v, indent == null ? null : (int) Values.toDouble(indent), Values.truthy(kw.get("sort_keys")));
+            }
+            case "join" -> {
+                String sep = args.isEmpty() ? "" : Values.str(args.getFirst());
+                Object attr = kw.get("attribute");
+                StringBuilder sb = new StringBuilder();
+                List<Object> items = Values.iterate(v);
+                for (int i = 0; i < items.size(); i++) {
+                    Object item = attr == null ? items.get(i) : Interpreter.attribute(items.get(i), Values.str(attr));
+                    sb.append(i == 0 ? "" : sep).append(Values.str(item));
+                }
+                yield sb.toString();
+            }
+            case "first" -> {
+                List<Object> items = Values.iterate(v);
+                yield items.isEmpty() ? Values.UNDEFINED : items.getFirst();
+            }
+            case "last" -> {
+                List<Object> items = Values.iterate(v);
+                yield items.isEmpty() ? Values.UNDEFINED : items.getLast();
+            }
+            case "reverse" -> {
+                if (v instanceof String s) {
+                    yield new StringBuilder(s).reverse().toString();
+                }
+                List<Object> items = Values.iterate(v);
+                Collections.reverse(items);
+                yield items;
+            }
+            case "list" -> Values.iterate(v);
+            case "unique" -> new ArrayList<>(new LinkedHashSet<>(Values.iterate(v)));
+            case "sort" -> {
+                List<Object> items = Values.iterate(v);
+                Object attr = kw.get("attribute");
+                items.sort((a, b) -> attr == null ? Values.compare(a, b)
+                        : Values.compare(Interpreter.attribute(a, Values.str(attr)), Interpreter.attribute(b, Values.str(attr))));
+                if (Values.truthy(kw.get("reverse"))) {
+                    Collections.reverse(items);
+                }
+                yield items;
+            }
+            case "items" -> {
+                if (!(v instanceof Map<?, ?> m)) {
+                    throw new TemplateException("items filter needs a mapping, got " + Values.typeName(v));
+                }
+                List<Object> out = new ArrayList<>();
+                m.forEach((k, x) -> {
+                    List<Object> pair = new ArrayList<>();
+                    pair.add(k);
+                    pair.add(x);
+                    out.add(pair);
+                });
+                yield out;
+            }
+            case "dictsort" -> {
+                if (!(v instanceof Map<?, ?> m)) {
+                    throw new TemplateException("dictsort filter needs a mapping");
+                }
+                List<Object> out = new ArrayList<>();
+                new java.util.TreeMap<>(m).forEach((k, x) -> {
+                    List<Object> pair = new ArrayList<>();
+                    pair.add(k);
+                    pair.add(x);
+                    out.add(pair);
+                });
+                yield out;
+            }
+            case "map" -> {
+                List<Object> out = new ArrayList<>();
+                for (Object item : Values.iterate(v)) {
+                    if (kw.containsKey("attribute")) {
+                        Object x = Interpreter.attribute(item, Values.str(kw.get("attribute")));
+                        out.add(x == Values.UNDEFINED && kw.containsKey("default") ? kw.get("default") : x);
+                    } else {
+                        out.add(apply(Values.str(args.getFirst()), item, args.subList(1, args.size()), Map.of()));
+                    }
+                }
+                yield out;
+            }
+            case "select", "reject", "selectattr", "rejectattr" -> {
+                boolean attrForm = name.endsWith("attr");
+                boolean keep = name.startsWith("select");
+                List<Object> out = new ArrayList<>();
+                for (Object item : Values.iterate(v)) {
+                    Object subject = attrForm ? Interpreter.attribute(item, Values.str(args.getFirst())) : item;
+                    int testAt = attrForm ? 1 : 0;
+                    boolean ok = args.size() > testAt
+                            ? test(Values.str(args.get(testAt)), subject, args.subList(testAt + 1, args.size()))
+                            : Values.truthy(subject);
+                    if (ok == keep) {
+                        out.add(item);
+                    }
+                }
+                yield out;
+            }
+            case "replace" -> Values.str(v).replace(Values.str(args.get(0)), Values.str(args.get(1)));
+            case "indent" -> {
+                int width = args.isEmpty() ? 4 : (int) Values.toDouble(args.getFirst());
+                boolean first = args.size() > 1 ? Values.truthy(args.get(1)) : Values.truthy(kw.get("first"));
+                String pad = " ".repeat(width);
+                String[] lines = Values.str(v).split("\n", -1);
+                StringBuilder sb = new StringBuilder();
+                for (int i = 0; i < lines.length; i++) {
+                    if (i > 0) {
+                        sb.append('\n');
+                    }
+                    sb.append((i > 0 || first) && !lines[i].isEmpty() ? pad : "").append(lines[i]);
+                }
+                yield sb.toString();
+            }
+            case "wordcount" -> (long) Methods.split(Values.str(v), null, -1).size();
+            case "dict" -> new LinkedHashMap<>(kw);
+            default -> throw new TemplateException("no filter named '" + name + "'");
+        };
+    }
+
+    static boolean test(String name, Object v, List<Object> args) {
+        return switch (name) {
+            case "defined" -> v != Values.UNDEFINED;
+            case "undefined" -> v == Values.UNDEFINED;
+            case "none" -> v == null;
+            case "string" -> v instanceof String;
+            case "number" -> v instanceof Long || v instanceof Double;
+            case "integer" -> v instanceof Long;
+            case "float" -> v instanceof Double;
+            case "boolean" -> v instanceof Boolean;
+            case "true" -> Boolean.TRUE.equals(v);
+            case "false" -> Boolean.FALSE.equals(v);
+            case "mapping" -> v instanceof Map;
+            case "sequence", "iterable" -> v instanceof List || v instanceof String || v instanceof Map;
+            case "callable" -> v instanceof Values.Callable;
+            case "odd" -> (long) Values.toDouble(v) % 2 != 0;
+            case "even" -> (long) Values.toDouble(v) % 2 == 0;
+            case "divisibleby" -> (long) Values.toDouble(v) % (long) Values.toDouble(args.getFirst()) == 0;
+            case "equalto", "eq", "==", "sameas" -> Values.equal(v, args.getFirst());
+            case "ne", "!=" -> !Values.equal(v, args.getFirst());
+            case "lt", "lessthan", "<" -> Values.compare(v, args.getFirst()) < 0;
+            case "gt", "greaterthan", ">" -> Values.compare(v, args.getFirst()) > 0;
+            case "le", "<=" -> Values.compare(v, args.getFirst()) <= 0;
+            case "ge", ">=" -> Values.compare(v, args.getFirst()) >= 0;
+            case "in" -> Interpreter.contains(args.getFirst(), v);
+            case "lower" -> v instanceof String s && s.equals(s.toLowerCase(Locale.ROOT));
+            case "upper" -> v instanceof String s && s.equals(s.toUpperCase(Locale.ROOT));
+            default -> throw new TemplateException("no test named '" + name + "'");
+        };
+    }
+
+    static String title(String s) {
+        StringBuilder sb = new StringBuilder();
+        boolean start = true;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            sb.append(start ? Character.toUpperCase(c) : Character.toLowerCase(c));
+            start = !Character.isLetterOrDigit(c);
+        }
+        return sb.toString();
+    }
+
+    private static String escape(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&#34;").replace("'", "&#39;");
+    }
+
+    private static Object toInt(Object v) {
+        return switch (v) {
+            case Long l -> l;
+            case Double d -> (long) (double) d;
+            case Boolean b -> b ? 1L : 0L;
+            case String s -> {
+                try {
+                    yield Long.parseLong(s.strip());
+                } catch (NumberFormatException e) {
+                    yield (long) parseDouble(s);
+                }
+            }
+            default -> 0L;
+        };
+    }
+
+    private static double parseDouble(String s) {
+        try {
+            return Double.parseDouble(s.strip());
+        } catch (NumberFormatException e) {
+            return 0.0;
+        }
+    }
+
+    private Filters() {}
+}
