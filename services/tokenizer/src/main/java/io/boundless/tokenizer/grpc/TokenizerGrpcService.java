@@ -16,18 +16,28 @@ import io.grpc.stub.StreamObserver;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.grpc.GrpcService;
-import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
-/** gRPC adapter of {@link TokenizerService}: maps messages, counts tokens, maps errors to status. */
+/**
+ * gRPC adapter of {@link TokenizerService}: maps messages, counts tokens, maps errors to status.
+ *
+ * <p>Threading: a typical request (a prompt, a chat) takes tens of microseconds, less than a hop to a
+ * worker thread costs, so it runs on the gRPC event loop. A request larger than
+ * {@link #INLINE_LIMIT_BYTES} (up to a 1 MiB text: tens of milliseconds) goes to a bounded worker
+ * pool so it cannot stall the event loop; when that pool's queue is full the request is
+ * RESOURCE_EXHAUSTED at once.
+ */
 @GrpcService
-@Blocking
 public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, BindableService {
 
     @Inject
@@ -36,7 +46,19 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
     @Inject
     MeterRegistry meters;
 
+    static final int INLINE_LIMIT_BYTES = 32 * 1024;
+    private static final int WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
+    private static final int WORKER_QUEUE = 256;
+    private final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
+            new ArrayBlockingQueue<>(WORKER_QUEUE), Thread.ofPlatform().name("tokenizer-worker-", 0).daemon().factory());
+
     private final Map<String, Counter> tokenCounters = new ConcurrentHashMap<>();
+
+    @jakarta.annotation.PreDestroy
+    void stopWorkers() throws InterruptedException {
+        workers.shutdown();
+        workers.awaitTermination(10, TimeUnit.SECONDS);
+    }
 
     /** Requests that do not parse (invalid UTF-8 in a string) get INVALID_ARGUMENT, not UNKNOWN. */
     @Override
@@ -46,7 +68,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void encode(EncodeRequest req, StreamObserver<EncodeResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             Encoding e = service.encode(req.getModel(), req.getText(), req.getTextBytes().size(), req.getAddSpecialTokens(), req.getReturnOffsets());
             count(req.getModel(), "encode", e.ids().length);
             return toResponse(e);
@@ -55,7 +77,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void encodeBatch(EncodeBatchRequest req, StreamObserver<EncodeBatchResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             List<Encoding> results = service.encodeBatch(req.getModel(), req.getTextsList(), utf8Sizes(req.getTextsList().size(), req::getTextsBytes),
                     req.getAddSpecialTokens(), req.getReturnOffsets());
             EncodeBatchResponse.Builder b = EncodeBatchResponse.newBuilder();
@@ -71,7 +93,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void countTokens(CountTokensRequest req, StreamObserver<CountTokensResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             int n = service.count(req.getModel(), req.getText(), req.getTextBytes().size(), req.getAddSpecialTokens());
             count(req.getModel(), "count", n);
             return CountTokensResponse.newBuilder().setCount(n).build();
@@ -80,7 +102,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void countTokensBatch(CountTokensBatchRequest req, StreamObserver<CountTokensBatchResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             int[] counts = service.countBatch(req.getModel(), req.getTextsList(), utf8Sizes(req.getTextsList().size(), req::getTextsBytes),
                     req.getAddSpecialTokens());
             CountTokensBatchResponse.Builder b = CountTokensBatchResponse.newBuilder();
@@ -96,7 +118,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void decode(DecodeRequest req, StreamObserver<DecodeResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             int[] ids = toInts(req.getIdsList());
             String text = service.decode(req.getModel(), ids, req.getSkipSpecialTokens());
             count(req.getModel(), "decode", ids.length);
@@ -161,7 +183,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void applyChatTemplate(ApplyChatTemplateRequest req, StreamObserver<ApplyChatTemplateResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             List<Map<String, Object>> messages = new ArrayList<>(req.getMessagesCount());
             for (ChatMessage m : req.getMessagesList()) {
                 Map<String, Object> msg = new LinkedHashMap<>();
@@ -200,7 +222,7 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     @Override
     public void getTokenizerInfo(GetTokenizerInfoRequest req, StreamObserver<GetTokenizerInfoResponse> out) {
-        unary(out, () -> {
+        unary(req, out, () -> {
             TokenizerInfo info = service.info(req.getModel());
             GetTokenizerInfoResponse.Builder b = GetTokenizerInfoResponse.newBuilder()
                     .setModel(info.model())
@@ -221,7 +243,21 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private static <T> void unary(StreamObserver<T> out, Supplier<T> call) {
+    /** Runs a unary call inline when small, on the worker pool when large; errors become status. */
+    private <T> void unary(com.google.protobuf.MessageLite request, StreamObserver<T> out, Supplier<T> call) {
+        if (request.getSerializedSize() <= INLINE_LIMIT_BYTES) {
+            complete(out, call);
+            return;
+        }
+        try {
+            workers.execute(() -> complete(out, call));
+        } catch (RejectedExecutionException e) {
+            out.onError(io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("the tokenizer is overloaded: " + WORKER_QUEUE
+                    + " large requests are already queued; retry with backoff").asRuntimeException());
+        }
+    }
+
+    private static <T> void complete(StreamObserver<T> out, Supplier<T> call) {
         T response;
         try {
             response = call.get();

@@ -21,6 +21,7 @@ import java.util.Map;
  * the special tokens.
  */
 public final class HuggingFaceTokenizer implements TextTokenizer {
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(HuggingFaceTokenizer.class);
     private final ai.djl.huggingface.tokenizers.HuggingFaceTokenizer native_;
     private final BitSet validIds;   // ids of the model vocabulary plus added tokens
     private final int vocabSize;      // max id + 1
@@ -28,10 +29,12 @@ public final class HuggingFaceTokenizer implements TextTokenizer {
     private final Map<String, Integer> tokenIds; // content -> id, for added tokens (and looked-up specials)
     private final BitSet byteFallback;  // ids of <0xHH> tokens when the model decodes them with byte fallback
     private final BitSet special;       // ids of special added tokens
+    private final BpeEncoder fast;      // pure-Java encoder for ids, or null: then Rust does everything
 
     private HuggingFaceTokenizer(ai.djl.huggingface.tokenizers.HuggingFaceTokenizer native_, BitSet validIds,
-            List<SpecialToken> specialTokens, Map<String, Integer> tokenIds, BitSet byteFallback) {
+            List<SpecialToken> specialTokens, Map<String, Integer> tokenIds, BitSet byteFallback, BpeEncoder fast) {
         this.native_ = native_;
+        this.fast = fast;
         this.byteFallback = byteFallback;
         this.special = new BitSet();
         specialTokens.forEach(t -> special.set(t.id()));
@@ -82,11 +85,16 @@ public final class HuggingFaceTokenizer implements TextTokenizer {
                 }
             });
         }
+        Object encoder = BpeEncoder.create(root);
+        if (encoder instanceof BpeEncoder.Unsupported u) {
+            LOG.infof("%s: ids come from the Rust library (the Java encoder does not cover %s)", tokenizerJson, u.reason());
+        }
         DjlEnvironment.ensureOffline();
         try {
             var native_ = ai.djl.huggingface.tokenizers.HuggingFaceTokenizer.newInstance(tokenizerJson,
                     Map.of("truncation", "false", "padding", "false", "addSpecialTokens", "true"));
-            return new HuggingFaceTokenizer(native_, valid, Collections.unmodifiableList(specials), ids, byteFallback);
+            return new HuggingFaceTokenizer(native_, valid, Collections.unmodifiableList(specials), ids, byteFallback,
+                    encoder instanceof BpeEncoder e ? e : null);
         } catch (IOException | RuntimeException e) {
             throw new ModelLoadException("cannot load " + tokenizerJson + ": " + e.getMessage(), e);
         }
@@ -94,6 +102,19 @@ public final class HuggingFaceTokenizer implements TextTokenizer {
 
     @Override
     public Encoding encode(String text, boolean addSpecialTokens, boolean withOffsets) {
+        if (fast != null && !withOffsets) {
+            return new Encoding(fast.encode(text, addSpecialTokens), null, null);
+        }
+        return encodeWithRust(text, addSpecialTokens, withOffsets);
+    }
+
+    /** Whether ids come from the pure-Java encoder (offsets and decoding always come from Rust). */
+    public boolean hasJavaEncoder() {
+        return fast != null;
+    }
+
+    /** The Rust library's encoding, bypassing the Java encoder (offsets, and the reference in tests). */
+    public Encoding encodeWithRust(String text, boolean addSpecialTokens, boolean withOffsets) {
         var enc = native_.encode(text, addSpecialTokens, false);
         long[] raw = enc.getIds();
         int[] out = new int[raw.length];
