@@ -32,6 +32,11 @@ public final class TokenizerRegistry implements AutoCloseable {
     private final Path store;
     private final ObjectMapper json;
     private final Map<String, ModelTokenizer> loaded = new ConcurrentHashMap<>();
+    /** "<model>" -> its newest "<model>/<version>", re-read from the store at most every {@link #RESOLVE_TTL_NANOS}. */
+    private final Map<String, Resolved> newest = new ConcurrentHashMap<>();
+    private static final long RESOLVE_TTL_NANOS = 5_000_000_000L;
+
+    private record Resolved(String name, long at) {}
 
     public TokenizerRegistry(Path store, ObjectMapper json) {
         this.store = store;
@@ -48,10 +53,22 @@ public final class TokenizerRegistry implements AutoCloseable {
             throw new InvalidRequestException("model is required: a model-store name or one of " + TiktokenTokenizer.builtInNames());
         }
         ModelTokenizer hit = loaded.get(model);
-        if (hit != null && !isStoreModelWithoutVersion(model)) {
-            return hit;
+        if (hit != null) {
+            return hit; // a built-in or an exact "<model>/<version>"
         }
-        String resolved = resolve(model);
+        String resolved;
+        if (isStoreModelWithoutVersion(model)) {
+            // A new version published to the store is picked up within the TTL.
+            long now = System.nanoTime();
+            Resolved r = newest.get(model);
+            if (r == null || now - r.at() > RESOLVE_TTL_NANOS) {
+                r = new Resolved(resolve(model), now);
+                newest.put(model, r);
+            }
+            resolved = r.name();
+        } else {
+            resolved = resolve(model);
+        }
         return loaded.computeIfAbsent(resolved, this::load);
     }
 
