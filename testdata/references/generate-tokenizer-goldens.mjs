@@ -172,3 +172,70 @@ for (const [name, { pkg, variants }] of Object.entries(templates)) {
   fs.writeFileSync(path.join(out, 'golden', `chat_${name}.json`), JSON.stringify({ reference: '@huggingface/jinja 0.5.11', cases }, null, 1) + '\n');
   console.log(`chat_${name}: ${cases.length} cases`);
 }
+
+// ---- Jinja features one by one (@huggingface/jinja) --------------------------------------------
+// Each snippet exercises one construct chat templates use; the golden is the reference's output,
+// or the fact that it raised an error.
+const snippetContext = {
+  messages: [{ role: 'system', content: '  Be brief.  ' }, { role: 'user', content: 'Hi <b>there</b>' }, { role: 'assistant', content: '<think>\nhmm\n</think>\n\nHello!' }],
+  names: ['b', 'a', 'c'], n: 7, x: 2.5, flag: true, nothing: null, d: { k: 'v', n: 1, nested: { t: [1, 2] } }, s: 'Hello, World',
+};
+const snippets = [
+  // Where the JS port departs from Python's Jinja (str.lstrip(chars) ignores chars, capitalize
+  // keeps the rest's case), snippets avoid the difference; PythonSemanticsTest pins Python's behaviour.
+  // Values other than strings are printed through tojson: Python's str() ("True", "['a']", "None")
+  // and the JS port's ("true", '["a"]', "") differ, and real templates print strings.
+  '{{ messages|length }} {{ names|length }} {{ s|length }}',
+  '{{ messages[0].content|trim }}|{{ messages[0]["content"].strip() }}|{{ "\\n\\nHello\\n".lstrip("\\n") }}|{{ "  x  ".rstrip() }}|{{ " y ".lstrip() }}',
+  '{{ s.upper() }} {{ s.lower() }} {{ s|upper }} {{ s|lower }} {{ s.title() }} {{ "hello world"|title }} {{ "hello"|capitalize }}',
+  '{{ s.startswith("Hello")|tojson }} {{ s.endswith("x")|tojson }} {{ s.startswith(("x", "He"))|tojson }}',
+  '{{ s.split(", ")|tojson }} {{ s.split(",")[0] }} {{ "a b  c".split()|tojson }} {{ "a,b,c".split(",", 1)|tojson }}',
+  '{{ s.replace("l", "L") }}',
+  '{{ names[::-1]|tojson }} {{ names[1:]|tojson }} {{ names[:2]|tojson }} {{ names[-1] }} {{ s[0:5] }} {{ s[::-1] }} {{ names[::2]|tojson }}',
+  '{% for m in messages %}{{ loop.index }}/{{ loop.length }}:{{ m.role }}{% if loop.first %}(first){% endif %}{% if loop.last %}(last){% endif %} {% endfor %}',
+  '{% for m in messages[::-1] %}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }} {% endfor %}',
+  '{% for m in messages if m.role != "system" %}{{ m.role }},{% endfor %}',
+  '{% for x in [] %}never{% else %}empty{% endfor %}',
+  '{% for k, v in d.items() %}{{ k }}={{ v|tojson }};{% endfor %}',
+  '{% for k in d %}{{ k }} {% endfor %}{{ d.keys()|list|tojson }} {{ d.get("k") }} {{ d.get("zz", "dflt") }}',
+  '{% set ns = namespace(count=0, found=false) %}{% for m in messages %}{% set ns.count = ns.count + 1 %}{% if m.role == "user" %}{% set ns.found = true %}{% endif %}{% endfor %}{{ ns.count }} {{ ns.found|tojson }}',
+  '{% set x = 1 %}{% for i in [1, 2] %}{% set x = i %}{% endfor %}{{ x }}',
+  '{% if n > 5 and flag %}big{% elif n > 2 %}mid{% else %}small{% endif %}',
+  '{% if not flag or nothing is none %}yes{% endif %} {{ [nothing is none, n is number, s is string, d is mapping, missing is defined, missing is not defined]|tojson }}',
+  '{{ n + 3 }} {{ n - 10 }} {{ n * 2 }} {{ n / 2 }} {{ n // 2 }} {{ n % 3 }} {{ 2 ** 10 }} {{ x * 2 }} {{ -n }} {{ n + x }}',
+  '{{ "a" ~ n ~ "b" }} {{ (names + ["d"])|tojson }} {{ ["x" in "xyz", "q" not in names, 1 in [1, 2]]|tojson }}',
+  '{{ [n == 7, n != 7, n < 8, n >= 7, 7 == 7.0]|tojson }}',
+  '{{ "yes" if flag else "no" }} {{ "yes" if not flag else "no" }}',
+  '{{ d|tojson }} {{ names|tojson }} {{ "q\\"uote\\n"|tojson }} {{ nothing|tojson }} {{ flag|tojson }} {{ x|tojson }}',
+  '{{ d|tojson(indent=2) }}',
+  '{{ names|join(", ") }} {{ names|first }} {{ names|last }} {{ names|sort|tojson }} {{ names|reverse|list|tojson }} {{ [3, 1, 2]|sort(reverse=true)|tojson }}',
+  '{{ missing|default("dflt") }} {{ s|default("no") }} {{ ""|default("empty", true) }}',
+  '{{ messages|map(attribute="role")|join(",") }} {{ messages|selectattr("role", "equalto", "user")|list|length }} {{ messages|rejectattr("role", "equalto", "user")|map(attribute="role")|list|tojson }}',
+  '{{ "3"|int + 1 }} {{ "2.5"|float * 2 }} {{ 3|string ~ "x" }} {{ -3|abs }} {{ n|float }}',
+  '{{ flag|tojson }} {{ x }} {{ 1.0 }} {{ [1, "a", nothing, true]|tojson }}',
+  '{% macro greet(name, punct="!") %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet("A") }} {{ greet("B", "?") }} {{ greet(name="C") }}',
+  '{% set block %}inner {{ n }}{% endset %}[{{ block }}]',
+  '{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break %}{% endif %}{{ i }}{% endfor %} {{ range(2, 8, 2)|list|tojson }}',
+  '{%- for m in messages %}\n    {{- m.role }}\n{%- endfor %}',
+  '  {% if flag %}\n    indented\n  {% endif %}\n  after',
+  'a {# comment #} b\n{# line comment #}\nc',
+  '{% for m in messages %}\n{% if m.role == "user" %}\n  U: {{ m.content }}\n{% else %}\n  {{ m.role }}\n{% endif %}\n{% endfor %}\nend',
+  '{{ "<|im_start|>" + messages[1].role + "\\n" + messages[1].content + "<|im_end|>" }}',
+  '{% set c = messages[2].content %}{{ c.split("</think>")[-1].lstrip("\\n") }}|{{ c.split("</think>")[0].rstrip("\\n").split("<think>")[-1].lstrip("\\n") }}',
+  '{{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}',
+  '{{ (messages[0].content.strip() == "Be brief.")|tojson }} {{ (messages|length - 1) }} {{ messages[1:]|length }}',
+  '{% if messages[0].role == "system" %}{% set loop_messages = messages[1:] %}{% else %}{% set loop_messages = messages %}{% endif %}{{ loop_messages|length }}',
+  '{{ d.nested.t[1] }} {{ d["nested"]["t"]|length }} {{ (d.nested.missing is defined)|tojson }}',
+  '{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }} {% endfor %}',
+  '{{ s[:5]|upper }} {{ "x"|length }}',
+];
+const snippetCases = snippets.map((source) => {
+  try {
+    return { source, text: new Template(source).render(snippetContext) };
+  } catch (e) {
+    return { source, error: String(e.message ?? e) };
+  }
+});
+fs.writeFileSync(path.join(out, 'golden', 'jinja_snippets.json'),
+  JSON.stringify({ reference: '@huggingface/jinja 0.5.11', context: snippetContext, cases: snippetCases }, null, 1) + '\n');
+console.log(`jinja_snippets: ${snippetCases.length} cases, ${snippetCases.filter((c) => c.error).length} errors`);

@@ -22,7 +22,14 @@ public final class ChatTemplate {
 
     /** Parses a template; a syntax error is a {@link TemplateException} naming the line. */
     public static ChatTemplate compile(String source) {
-        return new ChatTemplate(Parser.parse(source));
+        try {
+            return new ChatTemplate(Parser.parse(source));
+        } catch (TemplateException e) {
+            throw e;
+        } catch (RuntimeException | StackOverflowError e) {
+            // A parser bug must still reach the client as a template error, not an internal one.
+            throw new TemplateException("template syntax error: " + e);
+        }
     }
 
     /**
@@ -36,6 +43,11 @@ public final class ChatTemplate {
             return Interpreter.render(program, context);
         } catch (StackOverflowError e) {
             throw new TemplateException("the template recursed too deeply");
+        } catch (TemplateException e) {
+            throw e;
+        } catch (ClassCastException | IndexOutOfBoundsException | NullPointerException
+                | UnsupportedOperationException | IllegalArgumentException | ArithmeticException e) {
+            throw new TemplateException("template error: " + e);
         }
     }
 

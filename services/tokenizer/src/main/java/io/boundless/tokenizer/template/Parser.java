@@ -15,6 +15,7 @@ final class Parser {
     private List<Tok> toks;
     private int pos;
     private int line;
+    private int loopDepth; // break/continue are only allowed inside a for body
 
     private Parser(List<Lexer.Segment> segments) {
         this.segments = segments;
@@ -78,7 +79,9 @@ final class Parser {
                 Expr iterable = ternaryFree();
                 Expr filter = accept("if") ? expression() : null;
                 endTag();
+                loopDepth++;
                 List<Stmt> body = block(List.of("else", "endfor"));
+                loopDepth--;
                 List<Stmt> otherwise = List.of();
                 if (currentKeyword().equals("else")) {
                     endTag();
@@ -124,15 +127,24 @@ final class Parser {
                     }
                 }
                 endTag();
+                int outerLoops = loopDepth;
+                loopDepth = 0;
                 List<Stmt> body = block(List.of("endmacro"));
+                loopDepth = outerLoops;
                 closeTag();
                 return new Macro(name, params, defaults, body);
             }
             case "break" -> {
+                if (loopDepth == 0) {
+                    throw error("'break' outside a loop");
+                }
                 endTag();
                 return new Break();
             }
             case "continue" -> {
+                if (loopDepth == 0) {
+                    throw error("'continue' outside a loop");
+                }
                 endTag();
                 return new Continue();
             }
@@ -310,7 +322,7 @@ final class Parser {
             } else if (peekKind() == 'n' && peekText().equals("is")) {
                 pos++;
                 boolean negated = accept("not");
-                String name = peekKind() == 'n' ? name() : toks.get(pos++).text(); // "is ==" style tests
+                String name = peekKind() == 'n' ? name() : next().text(); // "is ==" style tests
                 List<Expr> args = new ArrayList<>();
                 if (accept("(")) {
                     List<String> kw = new ArrayList<>();
@@ -342,7 +354,7 @@ final class Parser {
     private Expr postfix(Expr e) {
         while (true) {
             if (accept(".")) {
-                Tok t = toks.get(pos++);
+                Tok t = next();
                 e = new Attribute(e, t.text());
             } else if (accept("[")) {
                 Expr start = null;
@@ -391,10 +403,7 @@ final class Parser {
     }
 
     private Expr primary() {
-        if (pos >= toks.size()) {
-            throw error("unexpected end of expression");
-        }
-        Tok t = toks.get(pos++);
+        Tok t = next();
         switch (t.kind()) {
             case 's' -> {
                 StringBuilder sb = new StringBuilder(t.text());
@@ -465,6 +474,13 @@ final class Parser {
     }
 
     // ---- token stream helpers ---------------------------------------------------------------
+
+    private Tok next() {
+        if (pos >= toks.size()) {
+            throw error("unexpected end of expression");
+        }
+        return toks.get(pos++);
+    }
 
     private void begin(Lexer.Segment s) {
         toks = tokenize(s.body(), s.line());

@@ -1,0 +1,116 @@
+package io.boundless.tokenizer.template;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Where @huggingface/jinja (our golden reference) departs from Python's Jinja, Hugging Face's
+ * Python renderer is the one transformers uses, so we follow Python. These expectations are
+ * Python 3 / Jinja 3 behaviour.
+ */
+class PythonSemanticsTest {
+
+    private static String render(String source, Map<String, Object> vars) {
+        return ChatTemplate.compile(source).render(vars);
+    }
+
+    private static String render(String source) {
+        return render(source, Map.of());
+    }
+
+    @Test
+    void stripFamilyTakesCharacterSets() {
+        assertThat(render("{{ 'Hello, World'.lstrip('H') }}|{{ 'Hello, World'.rstrip('dl') }}|{{ 'xxaxx'.strip('x') }}"))
+                .isEqualTo("ello, World|Hello, Wor|a");
+    }
+
+    @Test
+    void capitalizeLowersTheRest() {
+        assertThat(render("{{ 'hELLO'|capitalize }} {{ 'hELLO'.capitalize() }}")).isEqualTo("Hello Hello");
+    }
+
+    @Test
+    void nonStringsPrintAsPythonStr() {
+        Map<String, Object> vars = new HashMap<>();
+        vars.put("nothing", null);
+        assertThat(render("{{ true }} {{ nothing }} {{ ['a', 1, none] }} {{ {'k': 'v'} }} {{ 1.5 }} {{ 2.0 }} {{ 10 / 4 }}", vars))
+                .isEqualTo("True None ['a', 1, None] {'k': 'v'} 1.5 2.0 2.5");
+    }
+
+    @Test
+    void undefinedRendersEmptyButFailsOnAttributeAccess() {
+        assertThat(render("[{{ missing }}]")).isEqualTo("[]");
+        assertThatThrownBy(() -> render("{{ missing.attr }}")).isInstanceOf(TemplateException.class).hasMessageContaining("attr");
+    }
+
+    @Test
+    void stringOperationsPythonHasAndTheJsPortLacks() {
+        assertThat(render("{{ 'ab' * 3 }} {{ 'a' < 'b' }} {{ 'hello'.find('l') }} {{ 'hello'.count('l') }} {{ [1, 2, 3, 4]|select('odd')|list }} {{ 2.567|round(1) }}"))
+                .isEqualTo("ababab True 2 2 [1, 3] 2.6");
+    }
+
+    @Test
+    void loopScopingKeepsOuterVariablesButNamespacesCarryOut() {
+        assertThat(render("{% set x = 0 %}{% set ns = namespace(x=0) %}{% for i in [1, 2, 3] %}{% set x = i %}{% set ns.x = ns.x + i %}{% endfor %}{{ x }} {{ ns.x }}"))
+                .isEqualTo("0 6");
+    }
+
+    @Test
+    void raiseExceptionCarriesTheMessage() {
+        assertThatThrownBy(() -> render("{{ raise_exception('roles must alternate') }}"))
+                .isInstanceOf(TemplateException.class).hasMessage("roles must alternate");
+    }
+
+    @Test
+    void syntaxErrorsNameTheLine() {
+        assertThatThrownBy(() -> ChatTemplate.compile("line one\n{% if x %}\n{{ 1 + }}\n{% endif %}"))
+                .isInstanceOf(TemplateException.class).hasMessageContaining("line 3");
+        assertThatThrownBy(() -> ChatTemplate.compile("{% for x in y %}no end")).isInstanceOf(TemplateException.class).hasMessageContaining("endfor");
+        assertThatThrownBy(() -> ChatTemplate.compile("{{ 'open")).isInstanceOf(TemplateException.class);
+    }
+
+    @Test
+    void runawayTemplatesStopWithAnError() {
+        assertThatThrownBy(() -> render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"))
+                .isInstanceOf(TemplateException.class).hasMessageContaining("recursed");
+        assertThatThrownBy(() -> render("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"))
+                .isInstanceOf(TemplateException.class).hasMessageContaining("exceeds");
+    }
+
+    /** Any input either renders or fails with a TemplateException: no other exception, no hang. */
+    @Test
+    void garbageTemplatesFailCleanly() {
+        String[] atoms = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "+", "if", "for", "in", "endif", "endfor", "set", "=", "x", "'s'", "\"",
+            "(", ")", "[", "]", "{", "}", ":", ",", ".", "|", "upper", "is", "not", "defined", "1", "2.5", "~", "*", "/", "%", "**", "messages",
+            "loop", "macro", "endmacro", "namespace", " ", "\n", "raise_exception", "else", "elif", "break", "continue", "::-1", "none"};
+        long seed = new SplittableRandom().nextLong();
+        SplittableRandom rnd = new SplittableRandom(seed);
+        Map<String, Object> vars = new HashMap<>();
+        List<Object> messages = new ArrayList<>();
+        messages.add(Map.of("role", "user", "content", "hi"));
+        vars.put("messages", messages);
+        vars.put("x", 3L);
+        for (int i = 0; i < 20_000; i++) {
+            StringBuilder sb = new StringBuilder();
+            int n = rnd.nextInt(1, 16);
+            for (int k = 0; k < n; k++) {
+                sb.append(atoms[rnd.nextInt(atoms.length)]).append(rnd.nextBoolean() ? " " : "");
+            }
+            String source = sb.toString();
+            try {
+                ChatTemplate.compile(source).render(vars);
+            } catch (TemplateException expected) {
+                // fine: a clear template error
+            } catch (RuntimeException e) {
+                throw new AssertionError("seed " + seed + ": template " + source + " threw " + e, e);
+            }
+        }
+    }
+}
