@@ -2,16 +2,17 @@
 // code: Hugging Face tokenizers (Rust, via @anush008/tokenizers), OpenAI tiktoken (WASM, via npm
 // tiktoken) and Hugging Face's chat-template renderer (@huggingface/jinja).
 //
-//   cd testdata/references && npm ci && node generate-tokenizer-goldens.mjs
+//   cd testdata/references && npm ci && node generate-tokenizer-goldens.mjs [out-dir]
 //
-// Writes ../tokenizer/corpus.json and ../tokenizer/golden/*.json.
+// Writes <out-dir>/corpus.json and <out-dir>/golden/*.json; out-dir defaults to ../tokenizer.
+// bin/test regenerates them into a temporary folder and fails if they differ from the committed ones.
 import { Tokenizer } from '@anush008/tokenizers';
 import { get_encoding } from 'tiktoken';
 import { Template } from '@huggingface/jinja';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const out = path.resolve('../tokenizer');
+const out = path.resolve(process.argv[2] ?? '../tokenizer');
 fs.mkdirSync(path.join(out, 'golden'), { recursive: true });
 
 // ---- corpus: at least 200 varied strings ------------------------------------------------------

@@ -84,27 +84,13 @@ final class Filters {
                 if (!(v instanceof Map<?, ?> m)) {
                     throw new TemplateException("items filter needs a mapping, got " + Values.typeName(v));
                 }
-                List<Object> out = new ArrayList<>();
-                m.forEach((k, x) -> {
-                    List<Object> pair = new ArrayList<>();
-                    pair.add(k);
-                    pair.add(x);
-                    out.add(pair);
-                });
-                yield out;
+                yield Values.items(m);
             }
             case "dictsort" -> {
                 if (!(v instanceof Map<?, ?> m)) {
                     throw new TemplateException("dictsort filter needs a mapping");
                 }
-                List<Object> out = new ArrayList<>();
-                new java.util.TreeMap<>(m).forEach((k, x) -> {
-                    List<Object> pair = new ArrayList<>();
-                    pair.add(k);
-                    pair.add(x);
-                    out.add(pair);
-                });
-                yield out;
+                yield Values.items(new java.util.TreeMap<>(m));
             }
             case "map" -> {
                 List<Object> out = new ArrayList<>();

@@ -65,16 +65,7 @@ final class Methods {
 
     private static Object dict(Map<?, ?> m, String name, List<Object> args) {
         return switch (name) {
-            case "items" -> {
-                List<Object> out = new ArrayList<>();
-                m.forEach((k, v) -> {
-                    List<Object> pair = new ArrayList<>(); // None values allowed, so not List.of
-                    pair.add(k);
-                    pair.add(v);
-                    out.add(pair);
-                });
-                yield out;
-            }
+            case "items" -> Values.items(m);
             case "keys" -> new ArrayList<>(m.keySet());
             case "values" -> new ArrayList<>(m.values());
             case "get" -> {

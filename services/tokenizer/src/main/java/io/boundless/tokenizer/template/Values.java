@@ -202,6 +202,18 @@ final class Values {
         };
     }
 
+    /** dict.items(): [key, value] pairs in the map's order (lists, since values may be None). */
+    static List<Object> items(Map<?, ?> m) {
+        List<Object> out = new ArrayList<>(m.size());
+        m.forEach((k, v) -> {
+            List<Object> pair = new ArrayList<>(2);
+            pair.add(k);
+            pair.add(v);
+            out.add(pair);
+        });
+        return out;
+    }
+
     static int length(Object v) {
         return switch (v) {
             case String s -> s.codePointCount(0, s.length());
