@@ -32,6 +32,10 @@ public interface TokenizerConfig {
     @WithDefault("1048576")
     int maxIds();
 
+    /** Most DecodeStream calls open at once; more are RESOURCE_EXHAUSTED. */
+    @WithDefault("10000")
+    int maxStreams();
+
     /** Most messages in one ApplyChatTemplate request. */
     @WithDefault("4096")
     int maxMessages();

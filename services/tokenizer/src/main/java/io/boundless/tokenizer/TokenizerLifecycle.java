@@ -44,7 +44,7 @@ public class TokenizerLifecycle {
     @Singleton
     TokenizerService service(TokenizerRegistry registry) {
         return new TokenizerService(registry, new TokenizerService.Limits(config.maxTextBytes(), config.maxBatchSize(),
-                config.maxIds(), config.maxMessages()));
+                config.maxIds(), config.maxMessages(), config.maxStreams()));
     }
 
     void onStart(@Observes StartupEvent event, TokenizerRegistry registry) {

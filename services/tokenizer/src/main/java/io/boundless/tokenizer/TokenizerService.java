@@ -14,7 +14,9 @@ public final class TokenizerService {
     private final Limits limits;
 
     /** Request limits; each error message names the limit. */
-    public record Limits(int maxTextBytes, int maxBatchSize, int maxIds, int maxMessages) {}
+    public record Limits(int maxTextBytes, int maxBatchSize, int maxIds, int maxMessages, int maxStreams) {}
+
+    private final java.util.concurrent.atomic.AtomicInteger openStreams = new java.util.concurrent.atomic.AtomicInteger();
 
     public TokenizerService(TokenizerRegistry registry, Limits limits) {
         this.registry = registry;
@@ -67,8 +69,23 @@ public final class TokenizerService {
         return registry.get(model).decode(ids, skipSpecialTokens);
     }
 
+    /** Opens a decode stream; the caller must {@link #closeStream} it once, whatever happens. */
     public StreamingDetokenizer openStream(String model, boolean skipSpecialTokens) {
-        return new StreamingDetokenizer(registry.get(model), skipSpecialTokens, limits.maxIds());
+        ModelTokenizer m = registry.get(model);
+        if (openStreams.incrementAndGet() > limits.maxStreams()) {
+            openStreams.decrementAndGet();
+            throw new LimitExceededException(limits.maxStreams() + " decode streams are open, the most this server takes"
+                    + " (boundless.tokenizer.max-streams); retry later or on another replica");
+        }
+        return new StreamingDetokenizer(m, skipSpecialTokens, limits.maxIds());
+    }
+
+    public void closeStream() {
+        openStreams.decrementAndGet();
+    }
+
+    public int openStreams() {
+        return openStreams.get();
     }
 
     /** The rendered prompt and its ids (encoded without adding special tokens: the template writes them). */

@@ -24,7 +24,7 @@ class TextsTest {
 
     @Test
     void unpairedSurrogatesEncodeAsTheReplacementCharacter() {
-        TokenizerService service = new TokenizerService(TestStores.sharedRegistry(), new TokenizerService.Limits(1 << 20, 16, 1 << 20, 64));
+        TokenizerService service = new TokenizerService(TestStores.sharedRegistry(), new TokenizerService.Limits(1 << 20, 16, 1 << 20, 64, 8));
         for (String model : new String[] {"llama3/1", "cl100k_base"}) {
             int[] lone = service.encode(model, "x\uD800y", 5, false, false).ids();
             int[] replaced = service.encode(model, "x\uFFFDy", 5, false, false).ids();

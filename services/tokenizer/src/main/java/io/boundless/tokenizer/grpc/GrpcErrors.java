@@ -1,6 +1,7 @@
 package io.boundless.tokenizer.grpc;
 
 import io.boundless.tokenizer.InvalidRequestException;
+import io.boundless.tokenizer.LimitExceededException;
 import io.boundless.tokenizer.ModelLoadException;
 import io.boundless.tokenizer.UnknownModelException;
 import io.boundless.tokenizer.template.TemplateException;
@@ -17,6 +18,7 @@ final class GrpcErrors {
             case StatusRuntimeException s -> s.getStatus();
             case UnknownModelException e -> Status.NOT_FOUND.withDescription(e.getMessage());
             case InvalidRequestException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+            case LimitExceededException e -> Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
             case TemplateException e -> Status.INVALID_ARGUMENT.withDescription("chat template error: " + e.getMessage());
             case ModelLoadException e -> {
                 LOG.error(e.getMessage(), e);

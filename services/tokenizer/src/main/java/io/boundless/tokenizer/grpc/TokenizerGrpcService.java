@@ -154,14 +154,14 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
                     count(model, "decode", ids.length);
                     out.onNext(DecodeStreamResponse.newBuilder().setText(text).build());
                 } catch (Throwable t) {
-                    closed = true;
+                    end();
                     out.onError(GrpcErrors.toStatus(t));
                 }
             }
 
             @Override
             public synchronized void onError(Throwable t) {
-                closed = true; // the client went away; nothing to send
+                end(); // the client went away; nothing to send
             }
 
             @Override
@@ -169,13 +169,24 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
                 if (closed) {
                     return;
                 }
-                closed = true;
                 try {
                     String rest = stream == null ? "" : stream.finish();
+                    end();
                     out.onNext(DecodeStreamResponse.newBuilder().setText(rest).build());
                     out.onCompleted();
                 } catch (Throwable t) {
+                    end();
                     out.onError(GrpcErrors.toStatus(t));
+                }
+            }
+
+            /** Marks the stream done and gives back its slot, once. */
+            private void end() {
+                if (!closed) {
+                    closed = true;
+                    if (stream != null) {
+                        service.closeStream();
+                    }
                 }
             }
         };

@@ -43,6 +43,9 @@ class TokenizerGrpcServiceTest {
     @ConfigProperty(name = "quarkus.grpc.server.test-port")
     int port;
 
+    @jakarta.inject.Inject
+    io.boundless.tokenizer.TokenizerService service;
+
     private ManagedChannel channel;
     private TokenizerGrpc.TokenizerBlockingStub tokenizer;
 
@@ -154,6 +157,18 @@ class TokenizerGrpcServiceTest {
             assertThat(deltas).as(model + ": one response per request plus the final one").hasSize(ids.size() + 1);
             assertThat(String.join("", deltas)).as(model).isEqualTo(full);
         }
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> service.openStreams() == 0);
+    }
+
+    @Test
+    void aCancelledDecodeStreamGivesItsSlotBack() {
+        var call = channel.newCall(TokenizerGrpc.getDecodeStreamMethod(), CallOptions.DEFAULT);
+        call.start(new io.grpc.ClientCall.Listener<>() {}, new io.grpc.Metadata());
+        call.request(1);
+        call.sendMessage(DecodeStreamRequest.newBuilder().setModel("cl100k_base").addIds(15339).build());
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> service.openStreams() == 1);
+        call.cancel("client gave up", null);
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).until(() -> service.openStreams() == 0);
     }
 
     @Test
