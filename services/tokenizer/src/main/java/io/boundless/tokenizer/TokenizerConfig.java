@@ -46,9 +46,4 @@ public interface TokenizerConfig {
             return java.nio.file.Files.isDirectory(local) ? local : Path.of(System.getProperty("user.home"), ".boundless", "models");
         });
     }
-
-    /** For tests and tools that build the domain without Quarkus. */
-    static List<String> defaultPreload() {
-        return List.of("cl100k_base", "o200k_base");
-    }
 }
