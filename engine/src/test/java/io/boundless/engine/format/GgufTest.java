@@ -1,0 +1,209 @@
+package io.boundless.engine.format;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.boundless.engine.format.Gguf.Type;
+import io.boundless.engine.tensor.DType;
+import io.boundless.engine.tensor.Tensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GgufTest {
+
+    private static List<Tensor> tensors(Arena arena, SplittableRandom rnd) {
+        return List.of(
+                FormatTestSupport.random(arena, "token_embd.weight", DType.Q8_0, rnd, 48, 64),
+                FormatTestSupport.random(arena, "blk.0.attn_q.weight", DType.Q4_0, rnd, 64, 64),
+                FormatTestSupport.random(arena, "blk.0.ffn_up.weight", DType.F16, rnd, 96, 64),
+                FormatTestSupport.random(arena, "blk.0.ffn_down.weight", DType.BF16, rnd, 64, 96),
+                FormatTestSupport.random(arena, "output_norm.weight", DType.F32, rnd, 64),
+                FormatTestSupport.random(arena, "odd.bias", DType.F32, rnd, 3, 5, 7));
+    }
+
+    private static GgufWriter writer(List<Tensor> ts) {
+        GgufWriter w = new GgufWriter()
+                .putString("general.architecture", "llama")
+                .putString("general.name", "tiny ünïcode")
+                .putU32("llama.context_length", 2048)
+                .putU32("llama.embedding_length", 64)
+                .putF32("llama.attention.layer_norm_rms_epsilon", 1e-5f)
+                .put("llama.rope.freq_base", Type.FLOAT32, 500000f)
+                .put("some.u8", Type.UINT8, 250)
+                .put("some.i8", Type.INT8, -5)
+                .put("some.u16", Type.UINT16, 65000)
+                .put("some.i16", Type.INT16, -30000)
+                .put("some.i32", Type.INT32, -7)
+                .put("some.u64", Type.UINT64, 1L << 40)
+                .put("some.i64", Type.INT64, -(1L << 40))
+                .put("some.f64", Type.FLOAT64, 2.5)
+                .put("some.bool", Type.BOOL, true)
+                .putArray("tokenizer.ggml.tokens", Type.STRING, List.of("<s>", "</s>", "▁hello", "中"))
+                .putArray("tokenizer.ggml.scores", Type.FLOAT32, List.of(0f, 0f, -1.5f, -2f))
+                .putArray("tokenizer.ggml.token_type", Type.INT32, List.of(3, 3, 1, 1));
+        ts.forEach(w::add);
+        return w;
+    }
+
+    @Test
+    void roundTripsMetadataAndEveryDtype(@TempDir Path dir) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+        try (Arena arena = Arena.ofConfined()) {
+            List<Tensor> ts = tensors(arena, rnd);
+            Path file = dir.resolve("m.gguf");
+            writer(ts).write(file);
+            try (Gguf g = Gguf.open(file)) {
+                assertThat(g.version()).isEqualTo(3);
+                Map<String, Object> md = g.metadata();
+                assertThat(md).containsEntry("general.architecture", "llama").containsEntry("general.name", "tiny ünïcode")
+                        .containsEntry("llama.context_length", 2048L).containsEntry("llama.attention.layer_norm_rms_epsilon", 1e-5f)
+                        .containsEntry("some.u8", 250).containsEntry("some.i8", -5).containsEntry("some.u16", 65000)
+                        .containsEntry("some.i16", -30000).containsEntry("some.i32", -7).containsEntry("some.u64", 1L << 40)
+                        .containsEntry("some.i64", -(1L << 40)).containsEntry("some.f64", 2.5).containsEntry("some.bool", true)
+                        .containsEntry("tokenizer.ggml.tokens", List.of("<s>", "</s>", "▁hello", "中"))
+                        .containsEntry("tokenizer.ggml.token_type", List.of(3, 3, 1, 1));
+                assertThat(g.typeOf("llama.context_length")).isEqualTo(Type.UINT32);
+                assertThat(g.dataStart() % 32).isZero();
+                for (Tensor w : ts) {
+                    Tensor r = g.tensors().get(w.name());
+                    assertThat(r.dtype()).as(w.name()).isEqualTo(w.dtype());
+                    assertThat(r.shape()).as(w.name()).isEqualTo(w.shape());
+                    assertThat(r.data().address() % 32).as("%s aligned", w.name()).isEqualTo(g.tensors().values().iterator().next().data().address() % 32);
+                    assertThat(r.toFloatArray()).as(w.name()).isEqualTo(w.toFloatArray());
+                }
+            }
+        }
+    }
+
+    /** An independent reader, Hugging Face's @huggingface/gguf, sees the same metadata and tensors. */
+    @Test
+    void huggingFaceGgufReaderAgrees(@TempDir Path dir) throws Exception {
+        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+        Path file = dir.resolve("m.gguf");
+        List<Tensor> ts;
+        try (Arena arena = Arena.ofConfined()) {
+            ts = tensors(arena, rnd);
+            writer(ts).write(file);
+        }
+        Path refs = Path.of(System.getProperty("boundless.testdata", "../testdata")).resolve("references");
+        String script = """
+                import { gguf } from '@huggingface/gguf';
+                const { metadata, tensorInfos } = await gguf(process.argv[2], { allowLocalFile: true });
+                const out = { metadata: {}, tensors: tensorInfos.map(t => ({ name: t.name, shape: t.shape.map(String), dtype: t.dtype, offset: String(t.offset) })) };
+                for (const [k, v] of Object.entries(metadata)) out.metadata[k] = typeof v === 'bigint' ? String(v) : v;
+                console.log(JSON.stringify(out));
+                """;
+        Path js = refs.resolve("read-gguf.tmp.mjs");
+        Files.writeString(js, script);
+        try {
+            Process p = new ProcessBuilder("node", js.toString(), file.toString()).directory(refs.toFile()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).as(out).isZero();
+            @SuppressWarnings("unchecked")
+            Map<String, Object> parsed = (Map<String, Object>) Json.parse(out.strip());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> md = (Map<String, Object>) parsed.get("metadata");
+            assertThat(md).containsEntry("general.architecture", "llama").containsEntry("llama.context_length", 2048L)
+                    .containsEntry("some.u64", String.valueOf(1L << 40)).containsEntry("some.bool", true)
+                    .containsEntry("tokenizer.ggml.tokens", List.of("<s>", "</s>", "▁hello", "中"));
+            assertThat(((Number) md.get("llama.attention.layer_norm_rms_epsilon")).floatValue()).isEqualTo(1e-5f);
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> infos = (List<Map<String, Object>>) parsed.get("tensors");
+            assertThat(infos).hasSize(ts.size());
+            for (int k = 0; k < ts.size(); k++) {
+                Tensor t = ts.get(k);
+                Map<String, Object> info = infos.get(k);
+                assertThat(info.get("name")).isEqualTo(t.name());
+                assertThat(((Number) info.get("dtype")).intValue()).isEqualTo(t.dtype().ggmlType);
+                long[] shape = t.shape();
+                List<Object> ggufOrder = new ArrayList<>();
+                for (int d = shape.length - 1; d >= 0; d--) {
+                    ggufOrder.add(String.valueOf(shape[d]));
+                }
+                assertThat(info.get("shape")).as(t.name()).isEqualTo(ggufOrder);
+            }
+        } finally {
+            Files.deleteIfExists(js);
+        }
+    }
+
+    private static byte[] header(int magic, int version, long nTensors, long nKv, byte[] rest) {
+        ByteBuffer b = ByteBuffer.allocate(24 + rest.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(magic).putInt(version).putLong(nTensors).putLong(nKv).put(rest);
+        return b.array();
+    }
+
+    @Test
+    void rejectsCorruptFilesNamingThePlace(@TempDir Path dir) throws IOException {
+        Object[][] cases = {
+            {header(0x12345678, 3, 0, 0, new byte[0]), "not a GGUF file"},
+            {header(Gguf.MAGIC, 1, 0, 0, new byte[0]), "version 1"},
+            {header(Gguf.MAGIC, 3, Long.MAX_VALUE, 0, new byte[0]), "cannot fit"},
+            {header(Gguf.MAGIC, 3, 0, 1_000_000_000L, new byte[64]), "cannot fit"},
+            {header(Gguf.MAGIC, 3, 0, 1, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).array()), "string of"},
+            {new byte[] {'G', 'G'}, "truncated"},
+        };
+        for (Object[] c : cases) {
+            Path p = Files.write(Files.createTempFile(dir, "bad", ".gguf"), (byte[]) c[0]);
+            assertThatThrownBy(() -> Gguf.open(p)).isInstanceOf(ModelFormatException.class)
+                    .hasMessageContaining(p.getFileName().toString()).hasMessageContaining((String) c[1]);
+        }
+        // a tensor whose data runs past the end of the file names the tensor
+        SplittableRandom rnd = new SplittableRandom(1);
+        Path good = dir.resolve("good.gguf");
+        try (Arena arena = Arena.ofConfined()) {
+            writer(tensors(arena, rnd)).write(good);
+        }
+        byte[] b = Files.readAllBytes(good);
+        Path cut = Files.write(dir.resolve("cut.gguf"), java.util.Arrays.copyOf(b, b.length - 100));
+        assertThatThrownBy(() -> Gguf.open(cut)).isInstanceOf(ModelFormatException.class).hasMessageContaining("odd.bias");
+    }
+
+    @Test
+    void fuzzedFilesFailCleanly(@TempDir Path dir) throws IOException {
+        long seed = new Random().nextLong();
+        SplittableRandom rnd = new SplittableRandom(seed);
+        Path good = dir.resolve("good.gguf");
+        long dataStart;
+        try (Arena arena = Arena.ofConfined()) {
+            writer(tensors(arena, rnd)).write(good);
+        }
+        try (Gguf g = Gguf.open(good)) {
+            dataStart = g.dataStart();
+        }
+        byte[] original = Files.readAllBytes(good);
+        Path p = dir.resolve("fuzz.gguf");
+        for (int i = 0; i < 2000; i++) {
+            byte[] b = original.clone();
+            if (rnd.nextInt(4) == 0) {
+                b = java.util.Arrays.copyOf(b, rnd.nextInt(b.length));
+            }
+            int flips = rnd.nextInt(1, 4);
+            for (int k = 0; k < flips && b.length > 0; k++) {
+                b[rnd.nextInt((int) Math.min(b.length, dataStart))] = (byte) rnd.nextInt(256);
+            }
+            Files.write(p, b);
+            try (Gguf g = Gguf.open(p)) {
+                g.tensors().values().stream().filter(t -> t.numel() > 0).forEach(t -> t.getFloat(t.numel() - 1));
+            } catch (ModelFormatException expected) {
+                assertThat(expected.getMessage()).contains(p.toString());
+            } catch (RuntimeException | OutOfMemoryError e) {
+                throw new AssertionError("seed " + seed + " iteration " + i + ": " + e, e);
+            }
+        }
+    }
+}
