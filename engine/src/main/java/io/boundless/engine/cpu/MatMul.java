@@ -1,0 +1,147 @@
+package io.boundless.engine.cpu;
+
+import io.boundless.engine.tensor.DType;
+import io.boundless.engine.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Products of a weight matrix W [rows, cols] (any dtype, row-major, usually a mapped file) with
+ * activations. By far the most time of a forward pass is spent here: decode is bound by how fast W
+ * streams from memory, so each row is read once per call and applied to every vector of the batch.
+ */
+public final class MatMul {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int ROW_CHUNK = 16;
+
+    private final Parallel parallel;
+    private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
+
+    public MatMul(Parallel parallel) {
+        this.parallel = parallel;
+    }
+
+    /**
+     * out[b, r] = sum_c W[r, c] * x[b, c] for b in [0, batch).
+     *
+     * @param x   activations, batch × cols, row-major (x[b * cols + c])
+     * @param out results, batch × rows (out[b * rows + r])
+     */
+    public void matmul(Tensor w, float[] x, float[] out, int batch) {
+        long[] shape = w.shape();
+        if (shape.length != 2) {
+            throw new IllegalArgumentException(w + " is not a matrix");
+        }
+        int rows = Math.toIntExact(shape[0]);
+        int cols = Math.toIntExact(shape[1]);
+        if (x.length < batch * cols || out.length < batch * rows) {
+            throw new IllegalArgumentException("buffers too small for " + batch + " × " + w);
+        }
+        DType dt = w.dtype();
+        MemorySegment data = w.data();
+        long rowBytes = dt.byteSize(cols);
+        parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
+            float[] row = dt == DType.F32 ? null : buffer(cols);
+            for (int r = from; r < to; r++) {
+                long at = r * rowBytes;
+                if (dt == DType.F32) {
+                    for (int b = 0; b < batch; b++) {
+                        out[b * rows + r] = dotF32(data, at, x, b * cols, cols);
+                    }
+                } else {
+                    decodeRow(dt, data, at, cols, row);
+                    for (int b = 0; b < batch; b++) {
+                        out[b * rows + r] = dot(row, x, b * cols, cols);
+                    }
+                }
+            }
+        });
+    }
+
+    /** out = W x for one vector. */
+    public void matvec(Tensor w, float[] x, float[] out) {
+        matmul(w, x, out, 1);
+    }
+
+    private float[] buffer(int n) {
+        float[] b = rowBuffer.get();
+        if (b.length < n) {
+            b = new float[n];
+            rowBuffer.set(b);
+        }
+        return b;
+    }
+
+    /** Converts one row of W to floats (dequantizing blocks). */
+    static void decodeRow(DType dt, MemorySegment data, long at, int cols, float[] row) {
+        switch (dt) {
+            case F32 -> MemorySegment.copy(data, F32, at, row, 0, cols);
+            case F16 -> {
+                for (int c = 0; c < cols; c++) {
+                    row[c] = Float.float16ToFloat(data.get(I16, at + 2L * c));
+                }
+            }
+            case BF16 -> {
+                for (int c = 0; c < cols; c++) {
+                    row[c] = Float.intBitsToFloat((data.get(I16, at + 2L * c) & 0xFFFF) << 16);
+                }
+            }
+            case Q8_0 -> {
+                for (int blk = 0; blk < cols / 32; blk++) {
+                    long b = at + 34L * blk;
+                    float d = Float.float16ToFloat(data.get(I16, b));
+                    for (int j = 0; j < 32; j++) {
+                        row[blk * 32 + j] = d * data.get(ValueLayout.JAVA_BYTE, b + 2 + j);
+                    }
+                }
+            }
+            case Q4_0 -> {
+                for (int blk = 0; blk < cols / 32; blk++) {
+                    long b = at + 18L * blk;
+                    float d = Float.float16ToFloat(data.get(I16, b));
+                    for (int j = 0; j < 16; j++) {
+                        int q = data.get(ValueLayout.JAVA_BYTE, b + 2 + j) & 0xFF;
+                        row[blk * 32 + j] = d * ((q & 0x0F) - 8);
+                        row[blk * 32 + j + 16] = d * ((q >>> 4) - 8);
+                    }
+                }
+            }
+        }
+    }
+
+    static float dotF32(MemorySegment w, long at, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            FloatVector a = FloatVector.fromMemorySegment(F, w, at + 4L * i, ByteOrder.LITTLE_ENDIAN);
+            FloatVector b = FloatVector.fromArray(F, x, xOff + i);
+            acc = a.fma(b, acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += w.get(F32, at + 4L * i) * x[xOff + i];
+        }
+        return sum;
+    }
+
+    static float dot(float[] a, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            acc = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[i] * x[xOff + i];
+        }
+        return sum;
+    }
+}
