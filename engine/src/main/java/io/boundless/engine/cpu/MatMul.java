@@ -46,6 +46,10 @@ public final class MatMul {
         DType dt = w.dtype();
         MemorySegment data = w.data();
         long rowBytes = dt.byteSize(cols);
+        if (dt == DType.Q8_0 || dt == DType.Q4_0) {
+            quantizedMatmul(dt, data, rowBytes, rows, cols, x, out, batch);
+            return;
+        }
         parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
             float[] row = dt == DType.F32 ? null : buffer(cols);
             for (int r = from; r < to; r++) {
@@ -59,6 +63,68 @@ public final class MatMul {
                     for (int b = 0; b < batch; b++) {
                         out[b * rows + r] = dot(row, x, b * cols, cols);
                     }
+                }
+            }
+        });
+    }
+
+    /**
+     * Block-quantized weights, computed as llama.cpp computes them: the activations are quantized to
+     * Q8_0 blocks (an int8 per element and an f16 scale per 32), and each block's product is an integer
+     * dot product scaled by both f16 scales. This is both llama.cpp's numerics and the fast path: one
+     * int8 multiply-add per weight instead of a dequantize and a float multiply-add.
+     */
+    private void quantizedMatmul(DType dt, MemorySegment data, long rowBytes, int rows, int cols, float[] x, float[] out, int batch) {
+        int blocks = cols / 32;
+        byte[] qx = new byte[batch * cols];      // activations as int8, [batch, cols]
+        float[] dx = new float[batch * blocks];  // their per-block scales (f16-rounded), [batch, blocks]
+        for (int b = 0; b < batch; b++) {
+            for (int k = 0; k < blocks; k++) {
+                int base = b * cols + k * 32;
+                float amax = 0;
+                for (int j = 0; j < 32; j++) {
+                    amax = Math.max(amax, Math.abs(x[base + j]));
+                }
+                float d = amax / 127f;
+                float id = d != 0 ? 1f / d : 0f;
+                for (int j = 0; j < 32; j++) {
+                    float v = x[base + j] * id;
+                    qx[base + j] = (byte) (v < 0 ? -Math.round(-v) : Math.round(v));
+                }
+                dx[b * blocks + k] = Float.float16ToFloat(Float.floatToFloat16(d));
+            }
+        }
+        int blockBytes = dt.blockBytes;
+        parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
+            byte[] wq = new byte[cols];     // one row's int8 weights (Q4_0 unpacked and offset by -8)
+            float[] wd = new float[blocks]; // its block scales
+            for (int r = from; r < to; r++) {
+                long at = r * rowBytes;
+                for (int k = 0; k < blocks; k++) {
+                    long bAt = at + (long) k * blockBytes;
+                    wd[k] = Float.float16ToFloat(data.get(I16, bAt));
+                    if (dt == DType.Q8_0) {
+                        MemorySegment.copy(data, ValueLayout.JAVA_BYTE, bAt + 2, wq, k * 32, 32);
+                    } else {
+                        for (int j = 0; j < 16; j++) {
+                            int q = data.get(ValueLayout.JAVA_BYTE, bAt + 2 + j) & 0xFF;
+                            wq[k * 32 + j] = (byte) ((q & 0x0F) - 8);
+                            wq[k * 32 + j + 16] = (byte) ((q >>> 4) - 8);
+                        }
+                    }
+                }
+                for (int b = 0; b < batch; b++) {
+                    float sum = 0;
+                    int xBase = b * cols;
+                    for (int k = 0; k < blocks; k++) {
+                        int isum = 0;
+                        int o = k * 32;
+                        for (int j = 0; j < 32; j++) {
+                            isum += wq[o + j] * qx[xBase + o + j];
+                        }
+                        sum += isum * (wd[k] * dx[b * blocks + k]);
+                    }
+                    out[b * rows + r] = sum;
                 }
             }
         });

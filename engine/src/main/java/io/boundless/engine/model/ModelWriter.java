@@ -35,56 +35,75 @@ public final class ModelWriter {
     /** A named weight with its values in Hugging Face layout ([out, in]; GPT-2 Conv1D [in, out]). */
     public record Weight(String hfName, long[] shape, float[] values) {}
 
-    /** The random weights of a model, in Hugging Face names and layout. */
+    /**
+     * The random weights of a model, in Hugging Face names and layout. Matrices have standard
+     * deviation gain / sqrt(fan-in), so activations keep their scale through any depth and width;
+     * the embeddings give logits of standard deviation about 3, so that next-token distributions are
+     * neither flat nor one-hot, and each layer moves the residual stream more than the embedding does,
+     * so that the model does not just repeat its input.
+     */
     public static List<Weight> randomWeights(ModelConfig c, long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         List<Weight> out = new ArrayList<>();
         int h = c.hidden();
+        float embed = (float) (3 / Math.sqrt(h));
         if (c.arch() == Architecture.GPT2) {
-            out.add(normal("wte.weight", rnd, 0.02f, c.vocabSize(), h));
-            out.add(normal("wpe.weight", rnd, 0.01f, c.maxPositions(), h));
+            out.add(normal("wte.weight", rnd, embed, c.vocabSize(), h));
+            out.add(normal("wpe.weight", rnd, embed / 2, c.maxPositions(), h));
             for (int i = 0; i < c.layers(); i++) {
                 String l = "h." + i + ".";
                 out.add(norm(l + "ln_1.weight", rnd, h));
-                out.add(normal(l + "ln_1.bias", rnd, 0.02f, h));
-                out.add(normal(l + "attn.c_attn.weight", rnd, 0.02f, h, 3L * h));
-                out.add(normal(l + "attn.c_attn.bias", rnd, 0.02f, 3L * h));
-                out.add(normal(l + "attn.c_proj.weight", rnd, 0.02f, h, h));
-                out.add(normal(l + "attn.c_proj.bias", rnd, 0.02f, h));
+                out.add(normal(l + "ln_1.bias", rnd, 0.1f, h));
+                out.add(conv(l + "attn.c_attn.weight", rnd, h, 3L * h));
+                out.add(normal(l + "attn.c_attn.bias", rnd, 0.1f, 3L * h));
+                out.add(conv(l + "attn.c_proj.weight", rnd, h, h));
+                out.add(normal(l + "attn.c_proj.bias", rnd, 0.1f, h));
                 out.add(norm(l + "ln_2.weight", rnd, h));
-                out.add(normal(l + "ln_2.bias", rnd, 0.02f, h));
-                out.add(normal(l + "mlp.c_fc.weight", rnd, 0.02f, h, c.intermediate()));
-                out.add(normal(l + "mlp.c_fc.bias", rnd, 0.02f, c.intermediate()));
-                out.add(normal(l + "mlp.c_proj.weight", rnd, 0.02f, c.intermediate(), h));
-                out.add(normal(l + "mlp.c_proj.bias", rnd, 0.02f, h));
+                out.add(normal(l + "ln_2.bias", rnd, 0.1f, h));
+                out.add(conv(l + "mlp.c_fc.weight", rnd, h, c.intermediate()));
+                out.add(normal(l + "mlp.c_fc.bias", rnd, 0.1f, c.intermediate()));
+                out.add(conv(l + "mlp.c_proj.weight", rnd, c.intermediate(), h));
+                out.add(normal(l + "mlp.c_proj.bias", rnd, 0.1f, h));
             }
             out.add(norm("ln_f.weight", rnd, h));
-            out.add(normal("ln_f.bias", rnd, 0.02f, h));
+            out.add(normal("ln_f.bias", rnd, 0.1f, h));
             return out;
         }
-        out.add(normal("model.embed_tokens.weight", rnd, 0.5f, c.vocabSize(), h));
+        out.add(normal("model.embed_tokens.weight", rnd, embed, c.vocabSize(), h));
         for (int i = 0; i < c.layers(); i++) {
             String l = "model.layers." + i + ".";
             out.add(norm(l + "input_layernorm.weight", rnd, h));
-            out.add(normal(l + "self_attn.q_proj.weight", rnd, 0.08f, c.qDim(), h));
-            out.add(normal(l + "self_attn.k_proj.weight", rnd, 0.08f, c.kvDim(), h));
-            out.add(normal(l + "self_attn.v_proj.weight", rnd, 0.08f, c.kvDim(), h));
+            out.add(matrix(l + "self_attn.q_proj.weight", rnd, c.qDim(), h));
+            out.add(matrix(l + "self_attn.k_proj.weight", rnd, c.kvDim(), h));
+            out.add(matrix(l + "self_attn.v_proj.weight", rnd, c.kvDim(), h));
             if (c.qkvBias()) {
-                out.add(normal(l + "self_attn.q_proj.bias", rnd, 0.1f, c.qDim()));
-                out.add(normal(l + "self_attn.k_proj.bias", rnd, 0.1f, c.kvDim()));
-                out.add(normal(l + "self_attn.v_proj.bias", rnd, 0.1f, c.kvDim()));
+                out.add(normal(l + "self_attn.q_proj.bias", rnd, 0.3f, c.qDim()));
+                out.add(normal(l + "self_attn.k_proj.bias", rnd, 0.3f, c.kvDim()));
+                out.add(normal(l + "self_attn.v_proj.bias", rnd, 0.3f, c.kvDim()));
             }
-            out.add(normal(l + "self_attn.o_proj.weight", rnd, 0.08f, h, c.qDim()));
+            out.add(matrix(l + "self_attn.o_proj.weight", rnd, h, c.qDim()));
             out.add(norm(l + "post_attention_layernorm.weight", rnd, h));
-            out.add(normal(l + "mlp.gate_proj.weight", rnd, 0.08f, c.intermediate(), h));
-            out.add(normal(l + "mlp.up_proj.weight", rnd, 0.08f, c.intermediate(), h));
-            out.add(normal(l + "mlp.down_proj.weight", rnd, 0.08f, h, c.intermediate()));
+            out.add(matrix(l + "mlp.gate_proj.weight", rnd, c.intermediate(), h));
+            out.add(matrix(l + "mlp.up_proj.weight", rnd, c.intermediate(), h));
+            out.add(matrix(l + "mlp.down_proj.weight", rnd, h, c.intermediate()));
         }
         out.add(norm("model.norm.weight", rnd, h));
         if (!c.tiedEmbeddings()) {
-            out.add(normal("lm_head.weight", rnd, 0.08f, c.vocabSize(), h));
+            out.add(normal("lm_head.weight", rnd, embed, c.vocabSize(), h));
         }
         return out;
+    }
+
+    private static final double GAIN = 1.5;
+
+    /** [out, in] with std GAIN / sqrt(in). */
+    private static Weight matrix(String name, SplittableRandom rnd, long rows, long cols) {
+        return normal(name, rnd, (float) (GAIN / Math.sqrt(cols)), rows, cols);
+    }
+
+    /** GPT-2 Conv1D, stored [in, out], with std GAIN / sqrt(in). */
+    private static Weight conv(String name, SplittableRandom rnd, long in, long out) {
+        return normal(name, rnd, (float) (GAIN / Math.sqrt(in)), in, out);
     }
 
     private static Weight normal(String name, SplittableRandom rnd, float std, long... shape) {
