@@ -1,0 +1,163 @@
+package io.boundless.engine.sample;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Turns one sequence's logits into its next token: penalties, then greedy or temperature with
+ * top-k / top-p / min-p filtering, with the sequence's own random stream (so a seeded request
+ * reproduces whatever it is batched with). Log-probabilities are those of the model's distribution
+ * (log-softmax of the raw logits), as OpenAI-style APIs report them.
+ */
+public final class Sampler {
+
+    /** A sampled token, its log-probability, and the top alternatives (ids and log-probabilities, best first). */
+    public record Sample(int token, float logprob, int[] topIds, float[] topLogprobs) {}
+
+    /**
+     * @param logits    this sequence's logits (a copy is modified, not the array)
+     * @param counts    how often each token occurs in the output so far (presence/frequency penalties)
+     * @param seen      tokens in prompt or output (repetition penalty)
+     * @param suppress  tokens that may not be chosen now (EOS and stop ids before min_new_tokens)
+     */
+    public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rnd,
+            int[] counts, boolean[] seen, int[] suppress) {
+        float[] raw = Arrays.copyOfRange(logits, offset, offset + vocab);
+        float[] l = raw.clone();
+        if (p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0) {
+            for (int i = 0; i < vocab; i++) {
+                if (seen != null && seen[i] && p.repetitionPenalty() != 1) {
+                    l[i] = l[i] > 0 ? l[i] / p.repetitionPenalty() : l[i] * p.repetitionPenalty();
+                }
+                if (counts != null && counts[i] > 0) {
+                    l[i] -= p.presencePenalty() + p.frequencyPenalty() * counts[i];
+                }
+            }
+        }
+        for (int s : suppress) {
+            if (s >= 0 && s < vocab) {
+                l[s] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        int token = p.isGreedy() ? argmax(l) : draw(l, p, rnd);
+        float[] logsm = logSoftmax(raw);
+        int[] topIds = new int[0];
+        float[] topLp = new float[0];
+        if (p.logprobs() > 0) {
+            topIds = topK(logsm, Math.min(p.logprobs(), vocab));
+            topLp = new float[topIds.length];
+            for (int i = 0; i < topIds.length; i++) {
+                topLp[i] = logsm[topIds[i]];
+            }
+        }
+        return new Sample(token, logsm[token], topIds, topLp);
+    }
+
+    private static int draw(float[] l, SamplingParams p, SplittableRandom rnd) {
+        int n = l.length;
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : l) {
+            max = Math.max(max, v);
+        }
+        double[] prob = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            prob[i] = l[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((l[i] - max) / p.temperature());
+            sum += prob[i];
+        }
+        Integer[] order = null;
+        boolean[] keep = new boolean[n];
+        Arrays.fill(keep, true);
+        if (p.topK() > 0 && p.topK() < n || p.topP() < 1) {
+            order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            Arrays.sort(order, (a, b) -> Double.compare(prob[b], prob[a]) != 0 ? Double.compare(prob[b], prob[a]) : Integer.compare(a, b));
+            double cum = 0;
+            for (int r = 0; r < n; r++) {
+                int i = order[r];
+                boolean inK = p.topK() <= 0 || r < p.topK();
+                boolean inP = cum < p.topP() * sum; // the token that crosses p is kept
+                keep[i] = inK && inP;
+                cum += prob[i];
+            }
+        }
+        if (p.minP() > 0) {
+            double top = 0;
+            for (double v : prob) {
+                top = Math.max(top, v);
+            }
+            for (int i = 0; i < n; i++) {
+                if (prob[i] < p.minP() * top) {
+                    keep[i] = false;
+                }
+            }
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            if (keep[i]) {
+                total += prob[i];
+            }
+        }
+        double u = rnd.nextDouble() * total;
+        double acc = 0;
+        int last = -1;
+        for (int i = 0; i < n; i++) {
+            if (keep[i] && prob[i] > 0) {
+                acc += prob[i];
+                last = i;
+                if (u < acc) {
+                    return i;
+                }
+            }
+        }
+        return last >= 0 ? last : argmax(l);
+    }
+
+    public static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) {
+            if (x[i] > x[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    static float[] logSoftmax(float[] x) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : x) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (float v : x) {
+            sum += Math.exp(v - max);
+        }
+        float lse = (float) (max + Math.log(sum));
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i] - lse;
+        }
+        return out;
+    }
+
+    static int[] topK(float[] x, int k) {
+        int[] best = new int[k];
+        Arrays.fill(best, -1);
+        for (int i = 0; i < x.length; i++) {
+            int j = k - 1;
+            if (best[j] != -1 && x[i] <= x[best[j]]) {
+                continue;
+            }
+            while (j > 0 && (best[j - 1] == -1 || x[i] > x[best[j - 1]])) {
+                best[j] = best[j - 1];
+                j--;
+            }
+            best[j] = i;
+        }
+        return best;
+    }
+
+    private Sampler() {}
+}

@@ -1,0 +1,312 @@
+package io.boundless.engine.sched;
+
+import io.boundless.engine.cpu.Parallel;
+import io.boundless.engine.kv.BlockManager;
+import io.boundless.engine.kv.KvCache;
+import io.boundless.engine.model.ModelConfig;
+import io.boundless.engine.model.ModelWeights;
+import io.boundless.engine.model.Transformer;
+import io.boundless.engine.sample.Sampler;
+import io.boundless.engine.sample.SamplingParams;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The engine loop: requests come in from any thread; one engine thread repeats
+ * schedule → execute → update (vLLM's {@code step()}): the scheduler picks this step's work, the
+ * transformer computes it in one batch, and the sampler turns each finished row into a token.
+ */
+public final class Engine implements AutoCloseable {
+    private final Transformer transformer;
+    private final ModelConfig model;
+    private final KvCache cache;
+    private final BlockManager blocks;
+    private final Scheduler scheduler;
+    private final EngineConfig config;
+    private final Parallel parallel;
+    private final ConcurrentLinkedQueue<Runnable> inbox = new ConcurrentLinkedQueue<>();
+    private final Map<Long, Sequence> live = new HashMap<>();          // engine thread only
+    private final AtomicLong ids = new AtomicLong();
+    private final AtomicLong queued = new AtomicLong();                // submitted, not yet finished
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition wake = lock.newCondition();
+    private volatile boolean closed;
+    private Thread thread;
+    // statistics (written by the engine thread)
+    private volatile long busyNanos;
+    private volatile long steps;
+    private volatile int runningNow;
+    private volatile int waitingNow;
+
+    public Engine(ModelWeights weights, EngineConfig config) {
+        this.model = weights.config();
+        this.config = config;
+        this.parallel = new Parallel(config.threads());
+        this.transformer = new Transformer(weights, parallel);
+        this.cache = KvCache.forBudget(model, config.blockSize(), config.kvBudgetBytes());
+        this.blocks = new BlockManager(cache.numBlocks, config.blockSize());
+        this.scheduler = new Scheduler(blocks, config.maxBatchTokens(), config.maxRunning());
+    }
+
+    public ModelConfig model() {
+        return model;
+    }
+
+    /** The engine refused a request because its queue is full (RESOURCE_EXHAUSTED). */
+    public static final class OverloadedException extends RuntimeException {
+        public OverloadedException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Queues a prompt for n samples (which share the prompt's KV blocks). Returns the sequence ids;
+     * the listener hears each one's tokens and its end. Bad input is an IllegalArgumentException
+     * naming the value; a full queue is an OverloadedException.
+     */
+    public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        if (n < 1 || n > 128) {
+            throw new IllegalArgumentException("n must be 1 to 128, got " + n);
+        }
+        for (int i = 0; i < prompt.length; i++) {
+            if (prompt[i] < 0 || prompt[i] >= model.vocabSize()) {
+                throw new IllegalArgumentException("token id " + prompt[i] + " at position " + i + " is outside the vocabulary of " + model.vocabSize());
+            }
+        }
+        if (prompt.length >= model.maxPositions()) {
+            throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; the model's context is " + model.maxPositions()
+                    + " and leaves no room to generate");
+        }
+        int maxLen = Math.min(model.maxPositions(), prompt.length + params.maxNewTokens());
+        if (blocks.blocksFor(maxLen) > blocks.totalBlocks()) {
+            throw new IllegalArgumentException("prompt plus max_new_tokens (" + maxLen + " tokens) needs more KV blocks than the cache has ("
+                    + blocks.totalBlocks() + " of " + config.blockSize() + ")");
+        }
+        if (queued.get() >= config.maxWaiting() + config.maxRunning()) {
+            throw new OverloadedException("the engine has " + queued.get() + " requests in flight, its limit (max running "
+                    + config.maxRunning() + " + max waiting " + config.maxWaiting() + ")");
+        }
+        long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
+        long id = ids.getAndAdd(n);
+        long[] out = new long[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = id + i;
+        }
+        queued.addAndGet(n);
+        long arrival = System.nanoTime();
+        post(() -> {
+            Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, new SplittableRandom(seed), listener);
+            s.pendingSamples = n - 1;
+            live.put(id, s);
+            scheduler.add(s);
+        });
+        return out;
+    }
+
+    /** Aborts a sequence: its blocks are freed at the next step boundary and its listener hears ABORTED. */
+    public void abort(long id) {
+        post(() -> {
+            Sequence s = live.get(id);
+            if (s != null) {
+                finish(s, Sequence.FinishReason.ABORTED);
+            }
+        });
+    }
+
+    private void post(Runnable r) {
+        inbox.add(r);
+        lock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Starts the engine thread. */
+    public synchronized void start() {
+        if (thread != null) {
+            return;
+        }
+        thread = Thread.ofPlatform().name("engine").daemon().start(this::loop);
+    }
+
+    private void loop() {
+        while (!closed) {
+            boolean worked;
+            try {
+                worked = step();
+            } catch (RuntimeException | Error e) {
+                // A failed step ends the sequences in flight (their listeners hear ABORTED) but not the engine.
+                lastError = e;
+                failAll();
+                worked = false;
+            }
+            if (!worked) {
+                lock.lock();
+                try {
+                    if (inbox.isEmpty() && !closed) {
+                        wake.awaitNanos(50_000_000L);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    /** One engine iteration (public for tests that drive the engine without its thread). Returns whether it did work. */
+    public boolean step() {
+        Runnable r;
+        while ((r = inbox.poll()) != null) {
+            r.run();
+        }
+        List<Scheduler.Work> work = scheduler.schedule();
+        runningNow = scheduler.runningCount();
+        waitingNow = scheduler.waitingCount();
+        if (work.isEmpty()) {
+            return false;
+        }
+        long t0 = System.nanoTime();
+        List<Transformer.Chunk> chunks = new ArrayList<>(work.size());
+        for (Scheduler.Work w : work) {
+            if (w.copyBlock() >= 0) {
+                cache.copyBlock((int) (w.copyBlock() >>> 32), (int) w.copyBlock());
+            }
+            Sequence s = w.seq();
+            int[] toks = java.util.Arrays.copyOfRange(s.tokens.array(), s.computed, s.computed + w.tokens());
+            chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
+        }
+        float[] logits = transformer.forward(chunks, cache);
+        int row = 0;
+        int vocab = model.vocabSize();
+        for (int i = 0; i < work.size(); i++) {
+            Scheduler.Work w = work.get(i);
+            Sequence s = w.seq();
+            int before = s.computed;
+            s.computed += w.tokens();
+            // blocks that this step filled become reusable prefixes
+            for (int start = (before / blocks.blockSize()) * blocks.blockSize(); start + blocks.blockSize() <= s.computed; start += blocks.blockSize()) {
+                if (start + blocks.blockSize() > before) {
+                    blocks.blockFilled(s.blockTable, s.tokens.array(), start);
+                }
+            }
+            if (!chunks.get(i).wantLogits()) {
+                continue;
+            }
+            int offset = row++ * vocab;
+            if (s.pendingSamples > 0) {
+                forkSamples(s, logits, offset);
+            }
+            emit(s, logits, offset);
+        }
+        busyNanos += System.nanoTime() - t0;
+        steps++;
+        return true;
+    }
+
+    /** n > 1: the leader's prompt is computed; its forks share the blocks and sample from the same logits. */
+    private void forkSamples(Sequence leader, float[] logits, int offset) {
+        int n = leader.pendingSamples;
+        leader.pendingSamples = 0;
+        for (int k = 0; k < n; k++) {
+            Sequence f = leader.fork(leader.id + 1 + k, leader.rng.split(), blocks::share);
+            live.put(f.id, f);
+            scheduler.addRunning(f);
+            emit(f, logits, offset);
+        }
+    }
+
+    private void emit(Sequence s, float[] logits, int offset) {
+        SamplingParams p = s.params;
+        int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
+        Sampler.Sample sample = Sampler.sample(logits, offset, model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress);
+        s.append(sample.token(), model.vocabSize());
+        s.listener.onToken(s, sample);
+        boolean stop = p.stopTokenIds().contains(sample.token()) || (!p.ignoreEos() && model.eosIds().contains(sample.token()));
+        if (stop && s.generated() >= p.minNewTokens()) {
+            finish(s, Sequence.FinishReason.STOP);
+        } else if (s.generated() >= p.maxNewTokens() || s.length() >= model.maxPositions()) {
+            finish(s, Sequence.FinishReason.LENGTH);
+        }
+    }
+
+    private int[] stopIds(SamplingParams p) {
+        List<Integer> ids = new ArrayList<>(p.stopTokenIds());
+        if (!p.ignoreEos()) {
+            ids.addAll(model.eosIds());
+        }
+        return ids.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private void finish(Sequence s, Sequence.FinishReason reason) {
+        if (s.status == Sequence.Status.FINISHED) {
+            return;
+        }
+        scheduler.finish(s);
+        s.finishReason = reason;
+        live.remove(s.id);
+        queued.decrementAndGet();
+        // a leader aborted before its prefill finished never forks: its pending samples end too
+        for (int k = 0; k < s.pendingSamples; k++) {
+            queued.decrementAndGet();
+        }
+        s.pendingSamples = 0;
+        s.listener.onFinish(s, reason);
+    }
+
+    private void failAll() {
+        for (Sequence s : new ArrayList<>(live.values())) {
+            finish(s, Sequence.FinishReason.ABORTED);
+        }
+    }
+
+    private volatile Throwable lastError;
+
+    /** The error of the last failed step, if any (for logs and health). */
+    public Throwable lastError() {
+        return lastError;
+    }
+
+    /** Load figures for GetLoad and metrics. */
+    public record Load(int running, int waiting, double kvUsage, double prefixHitRate, long busyNanos, long steps, long preemptions) {}
+
+    public Load load() {
+        return new Load(runningNow, waitingNow, blocks.usage(), blocks.hitRate(), busyNanos, steps, scheduler.preemptions());
+    }
+
+    public int freeBlocks() {
+        return blocks.freeBlocks();
+    }
+
+    public int totalBlocks() {
+        return blocks.totalBlocks();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        post(() -> { });
+        if (thread != null) {
+            try {
+                thread.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        parallel.close();
+    }
+}

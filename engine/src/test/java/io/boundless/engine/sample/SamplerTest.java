@@ -1,0 +1,107 @@
+package io.boundless.engine.sample;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+    private static SamplingParams params(float temperature, int topK, float topP, float minP, Long seed, int logprobs) {
+        return new SamplingParams(temperature, topK, topP, minP, 1, 0, 0, seed, logprobs, List.of(), 16, 0, false);
+    }
+
+    private static float[] logits(long seed, int n) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] l = new float[n];
+        for (int i = 0; i < n; i++) {
+            l[i] = (float) (r.nextGaussian() * 2);
+        }
+        return l;
+    }
+
+    @Test
+    void greedyTakesTheArgmaxAndReportsLogprobs() {
+        float[] l = logits(new Random().nextLong(), 50);
+        Sampler.Sample s = Sampler.sample(l, 0, 50, params(0, 0, 1, 0, null, 5), new SplittableRandom(1), null, null, new int[0]);
+        assertThat(s.token()).isEqualTo(Sampler.argmax(l));
+        double lse = 0;
+        for (float v : l) {
+            lse += Math.exp(v);
+        }
+        lse = Math.log(lse);
+        assertThat((double) s.logprob()).isCloseTo(l[s.token()] - lse, org.assertj.core.data.Offset.offset(1e-5));
+        assertThat(s.topIds()).hasSize(5);
+        assertThat(s.topIds()[0]).isEqualTo(s.token());
+        for (int i = 1; i < 5; i++) {
+            assertThat(s.topLogprobs()[i]).isLessThanOrEqualTo(s.topLogprobs()[i - 1]);
+        }
+    }
+
+    @Test
+    void samplingFollowsTheTemperedDistribution() {
+        float[] l = {0f, 1f, 2f, -1f};
+        SplittableRandom r = new SplittableRandom(new Random().nextLong());
+        int[] counts = new int[4];
+        int n = 40_000;
+        for (int i = 0; i < n; i++) {
+            counts[Sampler.sample(l, 0, 4, params(0.7f, 0, 1, 0, null, 0), r, null, null, new int[0]).token()]++;
+        }
+        double z = 0;
+        for (float v : l) {
+            z += Math.exp(v / 0.7);
+        }
+        for (int i = 0; i < 4; i++) {
+            double expected = Math.exp(l[i] / 0.7) / z;
+            assertThat(counts[i] / (double) n).as("token %d", i).isCloseTo(expected, org.assertj.core.data.Offset.offset(0.012));
+        }
+    }
+
+    @Test
+    void topKTopPAndMinPKeepOnlyTheirTokens() {
+        float[] l = {5f, 4f, 3f, 0f, -2f};
+        SplittableRandom r = new SplittableRandom(new Random().nextLong());
+        for (int i = 0; i < 2000; i++) {
+            assertThat(Sampler.sample(l, 0, 5, params(1, 2, 1, 0, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
+            assertThat(Sampler.sample(l, 0, 5, params(1, 0, 0.5f, 0, null, 0), r, null, null, new int[0]).token()).isEqualTo(0);
+            // probabilities ∝ e^5, e^4, e^3, ...: min_p 0.3 keeps e^4/e^5 = 0.37 but drops e^3/e^5 = 0.14
+            assertThat(Sampler.sample(l, 0, 5, params(1, 0, 1, 0.3f, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
+        }
+    }
+
+    @Test
+    void aSeedReproducesTheSameTokens() {
+        float[] l = logits(3, 100);
+        long seed = new Random().nextLong();
+        SplittableRandom a = new SplittableRandom(seed);
+        SplittableRandom b = new SplittableRandom(seed);
+        for (int i = 0; i < 200; i++) {
+            assertThat(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), a, null, null, new int[0]).token())
+                    .isEqualTo(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), b, null, null, new int[0]).token());
+        }
+    }
+
+    @Test
+    void penaltiesAndSuppressionChangeTheChoice() {
+        float[] l = {3f, 2.9f, 0f};
+        SamplingParams rep = new SamplingParams(0, 0, 1, 0, 1.5f, 0, 0, null, 0, List.of(), 16, 0, false);
+        boolean[] seen = {true, false, false};
+        assertThat(Sampler.sample(l, 0, 3, rep, new SplittableRandom(1), new int[3], seen, new int[0]).token()).isEqualTo(1);
+        SamplingParams freq = new SamplingParams(0, 0, 1, 0, 1, 0, 0.2f, null, 0, List.of(), 16, 0, false);
+        assertThat(Sampler.sample(l, 0, 3, freq, new SplittableRandom(1), new int[] {1, 0, 0}, new boolean[3], new int[0]).token()).isEqualTo(1);
+        assertThat(Sampler.sample(l, 0, 3, SamplingParams.greedy(4), new SplittableRandom(1), null, null, new int[] {0}).token()).isEqualTo(1);
+    }
+
+    @Test
+    void invalidValuesAreRejectedByName() {
+        assertThatThrownBy(() -> params(-1, 0, 1, 0, null, 0)).hasMessageContaining("temperature");
+        assertThatThrownBy(() -> params(1, -1, 1, 0, null, 0)).hasMessageContaining("top_k");
+        assertThatThrownBy(() -> params(1, 0, 0, 0, null, 0)).hasMessageContaining("top_p");
+        assertThatThrownBy(() -> params(1, 0, 1, 2, null, 0)).hasMessageContaining("min_p");
+        assertThatThrownBy(() -> params(1, 0, 1, 0, null, 21)).hasMessageContaining("logprobs");
+        assertThatThrownBy(() -> new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 4, 5, false)).hasMessageContaining("min_new_tokens");
+        assertThatThrownBy(() -> params(Float.NaN, 0, 1, 0, null, 0)).hasMessageContaining("temperature");
+    }
+}

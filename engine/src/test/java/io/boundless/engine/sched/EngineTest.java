@@ -1,0 +1,243 @@
+package io.boundless.engine.sched;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.boundless.engine.cpu.Rope;
+import io.boundless.engine.model.Architecture;
+import io.boundless.engine.model.LoadedModel;
+import io.boundless.engine.model.ModelConfig;
+import io.boundless.engine.model.ModelWriter;
+import io.boundless.engine.sample.Sampler;
+import io.boundless.engine.sample.SamplingParams;
+import io.boundless.engine.tensor.DType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The engine loop, driven step by step: batching, prefix caching, preemption, seeds, n > 1, aborts and limits. */
+class EngineTest {
+    static final ModelConfig CONFIG = new ModelConfig(Architecture.LLAMA, 300, 64, 160, 2, 8, 2, 8, 1e-5f, 10000,
+            (Rope.Llama3Scaling) null, 512, false, false, 0, 298, List.of(299));
+    static Path dir;
+    static LoadedModel model;
+
+    @BeforeAll
+    static void writeModel() throws IOException {
+        dir = Files.createTempDirectory("engine-test");
+        ModelWriter.writeHuggingFace(dir, CONFIG, ModelWriter.randomWeights(CONFIG, 42), DType.F32);
+        model = LoadedModel.open(dir);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    /** Collects tokens and ends per sequence id. */
+    static final class Collector implements SequenceListener {
+        final Map<Long, List<Integer>> tokens = new HashMap<>();
+        final Map<Long, List<Float>> logprobs = new HashMap<>();
+        final Map<Long, Sequence.FinishReason> finished = new HashMap<>();
+        final Map<Long, Integer> cached = new HashMap<>();
+
+        @Override
+        public void onToken(Sequence seq, Sampler.Sample sample) {
+            tokens.computeIfAbsent(seq.id, k -> new ArrayList<>()).add(sample.token());
+            logprobs.computeIfAbsent(seq.id, k -> new ArrayList<>()).add(sample.logprob());
+            cached.put(seq.id, seq.cachedPromptTokens());
+        }
+
+        @Override
+        public void onFinish(Sequence seq, Sequence.FinishReason reason) {
+            finished.put(seq.id, reason);
+        }
+    }
+
+    static Engine engine(int blocks, int batchTokens) {
+        long budget = blocks * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4);
+        return new Engine(model.weights(), new EngineConfig(4, budget, batchTokens, 16, 64, 2));
+    }
+
+    static void drain(Engine e) {
+        for (int i = 0; i < 10_000 && e.step(); i++) {
+            // run until idle
+        }
+    }
+
+    static int[] prompt(long seed, int n) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = r.nextInt(290);
+        }
+        return p;
+    }
+
+    static List<Integer> alone(int[] prompt, SamplingParams p) {
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            long id = e.submit(prompt, p, 1, 0, c)[0];
+            drain(e);
+            return c.tokens.get(id);
+        }
+    }
+
+    @Test
+    void batchedSequencesGetTheirSingleSequenceTokens() {
+        long seed = new Random().nextLong();
+        List<int[]> prompts = List.of(prompt(seed, 23), prompt(seed + 1, 5), prompt(seed + 2, 41), prompt(seed + 3, 12));
+        SamplingParams greedy = SamplingParams.greedy(20);
+        try (Engine e = engine(256, 24)) { // a small token budget forces chunked prefill next to decodes
+            Collector c = new Collector();
+            List<Long> ids = new ArrayList<>();
+            for (int[] p : prompts) {
+                ids.add(e.submit(p, greedy, 1, 0, c)[0]);
+            }
+            drain(e);
+            for (int i = 0; i < prompts.size(); i++) {
+                assertThat(c.tokens.get(ids.get(i))).as("seed %d, prompt %d", seed, i).isEqualTo(alone(prompts.get(i), greedy));
+                assertThat(c.finished.get(ids.get(i))).isEqualTo(Sequence.FinishReason.LENGTH);
+            }
+            assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
+        }
+    }
+
+    @Test
+    void aPrefixCacheHitGivesTheSameTokensAsAMiss() {
+        long seed = new Random().nextLong();
+        int[] shared = prompt(seed, 30);
+        int[] other = shared.clone();
+        other[29] = (other[29] + 1) % 290;
+        SamplingParams greedy = SamplingParams.greedy(12);
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            long first = e.submit(shared, greedy, 1, 0, c)[0];
+            drain(e);
+            long second = e.submit(shared, greedy, 1, 0, c)[0];
+            long third = e.submit(other, greedy, 1, 0, c)[0];
+            drain(e);
+            assertThat(c.cached.get(first)).isZero();
+            assertThat(c.cached.get(second)).as("all full blocks of the prompt").isEqualTo(28);
+            assertThat(c.cached.get(third)).isEqualTo(28);
+            assertThat(c.tokens.get(second)).isEqualTo(c.tokens.get(first));
+            assertThat(c.tokens.get(third)).isEqualTo(alone(other, greedy));
+            assertThat(e.load().prefixHitRate()).isPositive();
+        }
+    }
+
+    @Test
+    void preemptedSequencesRecomputeToTheSameTokens() {
+        long seed = new Random().nextLong();
+        List<int[]> prompts = List.of(prompt(seed, 20), prompt(seed + 1, 22), prompt(seed + 2, 18));
+        SamplingParams greedy = SamplingParams.greedy(30);
+        try (Engine e = engine(30, 512)) { // 30 blocks of 4: not enough for all three to finish side by side
+            Collector c = new Collector();
+            List<Long> ids = new ArrayList<>();
+            for (int[] p : prompts) {
+                ids.add(e.submit(p, greedy, 1, 0, c)[0]);
+            }
+            drain(e);
+            assertThat(e.load().preemptions()).as("the test must force preemption").isPositive();
+            for (int i = 0; i < prompts.size(); i++) {
+                assertThat(c.tokens.get(ids.get(i))).as("seed %d, prompt %d", seed, i).isEqualTo(alone(prompts.get(i), greedy));
+            }
+            assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducibleWhateverElseIsBatched() {
+        long seed = new Random().nextLong();
+        int[] p = prompt(seed, 17);
+        SamplingParams sampled = new SamplingParams(1.1f, 50, 0.95f, 0.01f, 1.1f, 0.1f, 0.1f, seed, 3, List.of(), 25, 0, true);
+        List<Integer> reference = alone(p, sampled);
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            e.submit(prompt(seed + 9, 33), SamplingParams.greedy(40), 1, 0, c);
+            long id = e.submit(p, sampled, 1, 0, c)[0];
+            e.submit(prompt(seed + 7, 3), new SamplingParams(0.8f, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 10, 0, true), 1, 0, c);
+            drain(e);
+            assertThat(c.tokens.get(id)).as("seed %d", seed).isEqualTo(reference);
+        }
+    }
+
+    @Test
+    void nSamplesShareThePromptsBlocks() {
+        long seed = new Random().nextLong();
+        int[] p = prompt(seed, 26); // ends inside a block: the forks copy it on write
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            long[] ids = e.submit(p, SamplingParams.greedy(8), 4, 0, c);
+            e.step(); // prefill + fork
+            assertThat(e.totalBlocks() - e.freeBlocks()).as("4 samples share 7 prompt blocks").isEqualTo(7);
+            drain(e);
+            for (long id : ids) {
+                assertThat(c.tokens.get(id)).as("greedy samples agree").isEqualTo(c.tokens.get(ids[0]));
+            }
+            assertThat(c.tokens.get(ids[0])).isEqualTo(alone(p, SamplingParams.greedy(8)));
+            // with a seed and temperature the samples differ from each other but reproduce
+            SamplingParams t = new SamplingParams(1.5f, 0, 1, 0, 1, 0, 0, seed, 0, List.of(), 12, 0, true);
+            long[] a = e.submit(p, t, 3, 0, c);
+            drain(e);
+            long[] b = e.submit(p, t, 3, 0, c);
+            drain(e);
+            for (int i = 0; i < 3; i++) {
+                assertThat(c.tokens.get(b[i])).isEqualTo(c.tokens.get(a[i]));
+            }
+            assertThat(c.tokens.get(a[0])).isNotEqualTo(c.tokens.get(a[1]));
+            assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
+        }
+    }
+
+    @Test
+    void abortFreesBlocksAndStopConditionsHold() {
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            long id = e.submit(prompt(1, 40), SamplingParams.greedy(200), 1, 0, c)[0];
+            e.step();
+            e.step();
+            assertThat(e.freeBlocks()).isLessThan(e.totalBlocks());
+            e.abort(id);
+            e.step();
+            assertThat(c.finished.get(id)).isEqualTo(Sequence.FinishReason.ABORTED);
+            assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
+
+            // a stop token ends the sequence, but not before min_new_tokens
+            List<Integer> free = alone(prompt(2, 10), SamplingParams.greedy(10));
+            int stopAt = free.get(2);
+            long s = e.submit(prompt(2, 10), new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(stopAt), 10, 0, false), 1, 0, c)[0];
+            drain(e);
+            assertThat(c.finished.get(s)).isEqualTo(Sequence.FinishReason.STOP);
+            assertThat(c.tokens.get(s)).endsWith(stopAt).hasSize(free.indexOf(stopAt) + 1);
+            long m = e.submit(prompt(2, 10), new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(stopAt), 10, 10, false), 1, 0, c)[0];
+            drain(e);
+            assertThat(c.tokens.get(m)).hasSize(10).doesNotContain(stopAt);
+            assertThat(c.finished.get(m)).isEqualTo(Sequence.FinishReason.LENGTH);
+        }
+    }
+
+    @Test
+    void badRequestsAreRefusedByName() {
+        try (Engine e = engine(16, 512)) {
+            Collector c = new Collector();
+            assertThatThrownBy(() -> e.submit(new int[] {1, 300}, SamplingParams.greedy(4), 1, 0, c)).hasMessageContaining("300").hasMessageContaining("position 1");
+            assertThatThrownBy(() -> e.submit(new int[0], SamplingParams.greedy(4), 1, 0, c)).hasMessageContaining("empty");
+            assertThatThrownBy(() -> e.submit(new int[512], SamplingParams.greedy(4), 1, 0, c)).hasMessageContaining("context");
+            assertThatThrownBy(() -> e.submit(new int[40], SamplingParams.greedy(100), 1, 0, c)).hasMessageContaining("KV blocks");
+            for (int i = 0; i < 16 + 64; i++) {
+                e.submit(new int[] {1, 2}, SamplingParams.greedy(4), 1, 0, c);
+            }
+            assertThatThrownBy(() -> e.submit(new int[] {1, 2}, SamplingParams.greedy(4), 1, 0, c)).isInstanceOf(Engine.OverloadedException.class);
+        }
+    }
+}
