@@ -19,9 +19,23 @@ public final class Transformer {
      * Tokens of one sequence for this step, at positions startPos, startPos + 1, ...
      *
      * @param blockTable the sequence's blocks, covering at least startPos + tokens.length positions
-     * @param wantLogits whether the last token's logits are needed (the chunk ends the prompt or decodes)
+     * @param logitsFrom first row (index into tokens) whose logits are returned
+     * @param logitsTo   one past the last such row; equal to logitsFrom for none
      */
-    public record Chunk(int[] tokens, int startPos, int[] blockTable, boolean wantLogits) {}
+    public record Chunk(int[] tokens, int startPos, int[] blockTable, int logitsFrom, int logitsTo) {
+        /** A chunk that wants the last token's logits (it ends the prompt, or decodes) or none. */
+        public Chunk(int[] tokens, int startPos, int[] blockTable, boolean wantLogits) {
+            this(tokens, startPos, blockTable, wantLogits ? tokens.length - 1 : tokens.length, tokens.length);
+        }
+
+        public boolean wantLogits() {
+            return logitsTo > logitsFrom;
+        }
+
+        public int logitRows() {
+            return Math.max(0, logitsTo - logitsFrom);
+        }
+    }
 
     private final ModelWeights w;
     private final ModelConfig c;
@@ -41,15 +55,13 @@ public final class Transformer {
         return c;
     }
 
-    /** Runs the chunks; returns logits [chunks wanting logits × vocab], in chunk order. */
+    /** Runs the chunks; returns logits [rows wanted × vocab], in chunk order, then row order. */
     public float[] forward(List<Chunk> chunks, KvCache cache) {
         int total = 0;
         int wanted = 0;
         for (Chunk ch : chunks) {
             total += ch.tokens().length;
-            if (ch.wantLogits()) {
-                wanted++;
-            }
+            wanted += ch.logitRows();
         }
         int h = c.hidden();
         int[] tokSeq = new int[total]; // chunk index of each row
@@ -144,12 +156,11 @@ public final class Transformer {
         int row = 0;
         t = 0;
         for (Chunk ch : chunks) {
-            t += ch.tokens().length;
-            if (ch.wantLogits()) {
-                int r = t - 1;
-                normRow(x, r * h, w.finalNorm(), w.finalNormBias(), last, row * h);
+            for (int j = ch.logitsFrom(); j < ch.logitsTo(); j++) {
+                normRow(x, (t + j) * h, w.finalNorm(), w.finalNormBias(), last, row * h);
                 row++;
             }
+            t += ch.tokens().length;
         }
         float[] logits = new float[wanted * c.vocabSize()];
         if (wanted > 0) {

@@ -53,6 +53,17 @@ public final class Sampler {
         return new Sample(token, logsm[token], topIds, topLp);
     }
 
+    /** The log-probability of a given token under the model's distribution, and the top alternatives. */
+    public static Sample score(float[] logits, int offset, int vocab, int token, int topN) {
+        float[] logsm = logSoftmax(java.util.Arrays.copyOfRange(logits, offset, offset + vocab));
+        int[] topIds = topN > 0 ? topK(logsm, Math.min(topN, vocab)) : new int[0];
+        float[] topLp = new float[topIds.length];
+        for (int i = 0; i < topIds.length; i++) {
+            topLp[i] = logsm[topIds[i]];
+        }
+        return new Sample(token, logsm[token], topIds, topLp);
+    }
+
     private static int draw(float[] l, SamplingParams p, SplittableRandom rnd) {
         int n = l.length;
         float max = Float.NEGATIVE_INFINITY;

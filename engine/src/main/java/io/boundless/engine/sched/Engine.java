@@ -113,6 +113,50 @@ public final class Engine implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Queues a Score request: the log-probability of each continuation token after the prompt and
+     * the continuation before it, with up to topN alternatives. The listener's onScore gets it.
+     */
+    public long score(int[] prompt, int[] continuation, int topN, SequenceListener listener) {
+        if (prompt.length == 0 || continuation.length == 0) {
+            throw new IllegalArgumentException("Score needs a non-empty prompt and continuation");
+        }
+        if (topN < 0 || topN > SamplingParams.MAX_LOGPROBS) {
+            throw new IllegalArgumentException("top_logprobs must be 0 to " + SamplingParams.MAX_LOGPROBS + ", got " + topN);
+        }
+        int[] all = new int[prompt.length + continuation.length];
+        System.arraycopy(prompt, 0, all, 0, prompt.length);
+        System.arraycopy(continuation, 0, all, prompt.length, continuation.length);
+        for (int i = 0; i < all.length; i++) {
+            if (all[i] < 0 || all[i] >= model.vocabSize()) {
+                throw new IllegalArgumentException("token id " + all[i] + " at position " + i + " is outside the vocabulary of " + model.vocabSize());
+            }
+        }
+        if (all.length > model.maxPositions()) {
+            throw new IllegalArgumentException("prompt and continuation have " + all.length + " tokens; the model's context is " + model.maxPositions());
+        }
+        if (blocks.blocksFor(all.length) > blocks.totalBlocks()) {
+            throw new IllegalArgumentException(all.length + " tokens need more KV blocks than the cache has");
+        }
+        if (queued.get() >= config.maxWaiting() + config.maxRunning()) {
+            throw new OverloadedException("the engine has " + queued.get() + " requests in flight, its limit");
+        }
+        SamplingParams params = new SamplingParams(0, 0, 1, 0, 1, 0, 0, 0L, topN, List.of(), 1, 0, true);
+        long id = ids.getAndIncrement();
+        queued.incrementAndGet();
+        long arrival = System.nanoTime();
+        post(() -> {
+            Sequence s = new Sequence(id, all, params, 0, arrival, new SplittableRandom(0), listener);
+            s.scoreFrom = prompt.length;
+            s.scoreLogprobs = new float[continuation.length];
+            s.scoreTopIds = new int[continuation.length][];
+            s.scoreTopLogprobs = new float[continuation.length][];
+            live.put(id, s);
+            scheduler.add(s);
+        });
+        return id;
+    }
+
     /** Aborts a sequence: its blocks are freed at the next step boundary and its listener hears ABORTED. */
     public void abort(long id) {
         post(() -> {
@@ -188,7 +232,14 @@ public final class Engine implements AutoCloseable {
             }
             Sequence s = w.seq();
             int[] toks = java.util.Arrays.copyOfRange(s.tokens.array(), s.computed, s.computed + w.tokens());
-            chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
+            if (s.scoreFrom >= 0) {
+                // rows at positions scoreFrom - 1 .. length - 2 predict the continuation tokens
+                int from = Math.max(0, s.scoreFrom - 1 - s.computed);
+                int to = Math.min(w.tokens(), s.length() - 1 - s.computed);
+                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), Math.min(from, w.tokens()), Math.max(to, Math.min(from, w.tokens()))));
+            } else {
+                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
+            }
         }
         float[] logits = transformer.forward(chunks, cache);
         int row = 0;
@@ -204,7 +255,22 @@ public final class Engine implements AutoCloseable {
                     blocks.blockFilled(s.blockTable, s.tokens.array(), start);
                 }
             }
-            if (!chunks.get(i).wantLogits()) {
+            Transformer.Chunk chunk = chunks.get(i);
+            if (s.scoreFrom >= 0) {
+                for (int j = chunk.logitsFrom(); j < chunk.logitsTo(); j++) {
+                    int target = before + j + 1 - s.scoreFrom; // index of the continuation token this row predicts
+                    Sampler.Sample sc = Sampler.score(logits, row++ * vocab, vocab, s.tokens.get(s.scoreFrom + target), s.params.logprobs());
+                    s.scoreLogprobs[target] = sc.logprob();
+                    s.scoreTopIds[target] = sc.topIds();
+                    s.scoreTopLogprobs[target] = sc.topLogprobs();
+                }
+                if (s.computed == s.length()) {
+                    s.listener.onScore(s, s.scoreLogprobs, s.scoreTopIds, s.scoreTopLogprobs);
+                    finish(s, Sequence.FinishReason.STOP);
+                }
+                continue;
+            }
+            if (!chunk.wantLogits()) {
                 continue;
             }
             int offset = row++ * vocab;

@@ -108,8 +108,9 @@ public final class Scheduler {
             }
             waiting.poll();
             s.cachedPromptTokens = blocks.allocatePrompt(s.tokens.array(), s.length(), s.blockTable);
-            // Never serve the whole sequence from cache: the last token must run to produce logits.
-            s.computed = Math.min(s.cachedPromptTokens, s.length() - 1);
+            // Never serve from cache a row whose logits are needed: the last token's, or for a Score
+            // request every row from the one before the continuation.
+            s.computed = Math.min(s.cachedPromptTokens, s.scoreFrom >= 0 ? s.scoreFrom - 1 : s.length() - 1);
             s.status = Sequence.Status.RUNNING;
             running.add(s);
             int n = Math.min(s.length() - s.computed, budget);

@@ -26,6 +26,10 @@ public final class Sequence {
     boolean[] seen;                // tokens in prompt or output (repetition penalty), lazily
     final SequenceListener listener;
     int pendingSamples;            // n > 1: samples still to fork from this leader after its prefill
+    int scoreFrom = -1;            // Score requests: the first continuation token's index, else -1
+    float[] scoreLogprobs;         // log-probabilities of the continuation tokens, filled as rows arrive
+    int[][] scoreTopIds;           // per continuation token: top alternatives
+    float[][] scoreTopLogprobs;
 
     Sequence(long id, int[] prompt, SamplingParams params, int priority, long arrival, SplittableRandom rng, SequenceListener listener) {
         this.id = id;

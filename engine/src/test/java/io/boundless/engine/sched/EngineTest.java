@@ -227,6 +227,37 @@ class EngineTest {
     }
 
     @Test
+    void scoreGivesTheLogprobsThatGenerationSaw() {
+        long seed = new Random().nextLong();
+        int[] p = prompt(seed, 21);
+        try (Engine e = engine(256, 16)) { // chunked: the continuation's rows arrive over several steps
+            Collector c = new Collector();
+            long gen = e.submit(p, new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 1, List.of(), 9, 0, true), 1, 0, c)[0];
+            drain(e);
+            int[] continuation = c.tokens.get(gen).stream().mapToInt(Integer::intValue).toArray();
+            float[][] got = new float[1][];
+            SequenceListener scorer = new SequenceListener() {
+                public void onToken(Sequence s, Sampler.Sample sample) {}
+
+                public void onFinish(Sequence s, Sequence.FinishReason r) {}
+
+                public void onScore(Sequence s, float[] lp, int[][] ids, float[][] tlp) {
+                    got[0] = lp;
+                    assertThat(ids[0]).hasSize(2);
+                }
+            };
+            e.score(p, continuation, 2, scorer);
+            drain(e);
+            assertThat(got[0]).hasSize(continuation.length);
+            for (int i = 0; i < continuation.length; i++) {
+                assertThat((double) got[0][i]).as("seed %d token %d", seed, i)
+                        .isCloseTo(c.logprobs.get(gen).get(i), org.assertj.core.data.Offset.offset(1e-4));
+            }
+            assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
+        }
+    }
+
+    @Test
     void badRequestsAreRefusedByName() {
         try (Engine e = engine(16, 512)) {
             Collector c = new Collector();
