@@ -290,6 +290,7 @@ public final class Engine implements AutoCloseable {
         leader.pendingSamples = 0;
         for (int k = 0; k < n; k++) {
             Sequence f = leader.fork(leader.id + 1 + k, leader.rng.split(), blocks::share);
+            f.sampleIndex = k + 1;
             live.put(f.id, f);
             scheduler.addRunning(f);
             emit(f, logits, offset);
@@ -356,6 +357,10 @@ public final class Engine implements AutoCloseable {
 
     public int freeBlocks() {
         return blocks.freeBlocks();
+    }
+
+    public int blockSize() {
+        return config.blockSize();
     }
 
     public int totalBlocks() {

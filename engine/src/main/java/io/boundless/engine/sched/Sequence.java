@@ -26,6 +26,7 @@ public final class Sequence {
     boolean[] seen;                // tokens in prompt or output (repetition penalty), lazily
     final SequenceListener listener;
     int pendingSamples;            // n > 1: samples still to fork from this leader after its prefill
+    int sampleIndex;               // n > 1: which sample this is (0 for the leader)
     int scoreFrom = -1;            // Score requests: the first continuation token's index, else -1
     float[] scoreLogprobs;         // log-probabilities of the continuation tokens, filled as rows arrive
     int[][] scoreTopIds;           // per continuation token: top alternatives
@@ -71,6 +72,10 @@ public final class Sequence {
 
     public FinishReason finishReason() {
         return finishReason;
+    }
+
+    public int sampleIndex() {
+        return sampleIndex;
     }
 
     public int cachedPromptTokens() {

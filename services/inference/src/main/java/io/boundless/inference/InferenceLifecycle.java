@@ -1,0 +1,139 @@
+package io.boundless.inference;
+
+import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
+import io.boundless.engine.model.LoadedModel;
+import io.boundless.engine.sample.Sampler;
+import io.boundless.engine.sample.SamplingParams;
+import io.boundless.engine.sched.Engine;
+import io.boundless.engine.sched.EngineConfig;
+import io.boundless.engine.sched.Sequence;
+import io.boundless.engine.sched.SequenceListener;
+import io.quarkus.grpc.runtime.health.GrpcHealthStorage;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+import org.jboss.logging.Logger;
+
+/** Loads the model, starts the engine, runs a warm-up generation, and only then reports ready. */
+@ApplicationScoped
+public class InferenceLifecycle {
+    static final String GRPC_SERVICE = "boundless.inference.v1.Inference";
+    private static final Logger LOG = Logger.getLogger(InferenceLifecycle.class);
+
+    @Inject
+    InferenceConfig config;
+
+    @Inject
+    GrpcHealthStorage grpcHealth;
+
+    private volatile LoadedModel model;
+    private volatile Engine engine;
+    private volatile String modelName;
+    private volatile boolean ready;
+    private volatile String notReadyReason = "starting: loading the model";
+
+    void onStart(@Observes StartupEvent event) {
+        grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
+        grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.NOT_SERVING);
+        try {
+            Path path = config.model().orElse(null);
+            if (path == null) {
+                path = DefaultModel.materialize();
+                modelName = DefaultModel.NAME;
+                LOG.warnf("no model configured (boundless.inference.model): serving %s, a small RANDOM-WEIGHT Llama-style model"
+                        + " written to %s. It generates tokens, not language.", DefaultModel.NAME, path);
+            } else {
+                modelName = path.getFileName().toString();
+            }
+            long t0 = System.nanoTime();
+            model = LoadedModel.open(path);
+            int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
+            engine = new Engine(model.weights(), new EngineConfig(config.blockSize(), (long) config.kvCacheMib() << 20,
+                    config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads));
+            engine.start();
+            LOG.infof("loaded %s (%s, %d layers, vocabulary %d) in %d ms; KV cache %d blocks of %d tokens", modelName,
+                    model.config().arch(), model.config().layers(), model.config().vocabSize(), (System.nanoTime() - t0) / 1_000_000,
+                    engine.totalBlocks(), config.blockSize());
+            warmUp();
+            ready = true;
+            grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
+            grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
+        } catch (RuntimeException e) {
+            notReadyReason = "loading failed: " + e.getMessage();
+            LOG.error(notReadyReason, e);
+        }
+    }
+
+    /** One short generation through the whole path, so the first request does not pay for JIT and allocation. */
+    private void warmUp() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        int[] prompt = {0, 1, 2, 3, 4, 5, 6, 7};
+        engine.submit(prompt, SamplingParams.greedy(4), 1, 0, new SequenceListener() {
+            @Override
+            public void onToken(Sequence seq, Sampler.Sample sample) {}
+
+            @Override
+            public void onFinish(Sequence seq, Sequence.FinishReason reason) {
+                done.complete(null);
+            }
+        });
+        try {
+            done.get(120, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("the warm-up generation did not finish: " + e, e);
+        }
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        ready = false;
+        grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
+        grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.NOT_SERVING);
+        if (engine != null) {
+            engine.close();
+        }
+        if (model != null) {
+            model.close();
+        }
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public LoadedModel model() {
+        return model;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    public boolean isReady() {
+        return ready;
+    }
+
+    /** Quarkus readiness: up once the model is loaded and warmed up. */
+    @Readiness
+    @ApplicationScoped
+    static class ModelLoaded implements HealthCheck {
+        @Inject
+        InferenceLifecycle lifecycle;
+
+        @Override
+        public HealthCheckResponse call() {
+            var r = HealthCheckResponse.named("model");
+            if (lifecycle.isReady()) {
+                return r.up().withData("model", lifecycle.modelName()).build();
+            }
+            return r.down().withData("reason", lifecycle.notReadyReason).build();
+        }
+    }
+}

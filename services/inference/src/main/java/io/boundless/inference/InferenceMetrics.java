@@ -1,0 +1,118 @@
+package io.boundless.inference;
+
+import io.boundless.engine.sched.Engine;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The engine's Prometheus metrics, and the busy fraction: the share of wall time the engine spent
+ * executing steps over the last five seconds (sampled every second).
+ */
+@ApplicationScoped
+public class InferenceMetrics {
+    @Inject
+    MeterRegistry registry;
+
+    @Inject
+    InferenceLifecycle lifecycle;
+
+    Timer ttft;
+    Timer interToken;
+    Counter generated;
+    Counter prompt;
+    Counter cachedPrompt;
+    DistributionSummary promptLength;
+    private ScheduledExecutorService sampler;
+    private final long[] busyRing = new long[6];
+    private final long[] timeRing = new long[6];
+    private int ringAt;
+    private volatile double busyFraction;
+
+    void onStart(@Observes StartupEvent event) {
+        ttft = Timer.builder("boundless.time.to.first.token").description("Time from request to its first token")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+        interToken = Timer.builder("boundless.inter.token.latency").description("Time between consecutive tokens of a sample")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofSeconds(10)).register(registry);
+        generated = Counter.builder("boundless.generated.tokens").description("Tokens generated").register(registry);
+        prompt = Counter.builder("boundless.prompt.tokens").description("Prompt tokens processed or served from cache").register(registry);
+        cachedPrompt = Counter.builder("boundless.prompt.cached.tokens").description("Prompt tokens served from the prefix cache").register(registry);
+        promptLength = DistributionSummary.builder("boundless.prompt.length").description("Prompt length in tokens").register(registry);
+        Gauge.builder("boundless.requests.waiting", this, m -> load(m, "waiting")).description("Sequences waiting to be scheduled").register(registry);
+        Gauge.builder("boundless.requests.running", this, m -> load(m, "running")).description("Sequences being generated").register(registry);
+        Gauge.builder("boundless.kv.cache.usage.ratio", this, m -> load(m, "kv")).description("Share of KV blocks in use").register(registry);
+        Gauge.builder("boundless.prefix.cache.hit.ratio", this, m -> load(m, "hit")).description("Share of prompt blocks found in the prefix cache").register(registry);
+        Gauge.builder("boundless.engine.busy.ratio", this, m -> m.busyFraction).description("Share of wall time spent executing steps (last 5 s)").register(registry);
+        sampler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("busy-sampler").daemon().factory());
+        sampler.scheduleAtFixedRate(this::sampleBusy, 1, 1, TimeUnit.SECONDS);
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (sampler != null) {
+            sampler.shutdownNow();
+        }
+    }
+
+    private static double load(InferenceMetrics m, String what) {
+        Engine e = m.lifecycle.engine();
+        if (e == null) {
+            return 0;
+        }
+        Engine.Load l = e.load();
+        return switch (what) {
+            case "waiting" -> l.waiting();
+            case "running" -> l.running();
+            case "kv" -> l.kvUsage();
+            default -> l.prefixHitRate();
+        };
+    }
+
+    private synchronized void sampleBusy() {
+        Engine e = lifecycle.engine();
+        if (e == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        long busy = e.load().busyNanos();
+        int oldest = (ringAt + 1) % busyRing.length;
+        busyRing[ringAt] = busy;
+        timeRing[ringAt] = now;
+        if (timeRing[oldest] != 0 && now > timeRing[oldest]) {
+            busyFraction = Math.min(1.0, (double) (busy - busyRing[oldest]) / (now - timeRing[oldest]));
+        }
+        ringAt = oldest;
+    }
+
+    public void promptLength(int tokens) {
+        promptLength.record(tokens);
+    }
+
+    public void firstToken(long nanos, int promptTokens, int cachedTokens) {
+        ttft.record(nanos, TimeUnit.NANOSECONDS);
+        prompt.increment(promptTokens);
+        cachedPrompt.increment(cachedTokens);
+    }
+
+    public void interToken(long nanos) {
+        interToken.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void generatedToken() {
+        generated.increment();
+    }
+
+    public double busyFraction() {
+        return busyFraction;
+    }
+}
