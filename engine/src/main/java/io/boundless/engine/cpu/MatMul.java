@@ -5,7 +5,10 @@ import io.boundless.engine.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -117,17 +120,31 @@ public final class MatMul {
                     float sum = 0;
                     int xBase = b * cols;
                     for (int k = 0; k < blocks; k++) {
-                        int isum = 0;
-                        int o = k * 32;
-                        for (int j = 0; j < 32; j++) {
-                            isum += wq[o + j] * qx[xBase + o + j];
-                        }
-                        sum += isum * (wd[k] * dx[b * blocks + k]);
+                        sum += dotInt8Block(wq, k * 32, qx, xBase + k * 32) * (wd[k] * dx[b * blocks + k]);
                     }
                     out[b * rows + r] = sum;
                 }
             }
         });
+    }
+
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
+
+    /**
+     * Σ a[ao + j] * b[bo + j] for j in [0, 32), on int8 values: widened to 16 bits, multiplied
+     * (|a·b| ≤ 127·128 fits), widened to 32 bits and summed.
+     */
+    static int dotInt8Block(byte[] a, int ao, byte[] b, int bo) {
+        IntVector acc = IntVector.zero(I256);
+        for (int j = 0; j < 32; j += 16) {
+            ShortVector x = (ShortVector) ByteVector.fromArray(B128, a, ao + j).convertShape(VectorOperators.B2S, S256, 0);
+            ShortVector y = (ShortVector) ByteVector.fromArray(B128, b, bo + j).convertShape(VectorOperators.B2S, S256, 0);
+            ShortVector p = x.mul(y);
+            acc = acc.add(p.convertShape(VectorOperators.S2I, I256, 0)).add(p.convertShape(VectorOperators.S2I, I256, 1));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /** out = W x for one vector. */
