@@ -79,7 +79,7 @@ public final class MatMul {
      */
     private void quantizedMatmul(DType dt, MemorySegment data, long rowBytes, int rows, int cols, float[] x, float[] out, int batch) {
         int blocks = cols / 32;
-        byte[] qx = new byte[batch * cols];      // activations as int8, [batch, cols]
+        short[] qx = new short[batch * cols];    // activations as int8 values widened to 16 bits once, [batch, cols]
         float[] dx = new float[batch * blocks];  // their per-block scales (f16-rounded), [batch, blocks]
         for (int b = 0; b < batch; b++) {
             for (int k = 0; k < blocks; k++) {
@@ -92,60 +92,71 @@ public final class MatMul {
                 float id = d != 0 ? 1f / d : 0f;
                 for (int j = 0; j < 32; j++) {
                     float v = x[base + j] * id;
-                    qx[base + j] = (byte) (v < 0 ? -Math.round(-v) : Math.round(v));
+                    qx[base + j] = (short) (v < 0 ? -Math.round(-v) : Math.round(v));
                 }
                 dx[b * blocks + k] = Float.float16ToFloat(Float.floatToFloat16(d));
             }
         }
         int blockBytes = dt.blockBytes;
+        boolean q4 = dt == DType.Q4_0;
         parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
-            byte[] wq = new byte[cols];     // one row's int8 weights (Q4_0 unpacked and offset by -8)
-            float[] wd = new float[blocks]; // its block scales
             for (int r = from; r < to; r++) {
                 long at = r * rowBytes;
-                for (int k = 0; k < blocks; k++) {
-                    long bAt = at + (long) k * blockBytes;
-                    wd[k] = Float.float16ToFloat(data.get(I16, bAt));
-                    if (dt == DType.Q8_0) {
-                        MemorySegment.copy(data, ValueLayout.JAVA_BYTE, bAt + 2, wq, k * 32, 32);
-                    } else {
-                        for (int j = 0; j < 16; j++) {
-                            int q = data.get(ValueLayout.JAVA_BYTE, bAt + 2 + j) & 0xFF;
-                            wq[k * 32 + j] = (byte) ((q & 0x0F) - 8);
-                            wq[k * 32 + j + 16] = (byte) ((q >>> 4) - 8);
-                        }
-                    }
-                }
                 for (int b = 0; b < batch; b++) {
-                    float sum = 0;
-                    int xBase = b * cols;
-                    for (int k = 0; k < blocks; k++) {
-                        sum += dotInt8Block(wq, k * 32, qx, xBase + k * 32) * (wd[k] * dx[b * blocks + k]);
-                    }
-                    out[b * rows + r] = sum;
+                    out[b * rows + r] = q4 ? rowDotQ4(data, at, qx, dx, b * cols, b * blocks, blocks)
+                            : rowDotQ8(data, at, qx, dx, b * cols, b * blocks, blocks);
                 }
             }
         });
     }
 
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
-
     /**
-     * Σ a[ao + j] * b[bo + j] for j in [0, 32), on int8 values: widened to 16 bits, multiplied
-     * (|a·b| ≤ 127·128 fits), widened to 32 bits and summed.
+     * One Q8_0 row against Q8_0 activations: per block, int8 products widened and summed exactly in
+     * int lanes, then scaled by both f16 scales into float lanes; one reduction per row.
      */
-    static int dotInt8Block(byte[] a, int ao, byte[] b, int bo) {
-        IntVector acc = IntVector.zero(I256);
-        for (int j = 0; j < 32; j += 16) {
-            ShortVector x = (ShortVector) ByteVector.fromArray(B128, a, ao + j).convertShape(VectorOperators.B2S, S256, 0);
-            ShortVector y = (ShortVector) ByteVector.fromArray(B128, b, bo + j).convertShape(VectorOperators.B2S, S256, 0);
-            ShortVector p = x.mul(y);
-            acc = acc.add(p.convertShape(VectorOperators.S2I, I256, 0)).add(p.convertShape(VectorOperators.S2I, I256, 1));
+    static float rowDotQ8(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
+        FloatVector acc = FloatVector.zero(F256);
+        for (int k = 0; k < blocks; k++) {
+            long b = at + 34L * k;
+            float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
+            ByteVector w0 = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector w1 = ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN);
+            IntVector s = blockSum(w0, w1, qx, xOff + 32 * k);
+            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
+
+    /** One Q4_0 row: nibbles unpacked in vector registers (low nibbles are elements 0-15, high 16-31), minus 8. */
+    static float rowDotQ4(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
+        FloatVector acc = FloatVector.zero(F256);
+        for (int k = 0; k < blocks; k++) {
+            long b = at + 18L * k;
+            float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
+            ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector lo = packed.and((byte) 0x0F).sub((byte) 8);
+            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
+            IntVector s = blockSum(lo, hi, qx, xOff + 32 * k);
+            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * One block's 32 products: weights w0 (elements 0-15) and w1 (16-31) widened to 16 bits, times the
+     * pre-widened activations. A product is at most 127·128 in magnitude, so the two halves add in
+     * 16 bits without overflow (2 · 16256 < 32768) before widening to 8 int lanes.
+     */
+    private static IntVector blockSum(ByteVector w0, ByteVector w1, short[] x, int off) {
+        ShortVector p = ((ShortVector) w0.convertShape(VectorOperators.B2S, S256, 0)).mul(ShortVector.fromArray(S256, x, off))
+                .add(((ShortVector) w1.convertShape(VectorOperators.B2S, S256, 0)).mul(ShortVector.fromArray(S256, x, off + 16)));
+        return ((IntVector) p.convertShape(VectorOperators.S2I, I256, 0)).add((IntVector) p.convertShape(VectorOperators.S2I, I256, 1));
+    }
+
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256;
 
     /** out = W x for one vector. */
     public void matvec(Tensor w, float[] x, float[] out) {

@@ -314,5 +314,37 @@ public final class ModelWriter {
         return new Tensor(name, dt, shape, seg);
     }
 
+    /** Shapes of real models, for benchmarks: random weights, real sizes. */
+    public static ModelConfig preset(String name) {
+        return switch (name) {
+            case "llama-3.2-1b" -> new ModelConfig(Architecture.LLAMA, 128256, 2048, 8192, 16, 32, 8, 64, 1e-5f, 500000,
+                    new io.boundless.engine.cpu.Rope.Llama3Scaling(32, 1, 4, 8192), 131072, true, false, 0, 128000, List.of(128001));
+            case "qwen2-0.5b" -> new ModelConfig(Architecture.QWEN2, 151936, 896, 4864, 24, 14, 2, 64, 1e-6f, 1000000, null, 32768,
+                    true, true, 0, null, List.of(151643));
+            case "gpt2" -> new ModelConfig(Architecture.GPT2, 50257, 768, 3072, 12, 12, 12, 64, 1e-5f, 0, null, 1024, true, true, 0, 50256, List.of(50256));
+            default -> throw new IllegalArgumentException("no preset " + name + " (llama-3.2-1b, qwen2-0.5b, gpt2)");
+        };
+    }
+
+    /**
+     * Writes a random-weight model: {@code ModelWriter <preset> <gguf|hf> <F32|F16|BF16|Q8_0|Q4_0> <out> [seed]}.
+     * For benchmarks and tools; tests call the methods directly.
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 4) {
+            System.err.println("usage: ModelWriter <llama-3.2-1b|qwen2-0.5b|gpt2> <gguf|hf> <F32|F16|BF16|Q8_0|Q4_0> <out> [seed]");
+            System.exit(2);
+        }
+        ModelConfig c = preset(args[0]);
+        DType dt = DType.valueOf(args[2]);
+        long seed = args.length > 4 ? Long.parseLong(args[4]) : 1;
+        List<Weight> w = randomWeights(c, seed);
+        if (args[1].equals("gguf")) {
+            writeGguf(Path.of(args[3]), c, w, dt);
+        } else {
+            writeHuggingFace(Path.of(args[3]), c, w, dt);
+        }
+    }
+
     private ModelWriter() {}
 }
