@@ -1,5 +1,6 @@
 package io.boundless.engine.model;
 
+import io.boundless.engine.cpu.Attention;
 import io.boundless.engine.cpu.MatMul;
 import io.boundless.engine.cpu.Ops;
 import io.boundless.engine.cpu.Parallel;
@@ -179,7 +180,6 @@ public final class Transformer {
         int hd = c.headDim();
         int group = heads / c.kvHeads();
         int kvDim = c.kvDim();
-        float scale = (float) (1.0 / Math.sqrt(hd));
         parallel.forRange(total * heads, 1, (from, to) -> {
             float[] scores = new float[0];
             for (int idx = from; idx < to; idx++) {
@@ -193,25 +193,8 @@ public final class Transformer {
                 if (scores.length < n) {
                     scores = new float[Math.max(n, scores.length * 2)];
                 }
-                int qOff = r * c.qDim() + head * hd;
-                for (int p = first; p <= pos; p++) {
-                    int kOff = cache.slot(table, p) * kvDim + kvHead * hd;
-                    float s = 0;
-                    for (int d = 0; d < hd; d++) {
-                        s += q[qOff + d] * kc[kOff + d];
-                    }
-                    scores[p - first] = s * scale;
-                }
-                Ops.softmax(scores, 0, n);
-                int oOff = r * c.qDim() + head * hd;
-                java.util.Arrays.fill(out, oOff, oOff + hd, 0f);
-                for (int p = first; p <= pos; p++) {
-                    float a = scores[p - first];
-                    int vOff = cache.slot(table, p) * kvDim + kvHead * hd;
-                    for (int d = 0; d < hd; d++) {
-                        out[oOff + d] += a * vc[vOff + d];
-                    }
-                }
+                Attention.head(q, r * c.qDim() + head * hd, kc, vc, cache, table, first, pos, kvHead, hd, kvDim, scores, out,
+                        r * c.qDim() + head * hd);
             }
         });
     }

@@ -1,0 +1,38 @@
+package io.boundless.engine.cpu;
+
+import io.boundless.engine.kv.KvCache;
+
+/** Attention of one query head over a sequence's cached keys and values, read through its block table. */
+public final class Attention {
+
+    /**
+     * out[oOff, oOff + hd) = softmax(q · K[p] / sqrt(hd) for p in [first, last]) · V, where K[p] and V[p]
+     * are key/value head {@code kvHead} at position p's slot in the paged cache.
+     *
+     * @param scores scratch of at least last - first + 1 floats
+     */
+    public static void head(float[] q, int qOff, float[] keys, float[] values, KvCache cache, int[] blockTable, int first, int last,
+            int kvHead, int hd, int kvDim, float[] scores, float[] out, int oOff) {
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int n = last - first + 1;
+        for (int p = first; p <= last; p++) {
+            int kOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
+            float s = 0;
+            for (int d = 0; d < hd; d++) {
+                s += q[qOff + d] * keys[kOff + d];
+            }
+            scores[p - first] = s * scale;
+        }
+        Ops.softmax(scores, 0, n);
+        java.util.Arrays.fill(out, oOff, oOff + hd, 0f);
+        for (int p = first; p <= last; p++) {
+            float a = scores[p - first];
+            int vOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
+            for (int d = 0; d < hd; d++) {
+                out[oOff + d] += a * values[vOff + d];
+            }
+        }
+    }
+
+    private Attention() {}
+}
