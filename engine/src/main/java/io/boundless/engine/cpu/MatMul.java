@@ -100,14 +100,53 @@ public final class MatMul {
         int blockBytes = dt.blockBytes;
         boolean q4 = dt == DType.Q4_0;
         parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
+            short[] wrow = batch > 1 ? new short[cols] : null;  // the row's weights widened once, for every batch row
+            float[] wd = batch > 1 ? new float[blocks] : null;
             for (int r = from; r < to; r++) {
                 long at = r * rowBytes;
+                if (batch == 1) {
+                    out[r] = q4 ? rowDotQ4(data, at, qx, dx, 0, 0, blocks) : rowDotQ8(data, at, qx, dx, 0, 0, blocks);
+                    continue;
+                }
+                widenRow(q4, data, at, blocks, wrow, wd);
                 for (int b = 0; b < batch; b++) {
-                    out[b * rows + r] = q4 ? rowDotQ4(data, at, qx, dx, b * cols, b * blocks, blocks)
-                            : rowDotQ8(data, at, qx, dx, b * cols, b * blocks, blocks);
+                    out[b * rows + r] = rowDotWidened(wrow, wd, qx, dx, b * cols, b * blocks, blocks);
                 }
             }
         });
+    }
+
+    /** A Q8_0 or Q4_0 row as 16-bit weights (Q4_0 unpacked and offset by -8) and its block scales. */
+    private static void widenRow(boolean q4, MemorySegment w, long at, int blocks, short[] row, float[] scales) {
+        for (int k = 0; k < blocks; k++) {
+            long b = at + (long) (q4 ? 18 : 34) * k;
+            scales[k] = Float.float16ToFloat(w.get(I16, b));
+            if (q4) {
+                ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+                ((ShortVector) packed.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S256, 0)).intoArray(row, 32 * k);
+                ((ShortVector) packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S256, 0))
+                        .intoArray(row, 32 * k + 16);
+            } else {
+                ((ShortVector) ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0))
+                        .intoArray(row, 32 * k);
+                ((ShortVector) ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0))
+                        .intoArray(row, 32 * k + 16);
+            }
+        }
+    }
+
+    /** The same arithmetic as rowDotQ8/rowDotQ4 lane for lane (so results do not depend on the batch), on a widened row. */
+    static float rowDotWidened(short[] w, float[] wd, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
+        FloatVector acc = FloatVector.zero(F256);
+        for (int k = 0; k < blocks; k++) {
+            float scale = wd[k] * dx[dOff + k];
+            int o = 32 * k;
+            ShortVector p = ShortVector.fromArray(S256, w, o).mul(ShortVector.fromArray(S256, qx, xOff + o))
+                    .add(ShortVector.fromArray(S256, w, o + 16).mul(ShortVector.fromArray(S256, qx, xOff + o + 16)));
+            IntVector s = ((IntVector) p.convertShape(VectorOperators.S2I, I256, 0)).add((IntVector) p.convertShape(VectorOperators.S2I, I256, 1));
+            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
+        }
+        return Lanes.sum(acc);
     }
 
     /**
@@ -124,7 +163,7 @@ public final class MatMul {
             IntVector s = blockSum(w0, w1, qx, xOff + 32 * k);
             acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 
     /** One Q4_0 row: nibbles unpacked in vector registers (low nibbles are elements 0-15, high 16-31), minus 8. */
@@ -139,7 +178,7 @@ public final class MatMul {
             IntVector s = blockSum(lo, hi, qx, xOff + 32 * k);
             acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 
     /**
@@ -218,7 +257,7 @@ public final class MatMul {
             FloatVector b = FloatVector.fromArray(F, x, xOff + i);
             acc = a.fma(b, acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += w.get(F32, at + 4L * i) * x[xOff + i];
         }
@@ -232,7 +271,7 @@ public final class MatMul {
         for (; i < bound; i += F.length()) {
             acc = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += a[i] * x[xOff + i];
         }

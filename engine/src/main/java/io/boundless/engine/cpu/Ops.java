@@ -18,7 +18,7 @@ public final class Ops {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = Lanes.sum(acc);
         for (; i < n; i++) {
             ss += x[off + i] * x[off + i];
         }

@@ -88,6 +88,27 @@ class KernelsTest {
         }
     }
 
+    /** Logits must not depend on what else is in the batch: every batch row equals the same vector alone, bit for bit. */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void matmulRowsDoNotDependOnTheBatch(DType dt) {
+        int rows = 40;
+        int cols = 32 * 6;
+        int batch = 6;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = weight(arena, dt, randn(rows * cols), rows, cols);
+            float[] x = randn(batch * cols);
+            float[] all = new float[batch * rows];
+            MatMul mm = new MatMul(PARALLEL);
+            mm.matmul(w, x, all, batch);
+            for (int b = 0; b < batch; b++) {
+                float[] one = new float[rows];
+                mm.matvec(w, java.util.Arrays.copyOfRange(x, b * cols, (b + 1) * cols), one);
+                assertThat(java.util.Arrays.copyOfRange(all, b * rows, (b + 1) * rows)).as("seed %d, %s, batch row %d", seed, dt, b).isEqualTo(one);
+            }
+        }
+    }
+
     @Test
     void rmsNormMatchesFloat64() {
         int n = 515;

@@ -1,0 +1,21 @@
+package io.boundless.engine.cpu;
+
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * A float vector's lane sum in a fixed order. {@code FloatVector.reduceLanes(ADD)} may add lanes in
+ * any order, and the order can differ between interpreted and compiled code, so the same inputs
+ * could give different last bits at different times: results would then depend on the batch and
+ * on JIT timing, and a seeded request would not reproduce.
+ */
+public final class Lanes {
+    public static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < v.length(); i++) {
+            s += v.lane(i);
+        }
+        return s;
+    }
+
+    private Lanes() {}
+}
