@@ -57,13 +57,23 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             int n = req.getN() == 0 ? 1 : req.getN();
             int[] prompt = ids(req.getPromptIdsList());
             Stream stream = new Stream(call, n, prompt.length, System.nanoTime());
-            long[] ids = engine.submit(prompt, params, n, req.getPriority(), stream);
-            metrics.promptLength(prompt.length);
+            // The handler is in place before the engine can write the first token from its thread.
+            java.util.concurrent.atomic.AtomicReference<long[]> submitted = new java.util.concurrent.atomic.AtomicReference<>();
             call.setOnCancelHandler(() -> {
-                for (long id : ids) {
-                    engine.abort(id);
+                long[] ids = submitted.get();
+                if (ids != null) {
+                    for (long id : ids) {
+                        engine.abort(id);
+                    }
                 }
             });
+            submitted.set(engine.submit(prompt, params, n, req.getPriority(), stream));
+            metrics.promptLength(prompt.length);
+            if (call.isCancelled()) { // cancelled between the handler and the submit
+                for (long id : submitted.get()) {
+                    engine.abort(id);
+                }
+            }
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
