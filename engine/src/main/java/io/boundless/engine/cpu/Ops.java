@@ -1,6 +1,5 @@
 package io.boundless.engine.cpu;
 
-import io.boundless.engine.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -97,11 +96,6 @@ public final class Ops {
         for (; i < n; i++) {
             a[i] += b[i];
         }
-    }
-
-    /** A 1-D weight (norm scale, bias) as floats. */
-    public static float[] vector(Tensor t) {
-        return t.toFloatArray();
     }
 
     private Ops() {}

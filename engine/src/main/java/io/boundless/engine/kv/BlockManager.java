@@ -3,7 +3,6 @@ package io.boundless.engine.kv;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -225,14 +224,5 @@ public final class BlockManager {
         }
         h ^= h >>> 29;
         return h == NO_HASH ? 1 : h;
-    }
-
-    /** For tests: whether block b is currently free. */
-    boolean isFreeBlock(int b) {
-        return isFree[b];
-    }
-
-    Iterator<Integer> freeOrder() {
-        return free.iterator();
     }
 }

@@ -1,10 +1,8 @@
 package io.boundless.engine.sched;
 
 import io.boundless.engine.kv.BlockManager;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.PriorityQueue;
 
@@ -75,7 +73,6 @@ public final class Scheduler {
         int budget = maxBatchTokens;
         // Running sequences, oldest and most important first, so that preemption picks the others.
         running.sort(Comparator.comparingInt((Sequence s) -> -s.priority).thenComparingLong(s -> s.arrival).thenComparingLong(s -> s.id));
-        List<Sequence> scheduled = new ArrayList<>();
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence s = running.get(i);
             int n = Math.min(s.length() - s.computed, budget);
@@ -97,7 +94,6 @@ public final class Scheduler {
                 break;
             }
             work.add(new Work(s, n, blocks.grow(s.blockTable, s.computed, s.computed + n)));
-            scheduled.add(s);
             budget -= n;
         }
         // Waiting sequences, while budget, slots and blocks last.
@@ -135,9 +131,5 @@ public final class Scheduler {
         waiting.remove(s);
         blocks.release(s.blockTable);
         s.status = Sequence.Status.FINISHED;
-    }
-
-    Iterator<Sequence> waitingIterator() {
-        return new ArrayDeque<>(waiting).iterator();
     }
 }

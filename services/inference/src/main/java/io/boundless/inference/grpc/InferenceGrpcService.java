@@ -19,7 +19,6 @@ import io.quarkus.grpc.GrpcService;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * gRPC adapter of the engine. Calls return at once; tokens are written to the stream by the engine
@@ -245,9 +244,5 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             out[i] = list.get(i);
         }
         return out;
-    }
-
-    static long millis(long nanos) {
-        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 }
