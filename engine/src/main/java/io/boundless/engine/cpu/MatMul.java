@@ -22,9 +22,20 @@ public final class MatMul {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int ROW_CHUNK = 16;
+    /**
+     * A batch converts this many rows to floats at a time and runs every batch row against them:
+     * the rows stay in the core's L2 cache, and each pair of activation rows is read from the shared
+     * cache once per group instead of once per pair of rows.
+     */
+    private static final int GROUP = 8;
 
     private final Parallel parallel;
     private final ThreadLocal<float[]> rowBuffer = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<float[][]> groupBuffer = ThreadLocal.withInitial(() -> {
+        float[][] g = new float[GROUP][];
+        java.util.Arrays.fill(g, new float[0]);
+        return g;
+    });
 
     public MatMul(Parallel parallel) {
         this.parallel = parallel;
@@ -37,38 +48,113 @@ public final class MatMul {
      * @param out results, batch × rows (out[b * rows + r])
      */
     public void matmul(Tensor w, float[] x, float[] out, int batch) {
-        long[] shape = w.shape();
-        if (shape.length != 2) {
-            throw new IllegalArgumentException(w + " is not a matrix");
+        matmul(new Tensor[] {w}, x, new float[][] {out}, batch);
+    }
+
+    /**
+     * The products of several matrices with the same input (Q, K and V; gate and up) in one parallel
+     * call over all their rows: the input is prepared (quantized) once and the threads are handed
+     * work once. Each result is exactly what {@link #matmul(Tensor, float[], float[], int)} gives.
+     */
+    public void matmul(Tensor[] ws, float[] x, float[][] outs, int batch) {
+        int n = ws.length;
+        for (int i = 1; i < n; i++) {
+            if (ws[i].dtype() != ws[0].dtype()) {  // mixed-precision files: one call per matrix
+                for (int j = 0; j < n; j++) {
+                    matmul(ws[j], x, outs[j], batch);
+                }
+                return;
+            }
         }
-        int rows = Math.toIntExact(shape[0]);
-        int cols = Math.toIntExact(shape[1]);
-        if (x.length < batch * cols || out.length < batch * rows) {
-            throw new IllegalArgumentException("buffers too small for " + batch + " × " + w);
+        int[] rows = new int[n];
+        int[] firstRow = new int[n + 1];
+        int cols = -1;
+        DType dt = ws[0].dtype();
+        for (int i = 0; i < n; i++) {
+            long[] shape = ws[i].shape();
+            if (shape.length != 2) {
+                throw new IllegalArgumentException(ws[i] + " is not a matrix");
+            }
+            rows[i] = Math.toIntExact(shape[0]);
+            int c = Math.toIntExact(shape[1]);
+            if (cols >= 0 && c != cols) {
+                throw new IllegalArgumentException(ws[i] + " does not take inputs of " + cols);
+            }
+            cols = c;
+            if (ws[i].dtype() != dt) {
+                throw new IllegalArgumentException(ws[i] + " is not " + dt);
+            }
+            if (outs[i].length < batch * rows[i]) {
+                throw new IllegalArgumentException("result buffer too small for " + batch + " × " + ws[i]);
+            }
+            firstRow[i + 1] = firstRow[i] + rows[i];
         }
-        DType dt = w.dtype();
-        MemorySegment data = w.data();
-        long rowBytes = dt.byteSize(cols);
-        if (dt == DType.Q8_0 || dt == DType.Q4_0) {
-            quantizedMatmul(dt, data, rowBytes, rows, cols, x, out, batch);
-            return;
+        if (x.length < batch * cols) {
+            throw new IllegalArgumentException("input buffer too small for " + batch + " × " + cols);
         }
-        parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
-            float[] row = dt == DType.F32 ? null : buffer(cols);
-            for (int r = from; r < to; r++) {
-                long at = r * rowBytes;
-                if (dt == DType.F32) {
-                    for (int b = 0; b < batch; b++) {
-                        out[b * rows + r] = dotF32(data, at, x, b * cols, cols);
+        int k = cols;
+        RowKernel kernel = switch (dt) {
+            case Q8_0, Q4_0 -> quantizedKernel(dt, x, k, batch);
+            default -> floatKernel(dt, x, k, batch);
+        };
+        parallel.forRange(firstRow[n], ROW_CHUNK, (from, to) -> {
+            int i = 0;
+            while (firstRow[i + 1] <= from) {
+                i++;
+            }
+            for (int r = from; r < to; ) {
+                int end = Math.min(to, firstRow[i + 1]);
+                kernel.rows(ws[i].data(), dt.byteSize(k), rows[i], r - firstRow[i], end - firstRow[i], outs[i]);
+                r = end;
+                i++;
+            }
+        });
+    }
+
+    /** Rows [from, to) of one matrix with {@code rows} rows into out[b * rows + r]. */
+    @FunctionalInterface
+    private interface RowKernel {
+        void rows(MemorySegment data, long rowBytes, int rows, int from, int to, float[] out);
+    }
+
+    /**
+     * Float weights (F32, F16, BF16). Decode (batch 1) streams each row once through {@link #dot};
+     * a batch converts each row to floats once and works on 2 rows × 2 batch rows at a time, which
+     * loads each vector once per two multiply-adds instead of twice; every result is still exactly
+     * what {@link #dot} gives for its pair, so results do not depend on the batch.
+     */
+    private RowKernel floatKernel(DType dt, float[] x, int cols, int batch) {
+        return (data, rowBytes, rows, from, to, out) -> {
+            if (batch == 1 && dt == DType.F32) {
+                for (int r = from; r < to; r++) {
+                    out[r] = dotF32(data, r * rowBytes, x, 0, cols);
+                }
+                return;
+            }
+            float[][] group = group(cols);
+            for (int r0 = from; r0 < to; r0 += GROUP) {
+                int n = Math.min(GROUP, to - r0);
+                for (int i = 0; i < n; i++) {
+                    decodeRow(dt, data, (r0 + i) * rowBytes, cols, group[i]);
+                }
+                int b = 0;
+                for (; b + 1 < batch; b += 2) {
+                    int i = 0;
+                    for (; i + 1 < n; i += 2) {
+                        dot2x2(group[i], group[i + 1], x, b * cols, (b + 1) * cols, cols, out, b * rows + r0 + i, (b + 1) * rows + r0 + i);
                     }
-                } else {
-                    decodeRow(dt, data, at, cols, row);
-                    for (int b = 0; b < batch; b++) {
-                        out[b * rows + r] = dot(row, x, b * cols, cols);
+                    if (i < n) {
+                        out[b * rows + r0 + i] = dot(group[i], x, b * cols, cols);
+                        out[(b + 1) * rows + r0 + i] = dot(group[i], x, (b + 1) * cols, cols);
+                    }
+                }
+                if (b < batch) {
+                    for (int i = 0; i < n; i++) {
+                        out[b * rows + r0 + i] = dot(group[i], x, b * cols, cols);
                     }
                 }
             }
-        });
+        };
     }
 
     /**
@@ -77,17 +163,57 @@ public final class MatMul {
      * dot product scaled by both f16 scales. This is both llama.cpp's numerics and the fast path: one
      * int8 multiply-add per weight instead of a dequantize and a float multiply-add.
      */
-    private void quantizedMatmul(DType dt, MemorySegment data, long rowBytes, int rows, int cols, float[] x, float[] out, int batch) {
+    private RowKernel quantizedKernel(DType dt, float[] x, int cols, int batch) {
         int blocks = cols / 32;
         short[] qx = new short[batch * cols];    // activations as int8 values widened to 16 bits once, [batch, cols]
         float[] dx = new float[batch * blocks];  // their per-block scales (f16-rounded), [batch, blocks]
+        quantizeActivations(x, batch, cols, qx, dx);
+        float[] qf = batch > 1 ? permutedFloats(qx) : null;
+        boolean q4 = dt == DType.Q4_0;
+        return (data, rowBytes, rows, from, to, out) -> {
+            if (batch == 1) {
+                for (int r = from; r < to; r++) {
+                    out[r] = q4 ? rowDotQ4(data, r * rowBytes, qx, dx, 0, 0, blocks) : rowDotQ8(data, r * rowBytes, qx, dx, 0, 0, blocks);
+                }
+                return;
+            }
+            float[][] group = group(cols + blocks);  // each: integer weights as floats, then the block scales
+            for (int r0 = from; r0 < to; r0 += GROUP) {
+                int n = Math.min(GROUP, to - r0);
+                for (int i = 0; i < n; i++) {
+                    widenRow(q4, data, (r0 + i) * rowBytes, blocks, group[i]);
+                }
+                int b = 0;
+                for (; b + 1 < batch; b += 2) {
+                    int i = 0;
+                    for (; i + 1 < n; i += 2) {
+                        widened2x2(group[i], group[i + 1], qf, dx, b, b + 1, blocks, out, b * rows + r0 + i, (b + 1) * rows + r0 + i);
+                    }
+                    if (i < n) {
+                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b, blocks);
+                        out[(b + 1) * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b + 1, blocks);
+                    }
+                }
+                if (b < batch) {
+                    for (int i = 0; i < n; i++) {
+                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b, blocks);
+                    }
+                }
+            }
+        };
+    }
+
+    /** x [batch, cols] to Q8_0 blocks as llama.cpp's quantize_row_q8_0 makes them (round half away from zero). */
+    private static void quantizeActivations(float[] x, int batch, int cols, short[] qx, float[] dx) {
+        int blocks = cols / 32;
         for (int b = 0; b < batch; b++) {
             for (int k = 0; k < blocks; k++) {
                 int base = b * cols + k * 32;
-                float amax = 0;
-                for (int j = 0; j < 32; j++) {
-                    amax = Math.max(amax, Math.abs(x[base + j]));
-                }
+                FloatVector v0 = FloatVector.fromArray(F256, x, base).abs();
+                FloatVector v1 = FloatVector.fromArray(F256, x, base + 8).abs();
+                FloatVector v2 = FloatVector.fromArray(F256, x, base + 16).abs();
+                FloatVector v3 = FloatVector.fromArray(F256, x, base + 24).abs();
+                float amax = v0.max(v1).max(v2.max(v3)).reduceLanes(VectorOperators.MAX);
                 float d = amax / 127f;
                 float id = d != 0 ? 1f / d : 0f;
                 for (int j = 0; j < 32; j++) {
@@ -97,56 +223,138 @@ public final class MatMul {
                 dx[b * blocks + k] = Float.float16ToFloat(Float.floatToFloat16(d));
             }
         }
-        int blockBytes = dt.blockBytes;
-        boolean q4 = dt == DType.Q4_0;
-        parallel.forRange(rows, ROW_CHUNK, (from, to) -> {
-            short[] wrow = batch > 1 ? new short[cols] : null;  // the row's weights widened once, for every batch row
-            float[] wd = batch > 1 ? new float[blocks] : null;
-            for (int r = from; r < to; r++) {
-                long at = r * rowBytes;
-                if (batch == 1) {
-                    out[r] = q4 ? rowDotQ4(data, at, qx, dx, 0, 0, blocks) : rowDotQ8(data, at, qx, dx, 0, 0, blocks);
-                    continue;
-                }
-                widenRow(q4, data, at, blocks, wrow, wd);
-                for (int b = 0; b < batch; b++) {
-                    out[b * rows + r] = rowDotWidened(wrow, wd, qx, dx, b * cols, b * blocks, blocks);
-                }
-            }
-        });
     }
 
-    /** A Q8_0 or Q4_0 row as 16-bit weights (Q4_0 unpacked and offset by -8) and its block scales. */
-    private static void widenRow(boolean q4, MemorySegment w, long at, int blocks, short[] row, float[] scales) {
+    /*
+     * The batched path computes with floats: the int8 values of weights and activations are exact in
+     * float, so are their products and sums of four, so a lane of four products added in float is
+     * exactly the int lane of blockSum. Weights and activations are stored permuted, block by block,
+     * so that float lane j of the four 8-lane chunks holds elements 2j, 2j+1, 2j+16, 2j+17: the same
+     * grouping as blockSum. Each block's lanes are then scaled into one accumulator per result, in
+     * block order, in every kernel; so every result is bit for bit rowDotQ8's or rowDotQ4's, whatever
+     * the batch. (One accumulator, not two: a 2 × 2 tile then fits the 16 vector registers, and in
+     * decode the chain's latency hides behind each block's integer work.)
+     */
+
+    /** Where element e of a block goes in the permuted layout: chunk (e & 1) + 2 (e >= 16), lane (e & 15) / 2. */
+    static int permuted(int e) {
+        return 8 * ((e & 1) + 2 * (e >> 4)) + ((e & 15) >> 1);
+    }
+
+    private static float[] permutedFloats(short[] q) {
+        float[] f = new float[q.length];
+        for (int i = 0; i < q.length; i += 32) {
+            for (int e = 0; e < 32; e++) {
+                f[i + permuted(e)] = q[i + e];
+            }
+        }
+        return f;
+    }
+
+    /** A Q8_0 or Q4_0 row as permuted integer floats (Q4_0 unpacked and offset by -8), then its block scales. */
+    private static void widenRow(boolean q4, MemorySegment w, long at, int blocks, float[] row) {
+        int scales = 32 * blocks;
         for (int k = 0; k < blocks; k++) {
             long b = at + (long) (q4 ? 18 : 34) * k;
-            scales[k] = Float.float16ToFloat(w.get(I16, b));
+            row[scales + k] = Float.float16ToFloat(w.get(I16, b));
+            int o = 32 * k;
             if (q4) {
-                ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
-                ((ShortVector) packed.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S256, 0)).intoArray(row, 32 * k);
-                ((ShortVector) packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2S, S256, 0))
-                        .intoArray(row, 32 * k + 16);
+                for (int j = 0; j < 16; j++) {
+                    int q = w.get(ValueLayout.JAVA_BYTE, b + 2 + j) & 0xFF;
+                    row[o + PERMUTED[j]] = (q & 0x0F) - 8;
+                    row[o + PERMUTED[j + 16]] = (q >>> 4) - 8;
+                }
             } else {
-                ((ShortVector) ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0))
-                        .intoArray(row, 32 * k);
-                ((ShortVector) ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0))
-                        .intoArray(row, 32 * k + 16);
+                for (int e = 0; e < 32; e++) {
+                    row[o + PERMUTED[e]] = w.get(ValueLayout.JAVA_BYTE, b + 2 + e);
+                }
             }
         }
     }
 
-    /** The same arithmetic as rowDotQ8/rowDotQ4 lane for lane (so results do not depend on the batch), on a widened row. */
-    static float rowDotWidened(short[] w, float[] wd, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
+    private static final int[] PERMUTED = new int[32];
+
+    static {
+        for (int e = 0; e < 32; e++) {
+            PERMUTED[e] = permuted(e);
+        }
+    }
+
+    /** One widened row against batch row t of the permuted activations. */
+    static float rowDotWidened(float[] w, float[] qf, float[] dx, int t, int blocks) {
+        int xOff = t * 32 * blocks;
+        int dOff = t * blocks;
+        int scales = 32 * blocks;
         FloatVector acc = FloatVector.zero(F256);
         for (int k = 0; k < blocks; k++) {
-            float scale = wd[k] * dx[dOff + k];
-            int o = 32 * k;
-            ShortVector p = ShortVector.fromArray(S256, w, o).mul(ShortVector.fromArray(S256, qx, xOff + o))
-                    .add(ShortVector.fromArray(S256, w, o + 16).mul(ShortVector.fromArray(S256, qx, xOff + o + 16)));
-            IntVector s = ((IntVector) p.convertShape(VectorOperators.S2I, I256, 0)).add((IntVector) p.convertShape(VectorOperators.S2I, I256, 1));
-            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
+            acc = blockProducts(w, qf, 32 * k, xOff + 32 * k).fma(FloatVector.broadcast(F256, w[scales + k] * dx[dOff + k]), acc);
         }
         return Lanes.sum(acc);
+    }
+
+    private static FloatVector blockProducts(float[] w, float[] x, int wo, int xo) {
+        FloatVector p = FloatVector.fromArray(F256, w, wo).mul(FloatVector.fromArray(F256, x, xo));
+        p = FloatVector.fromArray(F256, w, wo + 8).fma(FloatVector.fromArray(F256, x, xo + 8), p);
+        p = FloatVector.fromArray(F256, w, wo + 16).fma(FloatVector.fromArray(F256, x, xo + 16), p);
+        return FloatVector.fromArray(F256, w, wo + 24).fma(FloatVector.fromArray(F256, x, xo + 24), p);
+    }
+
+    /** rowDotWidened for rows w0, w1 × batch rows t0, t1 at once, each vector loaded once for two products. */
+    static void widened2x2(float[] w0, float[] w1, float[] qf, float[] dx, int t0, int t1, int blocks, float[] out, int o0, int o1) {
+        int cols = 32 * blocks;
+        int x0 = t0 * cols;
+        int x1 = t1 * cols;
+        int dx0 = t0 * blocks;
+        int dx1 = t1 * blocks;
+        FloatVector e00 = FloatVector.zero(F256);
+        FloatVector e01 = FloatVector.zero(F256);
+        FloatVector e10 = FloatVector.zero(F256);
+        FloatVector e11 = FloatVector.zero(F256);
+        for (int k = 0; k < blocks; k++) {
+            int o = 32 * k;
+            FloatVector a = FloatVector.fromArray(F256, w0, o);
+            FloatVector b = FloatVector.fromArray(F256, w1, o);
+            FloatVector u = FloatVector.fromArray(F256, qf, x0 + o);
+            FloatVector v = FloatVector.fromArray(F256, qf, x1 + o);
+            FloatVector p00 = a.mul(u);
+            FloatVector p01 = a.mul(v);
+            FloatVector p10 = b.mul(u);
+            FloatVector p11 = b.mul(v);
+            a = FloatVector.fromArray(F256, w0, o + 8);
+            b = FloatVector.fromArray(F256, w1, o + 8);
+            u = FloatVector.fromArray(F256, qf, x0 + o + 8);
+            v = FloatVector.fromArray(F256, qf, x1 + o + 8);
+            p00 = a.fma(u, p00);
+            p01 = a.fma(v, p01);
+            p10 = b.fma(u, p10);
+            p11 = b.fma(v, p11);
+            a = FloatVector.fromArray(F256, w0, o + 16);
+            b = FloatVector.fromArray(F256, w1, o + 16);
+            u = FloatVector.fromArray(F256, qf, x0 + o + 16);
+            v = FloatVector.fromArray(F256, qf, x1 + o + 16);
+            p00 = a.fma(u, p00);
+            p01 = a.fma(v, p01);
+            p10 = b.fma(u, p10);
+            p11 = b.fma(v, p11);
+            a = FloatVector.fromArray(F256, w0, o + 24);
+            b = FloatVector.fromArray(F256, w1, o + 24);
+            u = FloatVector.fromArray(F256, qf, x0 + o + 24);
+            v = FloatVector.fromArray(F256, qf, x1 + o + 24);
+            p00 = a.fma(u, p00);
+            p01 = a.fma(v, p01);
+            p10 = b.fma(u, p10);
+            p11 = b.fma(v, p11);
+            float s0 = w0[cols + k];
+            float s1 = w1[cols + k];
+            e00 = p00.fma(FloatVector.broadcast(F256, s0 * dx[dx0 + k]), e00);
+            e01 = p01.fma(FloatVector.broadcast(F256, s0 * dx[dx1 + k]), e01);
+            e10 = p10.fma(FloatVector.broadcast(F256, s1 * dx[dx0 + k]), e10);
+            e11 = p11.fma(FloatVector.broadcast(F256, s1 * dx[dx1 + k]), e11);
+        }
+        out[o0] = Lanes.sum(e00);
+        out[o1] = Lanes.sum(e01);
+        out[o0 + 1] = Lanes.sum(e10);
+        out[o1 + 1] = Lanes.sum(e11);
     }
 
     /**
@@ -156,40 +364,57 @@ public final class MatMul {
     static float rowDotQ8(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
         FloatVector acc = FloatVector.zero(F256);
         for (int k = 0; k < blocks; k++) {
-            long b = at + 34L * k;
-            float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
-            ByteVector w0 = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
-            ByteVector w1 = ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN);
-            IntVector s = blockSum(w0, w1, qx, xOff + 32 * k);
-            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
+            acc = q8Block(w, at, qx, dx, xOff, dOff, k, acc);
         }
         return Lanes.sum(acc);
+    }
+
+    private static FloatVector q8Block(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int k, FloatVector acc) {
+        long b = at + 34L * k;
+        float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
+        ByteVector w0 = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+        ByteVector w1 = ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN);
+        return scaled(blockSum(w0, w1, qx, xOff + 32 * k), scale, acc);
     }
 
     /** One Q4_0 row: nibbles unpacked in vector registers (low nibbles are elements 0-15, high 16-31), minus 8. */
     static float rowDotQ4(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
         FloatVector acc = FloatVector.zero(F256);
         for (int k = 0; k < blocks; k++) {
-            long b = at + 18L * k;
-            float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
-            ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
-            ByteVector lo = packed.and((byte) 0x0F).sub((byte) 8);
-            ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
-            IntVector s = blockSum(lo, hi, qx, xOff + 32 * k);
-            acc = ((FloatVector) s.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
+            acc = q4Block(w, at, qx, dx, xOff, dOff, k, acc);
         }
         return Lanes.sum(acc);
+    }
+
+    private static FloatVector q4Block(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int k, FloatVector acc) {
+        long b = at + 18L * k;
+        float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
+        ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+        ByteVector lo = packed.and((byte) 0x0F).sub((byte) 8);
+        ByteVector hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
+        return scaled(blockSum(lo, hi, qx, xOff + 32 * k), scale, acc);
+    }
+
+    private static FloatVector scaled(IntVector blockSum, float scale, FloatVector acc) {
+        return ((FloatVector) blockSum.convertShape(VectorOperators.I2F, F256, 0)).fma(FloatVector.broadcast(F256, scale), acc);
     }
 
     /**
      * One block's 32 products: weights w0 (elements 0-15) and w1 (16-31) widened to 16 bits, times the
      * pre-widened activations. A product is at most 127·128 in magnitude, so the two halves add in
-     * 16 bits without overflow (2 · 16256 < 32768) before widening to 8 int lanes.
+     * 16 bits without overflow (2 · 16256 < 32768); then each pair of adjacent 16-bit lanes is summed
+     * into one int lane by sign-extending shifts (cheaper than two widening conversions), so int lane j
+     * holds the products of elements 2j, 2j+1, 2j+16 and 2j+17, exactly.
      */
     private static IntVector blockSum(ByteVector w0, ByteVector w1, short[] x, int off) {
         ShortVector p = ((ShortVector) w0.convertShape(VectorOperators.B2S, S256, 0)).mul(ShortVector.fromArray(S256, x, off))
                 .add(((ShortVector) w1.convertShape(VectorOperators.B2S, S256, 0)).mul(ShortVector.fromArray(S256, x, off + 16)));
-        return ((IntVector) p.convertShape(VectorOperators.S2I, I256, 0)).add((IntVector) p.convertShape(VectorOperators.S2I, I256, 1));
+        return pairSums(p);
+    }
+
+    private static IntVector pairSums(ShortVector p) {
+        IntVector i = p.reinterpretAsInts();
+        return i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.ASHR, 16));
     }
 
     private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
@@ -209,6 +434,17 @@ public final class MatMul {
             rowBuffer.set(b);
         }
         return b;
+    }
+
+    /** GROUP row buffers of at least n floats each, one set per thread. */
+    private float[][] group(int n) {
+        float[][] g = groupBuffer.get();
+        if (g[0].length < n) {
+            for (int i = 0; i < GROUP; i++) {
+                g[i] = new float[n];
+            }
+        }
+        return g;
     }
 
     /** Converts one row of W to floats (dequantizing blocks). */
@@ -248,16 +484,26 @@ public final class MatMul {
         }
     }
 
+    /*
+     * Float dot products: 8-lane chunks alternate between two accumulators (two chains of fused
+     * multiply-adds hide their latency), one fixed-order lane sum, then the scalar tail in order.
+     * dotF32, dot and dot2x2 do exactly this arithmetic.
+     */
+
     static float dotF32(MemorySegment w, long at, float[] x, int xOff, int n) {
-        FloatVector acc = FloatVector.zero(F);
+        int len = F.length();
+        FloatVector even = FloatVector.zero(F);
+        FloatVector odd = FloatVector.zero(F);
         int i = 0;
-        int bound = F.loopBound(n);
-        for (; i < bound; i += F.length()) {
-            FloatVector a = FloatVector.fromMemorySegment(F, w, at + 4L * i, ByteOrder.LITTLE_ENDIAN);
-            FloatVector b = FloatVector.fromArray(F, x, xOff + i);
-            acc = a.fma(b, acc);
+        for (; i + 2 * len <= n; i += 2 * len) {
+            even = FloatVector.fromMemorySegment(F, w, at + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            odd = FloatVector.fromMemorySegment(F, w, at + 4L * (i + len), ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
         }
-        float sum = Lanes.sum(acc);
+        if (i + len <= n) {
+            even = FloatVector.fromMemorySegment(F, w, at + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            i += len;
+        }
+        float sum = Lanes.sum(even.add(odd));
         for (; i < n; i++) {
             sum += w.get(F32, at + 4L * i) * x[xOff + i];
         }
@@ -265,16 +511,79 @@ public final class MatMul {
     }
 
     static float dot(float[] a, float[] x, int xOff, int n) {
-        FloatVector acc = FloatVector.zero(F);
+        int len = F.length();
+        FloatVector even = FloatVector.zero(F);
+        FloatVector odd = FloatVector.zero(F);
         int i = 0;
-        int bound = F.loopBound(n);
-        for (; i < bound; i += F.length()) {
-            acc = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        for (; i + 2 * len <= n; i += 2 * len) {
+            even = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            odd = FloatVector.fromArray(F, a, i + len).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
         }
-        float sum = Lanes.sum(acc);
+        if (i + len <= n) {
+            even = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            i += len;
+        }
+        float sum = Lanes.sum(even.add(odd));
         for (; i < n; i++) {
             sum += a[i] * x[xOff + i];
         }
         return sum;
+    }
+
+    /** dot for rows a, b × vectors x at x0 and x1: out[o0] = a·x0, out[o1] = a·x1, out[o0 + 1] = b·x0, out[o1 + 1] = b·x1. */
+    static void dot2x2(float[] a, float[] b, float[] x, int x0, int x1, int n, float[] out, int o0, int o1) {
+        int len = F.length();
+        FloatVector e00 = FloatVector.zero(F);
+        FloatVector e01 = FloatVector.zero(F);
+        FloatVector e10 = FloatVector.zero(F);
+        FloatVector e11 = FloatVector.zero(F);
+        FloatVector d00 = FloatVector.zero(F);
+        FloatVector d01 = FloatVector.zero(F);
+        FloatVector d10 = FloatVector.zero(F);
+        FloatVector d11 = FloatVector.zero(F);
+        int i = 0;
+        for (; i + 2 * len <= n; i += 2 * len) {
+            FloatVector av = FloatVector.fromArray(F, a, i);
+            FloatVector bv = FloatVector.fromArray(F, b, i);
+            FloatVector u = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x1 + i);
+            e00 = av.fma(u, e00);
+            e01 = av.fma(v, e01);
+            e10 = bv.fma(u, e10);
+            e11 = bv.fma(v, e11);
+            av = FloatVector.fromArray(F, a, i + len);
+            bv = FloatVector.fromArray(F, b, i + len);
+            u = FloatVector.fromArray(F, x, x0 + i + len);
+            v = FloatVector.fromArray(F, x, x1 + i + len);
+            d00 = av.fma(u, d00);
+            d01 = av.fma(v, d01);
+            d10 = bv.fma(u, d10);
+            d11 = bv.fma(v, d11);
+        }
+        if (i + len <= n) {
+            FloatVector av = FloatVector.fromArray(F, a, i);
+            FloatVector bv = FloatVector.fromArray(F, b, i);
+            FloatVector u = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x1 + i);
+            e00 = av.fma(u, e00);
+            e01 = av.fma(v, e01);
+            e10 = bv.fma(u, e10);
+            e11 = bv.fma(v, e11);
+            i += len;
+        }
+        float s00 = Lanes.sum(e00.add(d00));
+        float s01 = Lanes.sum(e01.add(d01));
+        float s10 = Lanes.sum(e10.add(d10));
+        float s11 = Lanes.sum(e11.add(d11));
+        for (; i < n; i++) {
+            s00 += a[i] * x[x0 + i];
+            s01 += a[i] * x[x1 + i];
+            s10 += b[i] * x[x0 + i];
+            s11 += b[i] * x[x1 + i];
+        }
+        out[o0] = s00;
+        out[o1] = s01;
+        out[o0 + 1] = s10;
+        out[o1 + 1] = s11;
     }
 }

@@ -1,16 +1,36 @@
 package io.boundless.engine.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** Splits a row range over a fixed pool of worker threads (one pool per engine, sized to the cores it may use). */
+/**
+ * Splits a row range over a fixed team of threads: the calling thread and {@code threads - 1}
+ * workers. A decode step makes a few hundred short parallel calls (each a matrix product of tens to
+ * hundreds of microseconds), so the hand-off must cost far less than a thread wake-up: workers spin
+ * for a while after each call before they park, the caller works on chunks itself instead of
+ * waiting, and chunks are claimed from a shared counter so a slow (descheduled) thread delays no one.
+ */
 public final class Parallel {
-    private final ForkJoinPool pool;
+    /** How long an idle worker spins for the next call before it parks. */
+    private static final long SPIN_NANOS = 2_000_000;
+
     private final int threads;
+    private final Worker[] workers;
+    private final ReentrantLock callLock = new ReentrantLock();
+    private volatile Job job;
+    private volatile boolean closed;
 
     public Parallel(int threads) {
         this.threads = Math.max(1, threads);
-        this.pool = new ForkJoinPool(this.threads);
+        this.workers = new Worker[this.threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker();
+            Thread t = Thread.ofPlatform().daemon().name("boundless-cpu-" + (i + 1)).unstarted(workers[i]);
+            workers[i].thread = t;
+            t.start();
+        }
     }
 
     public int threads() {
@@ -23,48 +43,112 @@ public final class Parallel {
         void run(int from, int to);
     }
 
-    /** Runs body over [0, n) in about {@code threads * 4} chunks of at least {@code minChunk} rows. */
+    /**
+     * Runs body over [0, n) in about {@code threads * 4} chunks of at least {@code minChunk} rows and
+     * returns when all are done. A body's exception is rethrown here. A call made while another is
+     * running (from another thread) runs on the calling thread alone.
+     */
     public void forRange(int n, int minChunk, RangeBody body) {
         if (n <= 0) {
             return;
         }
         int chunks = Math.max(1, Math.min(threads * 4, n / Math.max(1, minChunk)));
-        if (chunks == 1 || threads == 1) {
+        if (chunks == 1 || threads == 1 || closed || !callLock.tryLock()) {
             body.run(0, n);
             return;
         }
-        int per = (n + chunks - 1) / chunks;
-        pool.invoke(new Split(body, 0, n, per));
-    }
-
-    private static final class Split extends RecursiveAction {
-        private final RangeBody body;
-        private final int from;
-        private final int to;
-        private final int per;
-
-        Split(RangeBody body, int from, int to, int per) {
-            this.body = body;
-            this.from = from;
-            this.to = to;
-            this.per = per;
-        }
-
-        @Override
-        protected void compute() {
-            if (to - from <= per) {
-                body.run(from, to);
-                return;
+        try {
+            Job j = new Job(body, n, chunks);
+            job = j;
+            for (Worker w : workers) {
+                if (w.parked) {
+                    LockSupport.unpark(w.thread);
+                }
             }
-            int mid = from + ((to - from) / per / 2) * per;
-            if (mid <= from) {
-                mid = from + per;
+            j.work();
+            while (j.done.get() < chunks) {
+                Thread.onSpinWait();
             }
-            invokeAll(new Split(body, from, mid, per), new Split(body, mid, to, per));
+            Throwable failure = j.failure.get();
+            if (failure instanceof RuntimeException e) {
+                throw e;
+            }
+            if (failure instanceof Error e) {
+                throw e;
+            }
+            if (failure != null) {
+                throw new IllegalStateException(failure);
+            }
+        } finally {
+            callLock.unlock();
         }
     }
 
     public void close() {
-        pool.shutdown();
+        closed = true;
+        for (Worker w : workers) {
+            LockSupport.unpark(w.thread);
+        }
+    }
+
+    private static final class Job {
+        final RangeBody body;
+        final int n;
+        final int chunks;
+        final int per;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger done = new AtomicInteger();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Job(RangeBody body, int n, int chunks) {
+            this.body = body;
+            this.n = n;
+            this.chunks = chunks;
+            this.per = (n + chunks - 1) / chunks;
+        }
+
+        void work() {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                try {
+                    int from = c * per;
+                    if (from < n) {
+                        body.run(from, Math.min(n, from + per));
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+    }
+
+    private final class Worker implements Runnable {
+        Thread thread;
+        volatile boolean parked;
+
+        @Override
+        public void run() {
+            Job last = null;
+            while (!closed) {
+                Job j = job;
+                if (j != last) {
+                    last = j;
+                    j.work();
+                    continue;
+                }
+                long until = System.nanoTime() + SPIN_NANOS;
+                while (job == last && !closed && System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+                if (job == last && !closed) {
+                    parked = true;
+                    if (job == last && !closed) {
+                        LockSupport.park(this);
+                    }
+                    parked = false;
+                }
+            }
+        }
     }
 }

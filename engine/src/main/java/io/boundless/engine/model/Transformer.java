@@ -106,9 +106,7 @@ public final class Transformer {
             LayerWeights lw = w.layers().get(l);
             norm(x, lw.attnNorm(), lw.attnNormBias(), xn, total);
             if (qkv == null) {
-                matmul.matmul(lw.q(), xn, q, total);
-                matmul.matmul(lw.k(), xn, k, total);
-                matmul.matmul(lw.v(), xn, v, total);
+                matmul.matmul(new Tensor[] {lw.q(), lw.k(), lw.v()}, xn, new float[][] {q, k, v}, total);
                 addBias(q, lw.qBias(), total, qDim);
                 addBias(k, lw.kBias(), total, kvDim);
                 addBias(v, lw.vBias(), total, kvDim);
@@ -138,12 +136,13 @@ public final class Transformer {
             Ops.add(x, proj, total * h);
 
             norm(x, lw.ffnNorm(), lw.ffnNormBias(), xn, total);
-            matmul.matmul(lw.up(), xn, up, total);
-            addBias(up, lw.upBias(), total, c.intermediate());
             if (lw.gate() != null) {
-                matmul.matmul(lw.gate(), xn, gate, total);
+                matmul.matmul(new Tensor[] {lw.gate(), lw.up()}, xn, new float[][] {gate, up}, total);
+                addBias(up, lw.upBias(), total, c.intermediate());
                 Ops.swiglu(gate, up, total * c.intermediate());
             } else {
+                matmul.matmul(lw.up(), xn, up, total);
+                addBias(up, lw.upBias(), total, c.intermediate());
                 Ops.gelu(up, total * c.intermediate());
                 System.arraycopy(up, 0, gate, 0, total * c.intermediate());
             }

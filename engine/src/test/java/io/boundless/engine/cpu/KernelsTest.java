@@ -92,9 +92,11 @@ class KernelsTest {
     @ParameterizedTest
     @EnumSource(DType.class)
     void matmulRowsDoNotDependOnTheBatch(DType dt) {
-        int rows = 40;
-        int cols = 32 * 6;
-        int batch = 6;
+        // odd rows, odd batch and an odd number of blocks exercise the 2 × 2 tiles' edges; float types
+        // also get an odd number of vector chunks and a scalar tail
+        int rows = 41;
+        int cols = dt.blockSize > 1 ? 32 * 7 : 32 * 7 + 13;
+        int batch = 7;
         try (Arena arena = Arena.ofShared()) {
             Tensor w = weight(arena, dt, randn(rows * cols), rows, cols);
             float[] x = randn(batch * cols);
@@ -105,6 +107,27 @@ class KernelsTest {
                 float[] one = new float[rows];
                 mm.matvec(w, java.util.Arrays.copyOfRange(x, b * cols, (b + 1) * cols), one);
                 assertThat(java.util.Arrays.copyOfRange(all, b * rows, (b + 1) * rows)).as("seed %d, %s, batch row %d", seed, dt, b).isEqualTo(one);
+            }
+        }
+    }
+
+    /** Several matrices in one call (Q, K, V) give exactly what one call per matrix gives. */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void fusedMatmulEqualsOneCallPerMatrix(DType dt) {
+        int cols = 32 * 4;
+        int batch = 3;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor[] ws = {weight(arena, dt, randn(48 * cols), 48, cols), weight(arena, dt, randn(16 * cols), 16, cols),
+                    weight(arena, dt, randn(17 * cols), 17, cols)};
+            float[] x = randn(batch * cols);
+            float[][] fused = {new float[batch * 48], new float[batch * 16], new float[batch * 17]};
+            MatMul mm = new MatMul(PARALLEL);
+            mm.matmul(ws, x, fused, batch);
+            for (int i = 0; i < ws.length; i++) {
+                float[] alone = new float[fused[i].length];
+                mm.matmul(ws[i], x, alone, batch);
+                assertThat(fused[i]).as("seed %d, %s, matrix %d", seed, dt, i).isEqualTo(alone);
             }
         }
     }
