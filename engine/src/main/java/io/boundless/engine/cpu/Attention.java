@@ -1,6 +1,7 @@
 package io.boundless.engine.cpu;
 
 import io.boundless.engine.kv.KvCache;
+import jdk.incubator.vector.FloatVector;
 
 /** Attention of one query head over a sequence's cached keys and values, read through its block table. */
 public final class Attention {
@@ -17,19 +18,20 @@ public final class Attention {
         int n = last - first + 1;
         for (int p = first; p <= last; p++) {
             int kOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
-            float s = 0;
-            for (int d = 0; d < hd; d++) {
-                s += q[qOff + d] * keys[kOff + d];
-            }
-            scores[p - first] = s * scale;
+            scores[p - first] = MatMul.dot(keys, kOff, q, qOff, hd) * scale;
         }
         Ops.softmax(scores, 0, n);
         java.util.Arrays.fill(out, oOff, oOff + hd, 0f);
         for (int p = first; p <= last; p++) {
             float a = scores[p - first];
             int vOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
-            for (int d = 0; d < hd; d++) {
-                out[oOff + d] += a * values[vOff + d];
+            int d = 0;
+            for (; d + MatMul.F.length() <= hd; d += MatMul.F.length()) {
+                FloatVector.fromArray(MatMul.F, values, vOff + d).fma(FloatVector.broadcast(MatMul.F, a), FloatVector.fromArray(MatMul.F, out, oOff + d))
+                        .intoArray(out, oOff + d);
+            }
+            for (; d < hd; d++) {
+                out[oOff + d] = Math.fma(values[vOff + d], a, out[oOff + d]);
             }
         }
     }

@@ -236,17 +236,10 @@ public final class MatMul {
      * decode the chain's latency hides behind each block's integer work.)
      */
 
-    /** Where element e of a block goes in the permuted layout: chunk (e & 1) + 2 (e >= 16), lane (e & 15) / 2. */
-    static int permuted(int e) {
-        return 8 * ((e & 1) + 2 * (e >> 4)) + ((e & 15) >> 1);
-    }
-
     private static float[] permutedFloats(short[] q) {
         float[] f = new float[q.length];
-        for (int i = 0; i < q.length; i += 32) {
-            for (int e = 0; e < 32; e++) {
-                f[i + permuted(e)] = q[i + e];
-            }
+        for (int i = 0; i < q.length; i += 16) {
+            splitPairs(ShortVector.fromArray(S256, q, i), f, i);
         }
         return f;
     }
@@ -257,27 +250,30 @@ public final class MatMul {
         for (int k = 0; k < blocks; k++) {
             long b = at + (long) (q4 ? 18 : 34) * k;
             row[scales + k] = Float.float16ToFloat(w.get(I16, b));
-            int o = 32 * k;
+            ByteVector lo;
+            ByteVector hi;
             if (q4) {
-                for (int j = 0; j < 16; j++) {
-                    int q = w.get(ValueLayout.JAVA_BYTE, b + 2 + j) & 0xFF;
-                    row[o + PERMUTED[j]] = (q & 0x0F) - 8;
-                    row[o + PERMUTED[j + 16]] = (q >>> 4) - 8;
-                }
+                ByteVector packed = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+                lo = packed.and((byte) 0x0F).sub((byte) 8);
+                hi = packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0F).sub((byte) 8);
             } else {
-                for (int e = 0; e < 32; e++) {
-                    row[o + PERMUTED[e]] = w.get(ValueLayout.JAVA_BYTE, b + 2 + e);
-                }
+                lo = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
+                hi = ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN);
             }
+            splitPairs((ShortVector) lo.convertShape(VectorOperators.B2S, S256, 0), row, 32 * k);
+            splitPairs((ShortVector) hi.convertShape(VectorOperators.B2S, S256, 0), row, 32 * k + 16);
         }
     }
 
-    private static final int[] PERMUTED = new int[32];
-
-    static {
-        for (int e = 0; e < 32; e++) {
-            PERMUTED[e] = permuted(e);
-        }
+    /**
+     * Sixteen 16-bit elements e0..e15 to two float chunks: [e0, e2, ..., e14] at off and
+     * [e1, e3, ..., e15] at off + 8 (the permuted layout, for elements 0-15 or 16-31 of a block).
+     */
+    private static void splitPairs(ShortVector v, float[] out, int off) {
+        IntVector pairs = v.reinterpretAsInts();
+        ((FloatVector) pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, F256, 0))
+                .intoArray(out, off);
+        ((FloatVector) pairs.lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, F256, 0)).intoArray(out, off + 8);
     }
 
     /** One widened row against batch row t of the permuted activations. */
@@ -511,21 +507,25 @@ public final class MatMul {
     }
 
     static float dot(float[] a, float[] x, int xOff, int n) {
+        return dot(a, 0, x, xOff, n);
+    }
+
+    static float dot(float[] a, int aOff, float[] x, int xOff, int n) {
         int len = F.length();
         FloatVector even = FloatVector.zero(F);
         FloatVector odd = FloatVector.zero(F);
         int i = 0;
         for (; i + 2 * len <= n; i += 2 * len) {
-            even = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), even);
-            odd = FloatVector.fromArray(F, a, i + len).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
+            even = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            odd = FloatVector.fromArray(F, a, aOff + i + len).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
         }
         if (i + len <= n) {
-            even = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOff + i), even);
+            even = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, x, xOff + i), even);
             i += len;
         }
         float sum = Lanes.sum(even.add(odd));
         for (; i < n; i++) {
-            sum += a[i] * x[xOff + i];
+            sum += a[aOff + i] * x[xOff + i];
         }
         return sum;
     }
