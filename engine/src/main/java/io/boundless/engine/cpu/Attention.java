@@ -1,6 +1,9 @@
 package io.boundless.engine.cpu;
 
 import io.boundless.engine.kv.KvCache;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 
 /** Attention of one query head over a sequence's cached keys and values, read through its block table. */
@@ -12,26 +15,26 @@ public final class Attention {
      *
      * @param scores scratch of at least last - first + 1 floats
      */
-    public static void head(float[] q, int qOff, float[] keys, float[] values, KvCache cache, int[] blockTable, int first, int last,
+    public static void head(float[] q, int qOff, MemorySegment keys, MemorySegment values, KvCache cache, int[] blockTable, int first, int last,
             int kvHead, int hd, int kvDim, float[] scores, float[] out, int oOff) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         int n = last - first + 1;
         for (int p = first; p <= last; p++) {
-            int kOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
-            scores[p - first] = MatMul.dot(keys, kOff, q, qOff, hd) * scale;
+            long kOff = ((long) cache.slot(blockTable, p) * kvDim + kvHead * hd) * Float.BYTES;
+            scores[p - first] = MatMul.dotF32(keys, kOff, q, qOff, hd) * scale;
         }
         Ops.softmax(scores, 0, n);
         java.util.Arrays.fill(out, oOff, oOff + hd, 0f);
         for (int p = first; p <= last; p++) {
             float a = scores[p - first];
-            int vOff = cache.slot(blockTable, p) * kvDim + kvHead * hd;
+            long vOff = ((long) cache.slot(blockTable, p) * kvDim + kvHead * hd) * Float.BYTES;
             int d = 0;
             for (; d + MatMul.F.length() <= hd; d += MatMul.F.length()) {
-                FloatVector.fromArray(MatMul.F, values, vOff + d).fma(FloatVector.broadcast(MatMul.F, a), FloatVector.fromArray(MatMul.F, out, oOff + d))
-                        .intoArray(out, oOff + d);
+                FloatVector.fromMemorySegment(MatMul.F, values, vOff + 4L * d, ByteOrder.LITTLE_ENDIAN)
+                        .fma(FloatVector.broadcast(MatMul.F, a), FloatVector.fromArray(MatMul.F, out, oOff + d)).intoArray(out, oOff + d);
             }
             for (; d < hd; d++) {
-                out[oOff + d] = Math.fma(values[vOff + d], a, out[oOff + d]);
+                out[oOff + d] = Math.fma(values.get(ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN), vOff + 4L * d), a, out[oOff + d]);
             }
         }
     }

@@ -125,9 +125,16 @@ public final class MatMul {
      */
     private RowKernel floatKernel(DType dt, float[] x, int cols, int batch) {
         return (data, rowBytes, rows, from, to, out) -> {
-            if (batch == 1 && dt == DType.F32) {
-                for (int r = from; r < to; r++) {
-                    out[r] = dotF32(data, r * rowBytes, x, 0, cols);
+            if (batch == 1) {
+                if (dt == DType.F32) {
+                    for (int r = from; r < to; r++) {
+                        out[r] = dotF32(data, r * rowBytes, x, 0, cols);
+                    }
+                } else {
+                    float[] piece = buffer(PIECE);
+                    for (int r = from; r < to; r++) {
+                        out[r] = dotHalf(dt, data, r * rowBytes, x, cols, piece);
+                    }
                 }
                 return;
             }
@@ -528,6 +535,54 @@ public final class MatMul {
             sum += a[aOff + i] * x[xOff + i];
         }
         return sum;
+    }
+
+    /** Elements a 16-bit row is converted in at a time by dotHalf: small enough to stay in L1, a multiple of two vectors. */
+    private static final int PIECE = 256;
+
+    /**
+     * dot(decodeRow(w), x) for an F16 or BF16 row, exactly, but converting it piece by piece: each
+     * piece's multiply-adds overlap the loads of the next, where converting the whole row first
+     * would leave the memory idle while the products run.
+     */
+    static float dotHalf(DType dt, MemorySegment w, long at, float[] x, int n, float[] piece) {
+        int len = F.length();
+        FloatVector even = FloatVector.zero(F);
+        FloatVector odd = FloatVector.zero(F);
+        int i = 0;
+        while (n - i >= 2 * len) {
+            int m = Math.min(PIECE, (n - i) / (2 * len) * (2 * len));
+            convertHalves(dt, w, at + 2L * i, m, piece);
+            for (int j = 0; j < m; j += 2 * len) {
+                even = FloatVector.fromArray(F, piece, j).fma(FloatVector.fromArray(F, x, i + j), even);
+                odd = FloatVector.fromArray(F, piece, j + len).fma(FloatVector.fromArray(F, x, i + j + len), odd);
+            }
+            i += m;
+        }
+        int rest = n - i;
+        convertHalves(dt, w, at + 2L * i, rest, piece);
+        int j = 0;
+        if (rest >= len) {
+            even = FloatVector.fromArray(F, piece, 0).fma(FloatVector.fromArray(F, x, i), even);
+            j = len;
+        }
+        float sum = Lanes.sum(even.add(odd));
+        for (; j < rest; j++) {
+            sum += piece[j] * x[i + j];
+        }
+        return sum;
+    }
+
+    private static void convertHalves(DType dt, MemorySegment w, long at, int n, float[] out) {
+        if (dt == DType.F16) {
+            for (int c = 0; c < n; c++) {
+                out[c] = Float.float16ToFloat(w.get(I16, at + 2L * c));
+            }
+        } else {
+            for (int c = 0; c < n; c++) {
+                out[c] = Float.intBitsToFloat((w.get(I16, at + 2L * c) & 0xFFFF) << 16);
+            }
+        }
     }
 
     /** dot for rows a, b × vectors x at x0 and x1: out[o0] = a·x0, out[o1] = a·x1, out[o0 + 1] = b·x0, out[o1 + 1] = b·x1. */

@@ -7,6 +7,7 @@ import io.boundless.engine.cpu.Parallel;
 import io.boundless.engine.cpu.Rope;
 import io.boundless.engine.kv.KvCache;
 import io.boundless.engine.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 /**
@@ -123,13 +124,11 @@ public final class Transformer {
                     System.arraycopy(qkv, r * 3 * h + 2 * h, v, r * kvDim, h);
                 }
             }
-            float[] kc = cache.keys(l);
-            float[] vc = cache.values(l);
             for (int r = 0; r < total; r++) {
-                int slot = cache.slot(chunks.get(tokSeq[r]).blockTable(), tokPos[r]);
-                System.arraycopy(k, r * kvDim, kc, slot * kvDim, kvDim);
-                System.arraycopy(v, r * kvDim, vc, slot * kvDim, kvDim);
+                cache.put(l, cache.slot(chunks.get(tokSeq[r]).blockTable(), tokPos[r]), k, r * kvDim, v, r * kvDim);
             }
+            MemorySegment kc = cache.keys(l);
+            MemorySegment vc = cache.values(l);
             attention(chunks, tokSeq, tokPos, q, att, cache, kc, vc, total);
             matmul.matmul(lw.o(), att, proj, total);
             addBias(proj, lw.oBias(), total, h);
@@ -174,7 +173,7 @@ public final class Transformer {
      * within the sliding window if any); grouped-query heads share key/value heads.
      */
     private void attention(List<Chunk> chunks, int[] tokSeq, int[] tokPos, float[] q, float[] out, KvCache cache,
-            float[] kc, float[] vc, int total) {
+            MemorySegment kc, MemorySegment vc, int total) {
         int heads = c.heads();
         int hd = c.headDim();
         int group = heads / c.kvHeads();

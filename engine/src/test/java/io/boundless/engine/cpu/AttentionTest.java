@@ -19,11 +19,14 @@ class AttentionTest {
         int kvDim = hd * kvHeads;
         int blockSize = 4;
         KvCache cache = new KvCache(1, kvDim, blockSize, 32);
-        float[] keys = cache.keys(0);
-        float[] values = cache.values(0);
+        float[] keys = new float[32 * blockSize * kvDim];
+        float[] values = new float[keys.length];
         for (int i = 0; i < keys.length; i++) {
             keys[i] = (float) rnd.nextGaussian();
             values[i] = (float) rnd.nextGaussian();
+        }
+        for (int slot = 0; slot < 32 * blockSize; slot++) {
+            cache.put(0, slot, keys, slot * kvDim, values, slot * kvDim);
         }
         int[] table = {17, 3, 29, 8, 0, 12, 25, 6}; // non-contiguous blocks: up to 32 positions
         float[] q = new float[hd];
@@ -35,7 +38,7 @@ class AttentionTest {
             int last = range[1];
             int kvHead = rnd.nextInt(kvHeads);
             float[] out = new float[hd];
-            Attention.head(q, 0, keys, values, cache, table, first, last, kvHead, hd, kvDim, new float[64], out, 0);
+            Attention.head(q, 0, cache.keys(0), cache.values(0), cache, table, first, last, kvHead, hd, kvDim, new float[64], out, 0);
             double[] scores = new double[last - first + 1];
             double max = Double.NEGATIVE_INFINITY;
             for (int p = first; p <= last; p++) {
