@@ -131,9 +131,14 @@ public final class MatMul {
                         out[r] = dotF32(data, r * rowBytes, x, 0, cols);
                     }
                 } else {
-                    float[] piece = buffer(PIECE);
-                    for (int r = from; r < to; r++) {
-                        out[r] = dotHalf(dt, data, r * rowBytes, x, cols, piece);
+                    float[] piece = buffer(2 * PIECE);
+                    int half = (to - from + 1) / 2;
+                    for (int r = from; r < from + half; r++) {
+                        if (r + half < to) {
+                            dotHalf2(dt, data, r * rowBytes, (r + half) * rowBytes, x, cols, piece, out, r, r + half);
+                        } else {
+                            out[r] = dotHalf(dt, data, r * rowBytes, x, cols, piece);
+                        }
                     }
                 }
                 return;
@@ -571,6 +576,48 @@ public final class MatMul {
             sum += piece[j] * x[i + j];
         }
         return sum;
+    }
+
+    /** dotHalf for two rows at once, their pieces interleaved: two memory streams in flight per thread. */
+    static void dotHalf2(DType dt, MemorySegment w, long at0, long at1, float[] x, int n, float[] piece, float[] out, int o0, int o1) {
+        int len = F.length();
+        if (n % (2 * len) != 0) {
+            out[o0] = dotHalf(dt, w, at0, x, n, piece);
+            out[o1] = dotHalf(dt, w, at1, x, n, piece);
+            return;
+        }
+        FloatVector e0 = FloatVector.zero(F);
+        FloatVector d0 = FloatVector.zero(F);
+        FloatVector e1 = FloatVector.zero(F);
+        FloatVector d1 = FloatVector.zero(F);
+        for (int i = 0; i < n; ) {
+            int m = Math.min(PIECE, n - i);
+            convertHalves(dt, w, at0 + 2L * i, m, piece, 0);
+            convertHalves(dt, w, at1 + 2L * i, m, piece, PIECE);
+            for (int j = 0; j < m; j += 2 * len) {
+                FloatVector u = FloatVector.fromArray(F, x, i + j);
+                FloatVector v = FloatVector.fromArray(F, x, i + j + len);
+                e0 = FloatVector.fromArray(F, piece, j).fma(u, e0);
+                d0 = FloatVector.fromArray(F, piece, j + len).fma(v, d0);
+                e1 = FloatVector.fromArray(F, piece, PIECE + j).fma(u, e1);
+                d1 = FloatVector.fromArray(F, piece, PIECE + j + len).fma(v, d1);
+            }
+            i += m;
+        }
+        out[o0] = Lanes.sum(e0.add(d0));
+        out[o1] = Lanes.sum(e1.add(d1));
+    }
+
+    private static void convertHalves(DType dt, MemorySegment w, long at, int n, float[] out, int off) {
+        if (dt == DType.F16) {
+            for (int c = 0; c < n; c++) {
+                out[off + c] = Float.float16ToFloat(w.get(I16, at + 2L * c));
+            }
+        } else {
+            for (int c = 0; c < n; c++) {
+                out[off + c] = Float.intBitsToFloat((w.get(I16, at + 2L * c) & 0xFFFF) << 16);
+            }
+        }
     }
 
     private static void convertHalves(DType dt, MemorySegment w, long at, int n, float[] out) {
