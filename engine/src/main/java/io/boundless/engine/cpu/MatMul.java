@@ -503,7 +503,7 @@ public final class MatMul {
         FloatVector even = FloatVector.zero(F);
         FloatVector odd = FloatVector.zero(F);
         int i = 0;
-        for (; i + 2 * len <= n; i += 2 * len) {
+        for (int pairs = n - n % (2 * len); i < pairs; i += 2 * len) {  // i < bound: a counted loop, range checks hoisted
             even = FloatVector.fromMemorySegment(F, w, at + 4L * i, ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOff + i), even);
             odd = FloatVector.fromMemorySegment(F, w, at + 4L * (i + len), ByteOrder.LITTLE_ENDIAN).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
         }
@@ -527,7 +527,7 @@ public final class MatMul {
         FloatVector even = FloatVector.zero(F);
         FloatVector odd = FloatVector.zero(F);
         int i = 0;
-        for (; i + 2 * len <= n; i += 2 * len) {
+        for (int pairs = n - n % (2 * len); i < pairs; i += 2 * len) {  // i < bound: a counted loop, range checks hoisted
             even = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, x, xOff + i), even);
             odd = FloatVector.fromArray(F, a, aOff + i + len).fma(FloatVector.fromArray(F, x, xOff + i + len), odd);
         }
@@ -644,7 +644,7 @@ public final class MatMul {
         FloatVector d10 = FloatVector.zero(F);
         FloatVector d11 = FloatVector.zero(F);
         int i = 0;
-        for (; i + 2 * len <= n; i += 2 * len) {
+        for (int pairs = n - n % (2 * len); i < pairs; i += 2 * len) {  // i < bound: a counted loop, range checks hoisted
             FloatVector av = FloatVector.fromArray(F, a, i);
             FloatVector bv = FloatVector.fromArray(F, b, i);
             FloatVector u = FloatVector.fromArray(F, x, x0 + i);
