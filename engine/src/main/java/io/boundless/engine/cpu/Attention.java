@@ -29,7 +29,7 @@ public final class Attention {
             float a = scores[p - first];
             long vOff = ((long) cache.slot(blockTable, p) * kvDim + kvHead * hd) * Float.BYTES;
             int d = 0;
-            for (; d + MatMul.F.length() <= hd; d += MatMul.F.length()) {
+            for (int bound = hd - hd % MatMul.F.length(); d < bound; d += MatMul.F.length()) {
                 FloatVector.fromMemorySegment(MatMul.F, values, vOff + 4L * d, ByteOrder.LITTLE_ENDIAN)
                         .fma(FloatVector.broadcast(MatMul.F, a), FloatVector.fromArray(MatMul.F, out, oOff + d)).intoArray(out, oOff + d);
             }

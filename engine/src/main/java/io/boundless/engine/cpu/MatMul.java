@@ -371,8 +371,13 @@ public final class MatMul {
      */
     static float rowDotQ8(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
         FloatVector acc = FloatVector.zero(F256);
+        MemorySegment row = w.asSlice(at, 34L * blocks);
         for (int k = 0; k < blocks; k++) {
-            acc = q8Block(w, at, qx, dx, xOff, dOff, k, acc);
+            long b = 34L * k;
+            float scale = Float.float16ToFloat(row.get(I16, b)) * dx[dOff + k];
+            ByteVector w0 = ByteVector.fromMemorySegment(B128, row, b + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector w1 = ByteVector.fromMemorySegment(B128, row, b + 18, ByteOrder.LITTLE_ENDIAN);
+            acc = scaled(blockSum(w0, w1, qx, xOff + 32 * k), scale, acc);
         }
         return Lanes.sum(acc);
     }
