@@ -180,7 +180,7 @@ public final class MatMul {
         short[] qx = new short[batch * cols];    // activations as int8 values widened to 16 bits once, [batch, cols]
         float[] dx = new float[batch * blocks];  // their per-block scales (f16-rounded), [batch, blocks]
         quantizeActivations(x, batch, cols, qx, dx);
-        float[] qf = batch > 1 ? permutedFloats(qx) : null;
+        float[] qf = batch > 1 ? permutedFloats(qx, dx, batch, cols) : null;
         boolean q4 = dt == DType.Q4_0;
         return (data, rowBytes, rows, from, to, out) -> {
             if (batch == 1) {
@@ -199,16 +199,16 @@ public final class MatMul {
                 for (; b + 1 < batch; b += 2) {
                     int i = 0;
                     for (; i + 1 < n; i += 2) {
-                        widened2x2(group[i], group[i + 1], qf, dx, b, b + 1, blocks, out, b * rows + r0 + i, (b + 1) * rows + r0 + i);
+                        widened2x2(group[i], group[i + 1], qf, b, b + 1, blocks, out, b * rows + r0 + i, (b + 1) * rows + r0 + i);
                     }
                     if (i < n) {
-                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b, blocks);
-                        out[(b + 1) * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b + 1, blocks);
+                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, b, blocks);
+                        out[(b + 1) * rows + r0 + i] = rowDotWidened(group[i], qf, b + 1, blocks);
                     }
                 }
                 if (b < batch) {
                     for (int i = 0; i < n; i++) {
-                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, dx, b, blocks);
+                        out[b * rows + r0 + i] = rowDotWidened(group[i], qf, b, blocks);
                     }
                 }
             }
@@ -248,10 +248,19 @@ public final class MatMul {
      * decode the chain's latency hides behind each block's integer work.)
      */
 
-    private static float[] permutedFloats(short[] q) {
-        float[] f = new float[q.length];
-        for (int i = 0; i < q.length; i += 16) {
-            splitPairs(ShortVector.fromArray(S256, q, i), f, i);
+    /**
+     * Quantized activations [batch, cols] as permuted integer floats with each row's block scales
+     * appended: [batch, cols + blocks], the same layout as a widened weight row.
+     */
+    private static float[] permutedFloats(short[] q, float[] dx, int batch, int cols) {
+        int blocks = cols / 32;
+        int stride = cols + blocks;
+        float[] f = new float[batch * stride];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < cols; i += 16) {
+                splitPairs(ShortVector.fromArray(S256, q, b * cols + i), f, b * stride + i);
+            }
+            System.arraycopy(dx, b * blocks, f, b * stride + cols, blocks);
         }
         return f;
     }
@@ -288,14 +297,13 @@ public final class MatMul {
         ((FloatVector) pairs.lanewise(VectorOperators.ASHR, 16).convertShape(VectorOperators.I2F, F256, 0)).intoArray(out, off + 8);
     }
 
-    /** One widened row against batch row t of the permuted activations. */
-    static float rowDotWidened(float[] w, float[] qf, float[] dx, int t, int blocks) {
-        int xOff = t * 32 * blocks;
-        int dOff = t * blocks;
-        int scales = 32 * blocks;
+    /** One widened row against batch row t of the permuted activations (rows of cols + blocks floats). */
+    static float rowDotWidened(float[] w, float[] qf, int t, int blocks) {
+        int cols = 32 * blocks;
+        int xOff = t * (cols + blocks);
         FloatVector acc = FloatVector.zero(F256);
         for (int k = 0; k < blocks; k++) {
-            acc = blockProducts(w, qf, 32 * k, xOff + 32 * k).fma(FloatVector.broadcast(F256, w[scales + k] * dx[dOff + k]), acc);
+            acc = blockProducts(w, qf, 32 * k, xOff + 32 * k).fma(FloatVector.broadcast(F256, w[cols + k] * qf[xOff + cols + k]), acc);
         }
         return Lanes.sum(acc);
     }
@@ -308,12 +316,10 @@ public final class MatMul {
     }
 
     /** rowDotWidened for rows w0, w1 × batch rows t0, t1 at once, each vector loaded once for two products. */
-    static void widened2x2(float[] w0, float[] w1, float[] qf, float[] dx, int t0, int t1, int blocks, float[] out, int o0, int o1) {
+    static void widened2x2(float[] w0, float[] w1, float[] qf, int t0, int t1, int blocks, float[] out, int o0, int o1) {
         int cols = 32 * blocks;
-        int x0 = t0 * cols;
-        int x1 = t1 * cols;
-        int dx0 = t0 * blocks;
-        int dx1 = t1 * blocks;
+        int x0 = t0 * (cols + blocks);
+        int x1 = t1 * (cols + blocks);
         FloatVector e00 = FloatVector.zero(F256);
         FloatVector e01 = FloatVector.zero(F256);
         FloatVector e10 = FloatVector.zero(F256);
@@ -354,10 +360,12 @@ public final class MatMul {
             p11 = b.fma(v, p11);
             float s0 = w0[cols + k];
             float s1 = w1[cols + k];
-            e00 = p00.fma(FloatVector.broadcast(F256, s0 * dx[dx0 + k]), e00);
-            e01 = p01.fma(FloatVector.broadcast(F256, s0 * dx[dx1 + k]), e01);
-            e10 = p10.fma(FloatVector.broadcast(F256, s1 * dx[dx0 + k]), e10);
-            e11 = p11.fma(FloatVector.broadcast(F256, s1 * dx[dx1 + k]), e11);
+            float d0 = qf[x0 + cols + k];
+            float d1 = qf[x1 + cols + k];
+            e00 = p00.fma(FloatVector.broadcast(F256, s0 * d0), e00);
+            e01 = p01.fma(FloatVector.broadcast(F256, s0 * d1), e01);
+            e10 = p10.fma(FloatVector.broadcast(F256, s1 * d0), e10);
+            e11 = p11.fma(FloatVector.broadcast(F256, s1 * d1), e11);
         }
         out[o0] = Lanes.sum(e00);
         out[o1] = Lanes.sum(e01);
