@@ -184,8 +184,19 @@ public final class MatMul {
         boolean q4 = dt == DType.Q4_0;
         return (data, rowBytes, rows, from, to, out) -> {
             if (batch == 1) {
-                for (int r = from; r < to; r++) {
-                    out[r] = q4 ? rowDotQ4(data, r * rowBytes, qx, dx, 0, 0, blocks) : rowDotQ8(data, r * rowBytes, qx, dx, 0, 0, blocks);
+                if (q4) {
+                    for (int r = from; r < to; r++) {
+                        out[r] = rowDotQ4(data, r * rowBytes, qx, dx, 0, 0, blocks);
+                    }
+                } else {
+                    int half = (to - from + 1) / 2;  // two rows far apart per pass: two memory streams in flight
+                    for (int r = from; r < from + half; r++) {
+                        if (r + half < to) {
+                            rowDotQ8x2(data, r * rowBytes, (r + half) * rowBytes, qx, dx, blocks, out, r, r + half);
+                        } else {
+                            out[r] = rowDotQ8(data, r * rowBytes, qx, dx, 0, 0, blocks);
+                        }
+                    }
                 }
                 return;
             }
@@ -388,6 +399,30 @@ public final class MatMul {
             acc = scaled(blockSum(w0, w1, qx, xOff + 32 * k), scale, acc);
         }
         return Lanes.sum(acc);
+    }
+
+    /** rowDotQ8 for two rows at once (the same arithmetic for each), sharing the activation loads. */
+    static void rowDotQ8x2(MemorySegment w, long at0, long at1, short[] qx, float[] dx, int blocks, float[] out, int o0, int o1) {
+        FloatVector acc0 = FloatVector.zero(F256);
+        FloatVector acc1 = FloatVector.zero(F256);
+        MemorySegment row0 = w.asSlice(at0, 34L * blocks);
+        MemorySegment row1 = w.asSlice(at1, 34L * blocks);
+        for (int k = 0; k < blocks; k++) {
+            long b = 34L * k;
+            float d = dx[k];
+            ShortVector x0 = ShortVector.fromArray(S256, qx, 32 * k);
+            ShortVector x1 = ShortVector.fromArray(S256, qx, 32 * k + 16);
+            float s0 = Float.float16ToFloat(row0.get(I16, b)) * d;
+            ShortVector p0 = ((ShortVector) ByteVector.fromMemorySegment(B128, row0, b + 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row0, b + 18, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0)).mul(x1));
+            acc0 = scaled(pairSums(p0), s0, acc0);
+            float s1 = Float.float16ToFloat(row1.get(I16, b)) * d;
+            ShortVector p1 = ((ShortVector) ByteVector.fromMemorySegment(B128, row1, b + 2, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0)).mul(x0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(B128, row1, b + 18, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S256, 0)).mul(x1));
+            acc1 = scaled(pairSums(p1), s1, acc1);
+        }
+        out[o0] = Lanes.sum(acc0);
+        out[o1] = Lanes.sum(acc1);
     }
 
     private static FloatVector q8Block(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int k, FloatVector acc) {
