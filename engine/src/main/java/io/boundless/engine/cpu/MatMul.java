@@ -336,6 +336,8 @@ public final class MatMul {
         FloatVector e10 = FloatVector.zero(F256);
         FloatVector e11 = FloatVector.zero(F256);
         for (int k = 0; k < blocks; k++) {
+            // the block's four 8-lane chunks written out: an inner loop carrying four vectors through
+            // its back edge made C2 keep them in memory
             int o = 32 * k;
             FloatVector a = FloatVector.fromArray(F256, w0, o);
             FloatVector b = FloatVector.fromArray(F256, w1, o);
