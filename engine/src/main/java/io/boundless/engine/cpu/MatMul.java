@@ -642,8 +642,7 @@ public final class MatMul {
         FloatVector d1 = FloatVector.zero(F);
         for (int i = 0; i < n; ) {
             int m = Math.min(PIECE, n - i);
-            convertHalves(dt, w, at0 + 2L * i, m, piece, 0);
-            convertHalves(dt, w, at1 + 2L * i, m, piece, PIECE);
+            convertHalves2(dt, w, at0 + 2L * i, at1 + 2L * i, m, piece);
             for (int j = 0; j < m; j += 2 * len) {
                 FloatVector u = FloatVector.fromArray(F, x, i + j);
                 FloatVector v = FloatVector.fromArray(F, x, i + j + len);
@@ -656,6 +655,21 @@ public final class MatMul {
         }
         out[o0] = Lanes.sum(e0.add(d0));
         out[o1] = Lanes.sum(e1.add(d1));
+    }
+
+    /** Both rows' pieces in one loop: piece[c] from row 0, piece[PIECE + c] from row 1. */
+    private static void convertHalves2(DType dt, MemorySegment w, long at0, long at1, int n, float[] out) {
+        if (dt == DType.F16) {
+            for (int c = 0; c < n; c++) {
+                out[c] = Float.float16ToFloat(w.get(I16, at0 + 2L * c));
+                out[PIECE + c] = Float.float16ToFloat(w.get(I16, at1 + 2L * c));
+            }
+        } else {
+            for (int c = 0; c < n; c++) {
+                out[c] = Float.intBitsToFloat((w.get(I16, at0 + 2L * c) & 0xFFFF) << 16);
+                out[PIECE + c] = Float.intBitsToFloat((w.get(I16, at1 + 2L * c) & 0xFFFF) << 16);
+            }
+        }
     }
 
     private static void convertHalves(DType dt, MemorySegment w, long at, int n, float[] out, int off) {
