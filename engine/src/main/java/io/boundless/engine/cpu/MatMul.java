@@ -427,14 +427,6 @@ public final class MatMul {
         out[o1] = Lanes.sum(acc1);
     }
 
-    private static FloatVector q8Block(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int k, FloatVector acc) {
-        long b = at + 34L * k;
-        float scale = Float.float16ToFloat(w.get(I16, b)) * dx[dOff + k];
-        ByteVector w0 = ByteVector.fromMemorySegment(B128, w, b + 2, ByteOrder.LITTLE_ENDIAN);
-        ByteVector w1 = ByteVector.fromMemorySegment(B128, w, b + 18, ByteOrder.LITTLE_ENDIAN);
-        return scaled(blockSum(w0, w1, qx, xOff + 32 * k), scale, acc);
-    }
-
     /** One Q4_0 row: nibbles unpacked in vector registers (low nibbles are elements 0-15, high 16-31), minus 8. */
     static float rowDotQ4(MemorySegment w, long at, short[] qx, float[] dx, int xOff, int dOff, int blocks) {
         FloatVector acc = FloatVector.zero(F256);
