@@ -19,7 +19,8 @@ public final class Parallel {
     private final int threads;
     private final Worker[] workers;
     private final ReentrantLock callLock = new ReentrantLock();
-    private volatile Job job;
+    private volatile Job job;          // the call in progress; null between calls, so its arrays can be collected
+    private volatile long generation;  // counts calls; workers wake on a change
     private volatile boolean closed;
 
     public Parallel(int threads) {
@@ -60,6 +61,7 @@ public final class Parallel {
         try {
             Job j = new Job(body, n, chunks);
             job = j;
+            generation++;  // only the holder of callLock writes it
             for (Worker w : workers) {
                 if (w.parked) {
                     LockSupport.unpark(w.thread);
@@ -69,6 +71,7 @@ public final class Parallel {
             while (j.done.get() < chunks) {
                 Thread.onSpinWait();
             }
+            job = null;
             Throwable failure = j.failure.get();
             if (failure instanceof RuntimeException e) {
                 throw e;
@@ -129,21 +132,24 @@ public final class Parallel {
 
         @Override
         public void run() {
-            Job last = null;
+            long seen = 0;
             while (!closed) {
-                Job j = job;
-                if (j != last) {
-                    last = j;
-                    j.work();
+                long g = generation;
+                if (g != seen) {
+                    seen = g;
+                    Job j = job;  // this call's, a later one's (fine: chunks are claimed), or null if already done
+                    if (j != null) {
+                        j.work();
+                    }
                     continue;
                 }
                 long until = System.nanoTime() + SPIN_NANOS;
-                while (job == last && !closed && System.nanoTime() < until) {
+                while (generation == seen && !closed && System.nanoTime() < until) {
                     Thread.onSpinWait();
                 }
-                if (job == last && !closed) {
+                if (generation == seen && !closed) {
                     parked = true;
-                    if (job == last && !closed) {
+                    if (generation == seen && !closed) {
                         LockSupport.park(this);
                     }
                     parked = false;
