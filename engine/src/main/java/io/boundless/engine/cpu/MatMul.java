@@ -131,14 +131,13 @@ public final class MatMul {
                         out[r] = dotF32(data, r * rowBytes, x, 0, cols);
                     }
                 } else {
-                    float[] piece = buffer(2 * PIECE);
-                    int half = (to - from + 1) / 2;
-                    for (int r = from; r < from + half; r++) {
-                        if (r + half < to) {
-                            dotHalf2(dt, data, r * rowBytes, (r + half) * rowBytes, x, cols, piece, out, r, r + half);
-                        } else {
-                            out[r] = dotHalf(dt, data, r * rowBytes, x, cols, piece);
-                        }
+                    float[] piece = buffer(4 * PIECE);
+                    int q = (to - from) / 4;
+                    for (int r = from; r < from + q; r++) {
+                        dotHalf4(dt, data, rowBytes, r, q, x, cols, piece, out);
+                    }
+                    for (int r = from + 4 * q; r < to; r++) {
+                        out[r] = dotHalf(dt, data, r * rowBytes, x, cols, piece);
                     }
                 }
                 return;
@@ -620,21 +619,48 @@ public final class MatMul {
         return sum;
     }
 
-    /** dotHalf for two rows at once, their pieces interleaved: two memory streams in flight per thread. */
-    static void dotHalf2(DType dt, MemorySegment w, long at0, long at1, float[] x, int n, float[] piece, float[] out, int o0, int o1) {
+    /**
+     * dotHalf for rows r, r + q, r + 2q, r + 3q at once: their pieces are converted in one loop (four
+     * memory streams in flight per thread) and multiplied with one load of the activations.
+     */
+    static void dotHalf4(DType dt, MemorySegment w, long rowBytes, int r, int q, float[] x, int n, float[] piece, float[] out) {
         int len = F.length();
         if (n % (2 * len) != 0) {
-            out[o0] = dotHalf(dt, w, at0, x, n, piece);
-            out[o1] = dotHalf(dt, w, at1, x, n, piece);
+            for (int i = 0; i < 4; i++) {
+                out[r + i * q] = dotHalf(dt, w, (r + (long) i * q) * rowBytes, x, n, piece);
+            }
             return;
         }
         FloatVector e0 = FloatVector.zero(F);
         FloatVector d0 = FloatVector.zero(F);
         FloatVector e1 = FloatVector.zero(F);
         FloatVector d1 = FloatVector.zero(F);
+        FloatVector e2 = FloatVector.zero(F);
+        FloatVector d2 = FloatVector.zero(F);
+        FloatVector e3 = FloatVector.zero(F);
+        FloatVector d3 = FloatVector.zero(F);
+        long a0 = r * rowBytes;
+        long a1 = (r + (long) q) * rowBytes;
+        long a2 = (r + 2L * q) * rowBytes;
+        long a3 = (r + 3L * q) * rowBytes;
         for (int i = 0; i < n; ) {
             int m = Math.min(PIECE, n - i);
-            convertHalves2(dt, w, at0 + 2L * i, at1 + 2L * i, m, piece);
+            long o = 2L * i;
+            if (dt == DType.F16) {
+                for (int c = 0; c < m; c++) {
+                    piece[c] = Float.float16ToFloat(w.get(I16, a0 + o + 2L * c));
+                    piece[PIECE + c] = Float.float16ToFloat(w.get(I16, a1 + o + 2L * c));
+                    piece[2 * PIECE + c] = Float.float16ToFloat(w.get(I16, a2 + o + 2L * c));
+                    piece[3 * PIECE + c] = Float.float16ToFloat(w.get(I16, a3 + o + 2L * c));
+                }
+            } else {
+                for (int c = 0; c < m; c++) {
+                    piece[c] = Float.intBitsToFloat((w.get(I16, a0 + o + 2L * c) & 0xFFFF) << 16);
+                    piece[PIECE + c] = Float.intBitsToFloat((w.get(I16, a1 + o + 2L * c) & 0xFFFF) << 16);
+                    piece[2 * PIECE + c] = Float.intBitsToFloat((w.get(I16, a2 + o + 2L * c) & 0xFFFF) << 16);
+                    piece[3 * PIECE + c] = Float.intBitsToFloat((w.get(I16, a3 + o + 2L * c) & 0xFFFF) << 16);
+                }
+            }
             for (int j = 0; j < m; j += 2 * len) {
                 FloatVector u = FloatVector.fromArray(F, x, i + j);
                 FloatVector v = FloatVector.fromArray(F, x, i + j + len);
@@ -642,26 +668,17 @@ public final class MatMul {
                 d0 = FloatVector.fromArray(F, piece, j + len).fma(v, d0);
                 e1 = FloatVector.fromArray(F, piece, PIECE + j).fma(u, e1);
                 d1 = FloatVector.fromArray(F, piece, PIECE + j + len).fma(v, d1);
+                e2 = FloatVector.fromArray(F, piece, 2 * PIECE + j).fma(u, e2);
+                d2 = FloatVector.fromArray(F, piece, 2 * PIECE + j + len).fma(v, d2);
+                e3 = FloatVector.fromArray(F, piece, 3 * PIECE + j).fma(u, e3);
+                d3 = FloatVector.fromArray(F, piece, 3 * PIECE + j + len).fma(v, d3);
             }
             i += m;
         }
-        out[o0] = Lanes.sum(e0.add(d0));
-        out[o1] = Lanes.sum(e1.add(d1));
-    }
-
-    /** Both rows' pieces in one loop: piece[c] from row 0, piece[PIECE + c] from row 1. */
-    private static void convertHalves2(DType dt, MemorySegment w, long at0, long at1, int n, float[] out) {
-        if (dt == DType.F16) {
-            for (int c = 0; c < n; c++) {
-                out[c] = Float.float16ToFloat(w.get(I16, at0 + 2L * c));
-                out[PIECE + c] = Float.float16ToFloat(w.get(I16, at1 + 2L * c));
-            }
-        } else {
-            for (int c = 0; c < n; c++) {
-                out[c] = Float.intBitsToFloat((w.get(I16, at0 + 2L * c) & 0xFFFF) << 16);
-                out[PIECE + c] = Float.intBitsToFloat((w.get(I16, at1 + 2L * c) & 0xFFFF) << 16);
-            }
-        }
+        out[r] = Lanes.sum(e0.add(d0));
+        out[r + q] = Lanes.sum(e1.add(d1));
+        out[r + 2 * q] = Lanes.sum(e2.add(d2));
+        out[r + 3 * q] = Lanes.sum(e3.add(d3));
     }
 
     private static void convertHalves(DType dt, MemorySegment w, long at, int n, float[] out, int off) {
