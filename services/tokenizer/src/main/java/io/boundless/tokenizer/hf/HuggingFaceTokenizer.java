@@ -102,13 +102,16 @@ public final class HuggingFaceTokenizer implements TextTokenizer {
 
     @Override
     public Encoding encode(String text, boolean addSpecialTokens, boolean withOffsets) {
-        if (fast != null && !withOffsets) {
+        if (fast != null && !withOffsets && UnicodeAge.allAssignedBy13(text)) {
             return new Encoding(fast.encode(text, addSpecialTokens), null, null);
         }
         return encodeWithRust(text, addSpecialTokens, withOffsets);
     }
 
-    /** Whether ids come from the pure-Java encoder (offsets and decoding always come from Rust). */
+    /**
+     * Whether ids come from the pure-Java encoder (offsets and decoding always come from Rust; so do
+     * the ids of text with characters newer than Unicode 13.0, see {@link UnicodeAge}).
+     */
     public boolean hasJavaEncoder() {
         return fast != null;
     }

@@ -72,6 +72,23 @@ class JavaEncoderDifferentialTest {
         }
     }
 
+    /**
+     * Found by the random test (seed 7430381833098874294, qwen3): U+1AC3 is new in Unicode 14.0; the
+     * JDK's NFC reorders it after U+0651, the Rust library's does not. Such text goes to Rust.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("models")
+    void charactersNewerThanUnicode13AreEncodedAsRustEncodesThem(String model) {
+        HuggingFaceTokenizer t = (HuggingFaceTokenizer) TestStores.sharedRegistry().get(model).tokenizer();
+        for (String text : new String[] {"\uD55C\uAD6D\uC5B4\u1AC3\u0651", "a\u1AC3\u0651b", "x\u0651\u1AC3", "\uD83E\uDEE8 new"}) {
+            assertThat(t.encode(text, true, false).ids()).as(escape(text)).containsExactly(t.encodeWithRust(text, true, false).ids());
+        }
+        assertThat(UnicodeAge.assignedBy13(0x1AC3)).isFalse();
+        assertThat(UnicodeAge.assignedBy13(0x0651)).isTrue();
+        assertThat(UnicodeAge.assignedBy13(0x1FAE8)).isFalse(); // an emoji of Unicode 15.0
+        assertThat(UnicodeAge.allAssignedBy13("plain ASCII, 中文, 😀")).isTrue();
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("models")
     void javaEncoderMatchesRustOnLongInputs(String model) {
