@@ -87,6 +87,16 @@ public final class Parallel {
         }
     }
 
+    /** Whether every worker is parked (idle past its spin); for tests. */
+    boolean allWorkersParked() {
+        for (Worker w : workers) {
+            if (!w.parked) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     public void close() {
         closed = true;
         for (Worker w : workers) {

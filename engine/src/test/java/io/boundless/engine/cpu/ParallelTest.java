@@ -2,7 +2,9 @@ package io.boundless.engine.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
@@ -11,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class ParallelTest {
 
     @Test
-    void coversEveryIndexExactlyOnceCallAfterCall() throws InterruptedException {
+    void coversEveryIndexExactlyOnceCallAfterCall() {
         Parallel p = new Parallel(3);
         try {
             for (int call = 0; call < 2_000; call++) {
@@ -25,8 +27,8 @@ class ParallelTest {
                 for (int i = 0; i < n; i++) {
                     assertThat(hits.get(i)).as("call %d, index %d of %d", call, i, n).isEqualTo(1);
                 }
-                if (call % 500 == 0) {
-                    Thread.sleep(5); // let the workers park, so calls also start from parked workers
+                if (call % 500 == 0) { // idle workers park after their spin; the next call must wake them
+                    await().atMost(Duration.ofSeconds(10)).until(p::allWorkersParked);
                 }
             }
         } finally {
