@@ -16,6 +16,13 @@ public interface InferenceConfig {
      */
     Optional<Path> model();
 
+    /**
+     * The name the model is served under (GetModelInfo, metrics, the router's model name). Default: the
+     * model's file or directory name, or a model-store directory's {@code <model>} for
+     * {@code <store>/<model>/<version>}, or {@code default-random}.
+     */
+    Optional<String> modelName();
+
     /** CPU threads for the kernels (default: all cores). */
     Optional<Integer> threads();
 

@@ -51,8 +51,9 @@ public class InferenceLifecycle {
                 LOG.warnf("no model configured (boundless.inference.model): serving %s, a small RANDOM-WEIGHT Llama-style model"
                         + " written to %s. It generates tokens, not language.", DefaultModel.NAME, path);
             } else {
-                modelName = path.getFileName().toString();
+                modelName = DefaultModel.nameOf(path);
             }
+            modelName = config.modelName().orElse(modelName);
             long t0 = System.nanoTime();
             model = LoadedModel.open(path);
             int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
