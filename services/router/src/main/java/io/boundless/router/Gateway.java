@@ -1,0 +1,218 @@
+package io.boundless.router;
+
+import io.boundless.proto.router.v1.Model;
+import io.boundless.proto.tokenizer.v1.DecodeRequest;
+import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
+import io.boundless.router.auth.ApiKeys;
+import io.boundless.router.auth.RateLimiter;
+import io.boundless.router.endpoints.Replica;
+import io.boundless.router.endpoints.ReplicaPool;
+import io.boundless.router.routing.ReplicaPicker;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * The router's domain entry point, independent of the API a request came through: authentication and
+ * rate limits, validation, admission, and starting a {@link Completion}.
+ */
+public final class Gateway implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Gateway.class);
+    /** Trailer that carries a rate limit's wait in seconds (the HTTP API turns it into Retry-After). */
+    public static final Metadata.Key<String> RETRY_AFTER = Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
+
+    final RouterConfig config;
+    final ReplicaPool pool;
+    final ReplicaPicker picker;
+    final TokenizerGrpc.TokenizerStub tokenizer;
+    private final ManagedChannel tokenizerChannel;
+    private final Semaphore inFlight;
+    private final ApiKeys keys;
+    private final RateLimiter limiter;
+    /** Token id -> its text, for logprobs (filled on demand from the tokenizer). */
+    private final Map<Integer, String> pieces = new ConcurrentHashMap<>();
+
+    public Gateway(RouterConfig config) {
+        this.config = config;
+        this.pool = new ReplicaPool(config.replicas(), config.health().interval(), config.health().ejection());
+        ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
+            case "prefix" -> ReplicaPicker.Policy.PREFIX;
+            case "round-robin" -> ReplicaPicker.Policy.ROUND_ROBIN;
+            default -> throw new IllegalArgumentException("boundless.router.routing.policy is 'prefix' or 'round-robin', not '"
+                    + config.routing().policy() + "'");
+        };
+        this.picker = new ReplicaPicker(policy, config.routing().blockSize(), config.routing().affinityBlocks(), config.routing().loadFactor());
+        int colon = config.tokenizer().lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("boundless.router.tokenizer is host:port, not '" + config.tokenizer() + "'");
+        }
+        this.tokenizerChannel = ManagedChannelBuilder.forAddress(config.tokenizer().substring(0, colon), Integer.parseInt(config.tokenizer().substring(colon + 1)))
+                .usePlaintext().maxInboundMessageSize(64 << 20).build();
+        this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
+        this.inFlight = new Semaphore(config.maxInFlight());
+        this.keys = config.auth().keysFile().map(ApiKeys::load).orElse(null);
+        this.limiter = new RateLimiter(config.auth().requestsPerSecond(), config.auth().burst(), System::nanoTime);
+    }
+
+    public void start() {
+        pool.start();
+        if (keys == null) {
+            LOG.warn("authentication is OFF: no API keys file is configured (boundless.router.auth.keys-file); every caller is served");
+        } else {
+            LOG.infof("authentication is on: %d API keys from %s", keys.size(), config.auth().keysFile().orElseThrow());
+        }
+        LOG.infof("serving model %s through tokenizer %s and inference replicas %s (routing: %s)", config.model(), config.tokenizer(),
+                pool.all(), config.routing().policy());
+    }
+
+    /**
+     * Checks the caller's credentials ("Bearer <key>" or the bare key) and takes one request from its
+     * rate-limit bucket. Returns the key's name ("anonymous" without authentication).
+     */
+    public String authorize(String authorization) {
+        String name = "anonymous";
+        if (keys != null) {
+            String key = authorization == null ? null : authorization.strip();
+            if (key != null && key.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                key = key.substring(7).strip();
+            }
+            if (key == null || key.isEmpty()) {
+                throw Status.UNAUTHENTICATED.withDescription("an API key is required: send 'Authorization: Bearer <key>'").asRuntimeException();
+            }
+            name = keys.nameOf(key);
+            if (name == null) {
+                throw Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
+            }
+        }
+        long wait = limiter.tryAcquire(name);
+        if (wait > 0) {
+            Metadata trailers = new Metadata();
+            trailers.put(RETRY_AFTER, Long.toString(wait));
+            throw Status.RESOURCE_EXHAUSTED.withDescription("rate limit of " + config.auth().requestsPerSecond() + " requests/s (burst "
+                    + config.auth().burst() + ") reached for key '" + name + "'; retry in " + wait + " s").asRuntimeException(trailers);
+        }
+        return name;
+    }
+
+    /** The served models. */
+    public List<Model> models() {
+        int ready = pool.admitted().size();
+        int context = pool.all().stream().mapToInt(Replica::contextLength).max().orElse(0);
+        return List.of(Model.newBuilder().setId(config.model()).setReadyReplicas(ready).setContextLength(context).build());
+    }
+
+    /**
+     * Validates the request and starts it; output goes to sink. Returns the request's handle, to
+     * cancel it when the client goes away.
+     */
+    public Completion start(TextRequest req, Deadline deadline, CompletionSink sink) {
+        validate(req);
+        if (!inFlight.tryAcquire()) {
+            Metadata trailers = new Metadata();
+            trailers.put(RETRY_AFTER, "1");
+            throw Status.RESOURCE_EXHAUSTED.withDescription("model '" + req.model() + "' has " + config.maxInFlight()
+                    + " requests in flight, its limit (boundless.router.max-in-flight); retry later").asRuntimeException(trailers);
+        }
+        Completion c = new Completion(this, req, deadline == null ? Deadline.after(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS) : deadline, sink);
+        c.start();
+        return c;
+    }
+
+    void releaseAdmission() {
+        inFlight.release();
+    }
+
+    private void validate(TextRequest req) {
+        if (req.model() == null || req.model().isEmpty()) {
+            throw invalid("model is required; served: " + config.model());
+        }
+        if (!req.model().equals(config.model())) {
+            throw Status.NOT_FOUND.withDescription("model '" + req.model() + "' is not served here; served: " + config.model()).asRuntimeException();
+        }
+        if (req.n() < 1 || req.n() > config.maxSamples()) {
+            throw invalid("n must be 1 to " + config.maxSamples() + ", not " + req.n());
+        }
+        var s = req.sampling();
+        if (s.getStopCount() > config.maxStopStrings()) {
+            throw invalid("at most " + config.maxStopStrings() + " stop strings, not " + s.getStopCount());
+        }
+        for (String stop : s.getStopList()) {
+            if (stop.isEmpty() || stop.length() > 256) {
+                throw invalid("a stop string must have 1 to 256 characters, not " + stop.length());
+            }
+        }
+        if (req.text() != null) {
+            int bytes = req.text().getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > config.maxPromptBytes()) {
+                throw invalid("the prompt has " + bytes + " bytes; the limit is " + config.maxPromptBytes());
+            }
+            if (req.text().isEmpty()) {
+                throw invalid("the prompt is empty");
+            }
+        } else if (req.ids() != null) {
+            if (req.ids().length == 0) {
+                throw invalid("the prompt has no token ids");
+            }
+        } else if (req.messages() == null || req.messages().isEmpty()) {
+            throw invalid("messages must hold at least one message");
+        } else {
+            long bytes = 0;
+            for (var m : req.messages()) {
+                if (m.getRole().isEmpty()) {
+                    throw invalid("every message needs a role (system, user, assistant or tool)");
+                }
+                bytes += m.getContent().length();
+            }
+            if (bytes > config.maxPromptBytes()) {
+                throw invalid("the messages hold " + bytes + " characters; the limit is " + config.maxPromptBytes());
+            }
+        }
+    }
+
+    static StatusRuntimeException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+    }
+
+    String tokenizerModel() {
+        return config.tokenizerModel().orElse(config.model());
+    }
+
+    /** The text of each id (for logprobs), asking the tokenizer for those not seen before. */
+    String[] pieces(int[] ids, Deadline deadline) {
+        String[] out = new String[ids.length];
+        List<Integer> missing = new ArrayList<>();
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = pieces.get(ids[i]);
+            if (out[i] == null) {
+                missing.add(i);
+            }
+        }
+        if (!missing.isEmpty()) {
+            var stub = TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline);
+            for (int i : missing) {
+                String text = stub.decode(DecodeRequest.newBuilder().setModel(tokenizerModel()).addIds(ids[i]).build()).getText();
+                pieces.put(ids[i], text);
+                out[i] = text;
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+        tokenizerChannel.shutdownNow();
+    }
+}

@@ -1,0 +1,105 @@
+package io.boundless.router;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/** Configuration of the router, under {@code boundless.router}. */
+@ConfigMapping(prefix = "boundless.router")
+public interface RouterConfig {
+
+    /** The served model's name, as clients name it (ListModels, /v1/models). */
+    String model();
+
+    /** The tokenizer's name for the model (a tokenizer-service model name). Default: the model's name. */
+    Optional<String> tokenizerModel();
+
+    /** The tokenizer service, host:port. */
+    String tokenizer();
+
+    /** Inference replicas serving the model, host:port each. */
+    List<String> replicas();
+
+    /** Deadline of a request that brings none of its own (gRPC deadline, HTTP request). */
+    @WithDefault("300s")
+    Duration requestTimeout();
+
+    /** Requests of the model in flight at once (tokenizing, waiting on or streaming from inference); more get RESOURCE_EXHAUSTED / 429. */
+    @WithDefault("256")
+    int maxInFlight();
+
+    /** Most samples per request (n). */
+    @WithDefault("16")
+    int maxSamples();
+
+    /** Most stop strings per request, and their longest length in characters. */
+    @WithDefault("8")
+    int maxStopStrings();
+
+    /** Prompt text longer than this many bytes is INVALID_ARGUMENT before it is tokenized. */
+    @WithDefault("1048576")
+    int maxPromptBytes();
+
+    /** Replicas tried for one request when they fail before the first token. */
+    @WithDefault("3")
+    int maxAttempts();
+
+    /** Routing settings. */
+    Routing routing();
+
+    /** Health checking and outlier ejection. */
+    Health health();
+
+    /** API keys and rate limits. */
+    Auth auth();
+
+    /** Routing: prefix affinity with bounded load. */
+    interface Routing {
+        /** Tokens per prefix block hashed for affinity (the replicas' KV block size). */
+        @WithDefault("16")
+        int blockSize();
+
+        /** Leading full blocks of the prompt that choose the replica (a shared system prompt of this length lands on one replica). */
+        @WithDefault("4")
+        int affinityBlocks();
+
+        /** Bounded load: a replica takes an affine request only while its outstanding requests are below this factor times the average (plus one). */
+        @WithDefault("1.25")
+        double loadFactor();
+
+        /** "prefix" (affinity, then fewest outstanding) or "round-robin" (for comparison). */
+        @WithDefault("prefix")
+        String policy();
+    }
+
+    /** Active health checks and passive outlier ejection. */
+    interface Health {
+        /** How often each replica's GetLoad is called. */
+        @WithDefault("1s")
+        Duration interval();
+
+        /** A replica that fails a request before its first token, or a health check, is ejected for this long (and until a check passes). */
+        @WithDefault("5s")
+        Duration ejection();
+    }
+
+    /** Authentication and per-key rate limits. */
+    interface Auth {
+        /**
+         * File of API keys, one per line: {@code <name>:<sha256 hex of the key>} (# comments allowed).
+         * Unset: no authentication (the router says so at start).
+         */
+        Optional<Path> keysFile();
+
+        /** Requests per second per key (the token bucket's rate); 0: no limit. */
+        @WithDefault("0")
+        double requestsPerSecond();
+
+        /** The bucket's size: requests a key may make at once after being idle. */
+        @WithDefault("10")
+        int burst();
+    }
+}

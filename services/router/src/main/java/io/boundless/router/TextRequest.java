@@ -1,0 +1,24 @@
+package io.boundless.router;
+
+import io.boundless.proto.router.v1.ChatMessage;
+import io.boundless.proto.router.v1.Sampling;
+import java.util.List;
+
+/**
+ * One text request, whatever API it came through: a prompt as text, as token ids, or as chat
+ * messages (exactly one of them set), how to sample, and how many samples.
+ */
+public record TextRequest(String model, String text, int[] ids, List<ChatMessage> messages, Sampling sampling, int n, String requestId) {
+
+    public static TextRequest ofText(String model, String text, Sampling s, int n, String id) {
+        return new TextRequest(model, text, null, null, s, n, id);
+    }
+
+    public static TextRequest ofIds(String model, int[] ids, Sampling s, int n, String id) {
+        return new TextRequest(model, null, ids, null, s, n, id);
+    }
+
+    public static TextRequest ofChat(String model, List<ChatMessage> messages, Sampling s, int n, String id) {
+        return new TextRequest(model, null, null, messages, s, n, id);
+    }
+}

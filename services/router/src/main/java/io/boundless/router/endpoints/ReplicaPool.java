@@ -1,0 +1,98 @@
+package io.boundless.router.endpoints;
+
+import io.boundless.proto.inference.v1.GetLoadRequest;
+import io.boundless.proto.inference.v1.GetModelInfoRequest;
+import io.boundless.proto.inference.v1.InferenceGrpc;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
+
+/**
+ * The inference replicas of a model (from static configuration or the local process manager; a
+ * Kubernetes EndpointSlice source plugs in here later). Active health checks call each replica's
+ * GetLoad every interval; a failed check or a request that fails before its first token ejects the
+ * replica (passive outlier detection) until the ejection time has passed and a check succeeds again.
+ */
+public final class ReplicaPool implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(ReplicaPool.class);
+
+    private final List<Replica> replicas;
+    private final Duration interval;
+    private final Duration ejection;
+    private final ScheduledExecutorService checker;
+
+    public ReplicaPool(List<String> addresses, Duration interval, Duration ejection) {
+        if (addresses.isEmpty()) {
+            throw new IllegalArgumentException("no inference replicas configured (boundless.router.replicas)");
+        }
+        this.replicas = addresses.stream().map(String::trim).distinct().map(Replica::new).toList();
+        this.interval = interval;
+        this.ejection = ejection;
+        this.checker = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "replica-health");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public void start() {
+        checker.scheduleWithFixedDelay(this::checkAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    public List<Replica> all() {
+        return replicas;
+    }
+
+    public List<Replica> admitted() {
+        return replicas.stream().filter(Replica::admitted).toList();
+    }
+
+    /** A request failed on the replica before its first token: eject it. */
+    public void eject(Replica r, String why) {
+        if (r.healthy()) {
+            LOG.warnf("ejecting inference replica %s for %d ms: %s", r, ejection.toMillis(), why);
+        }
+        r.ejectUntil(System.nanoTime() + ejection.toNanos());
+        r.healthy(false);
+    }
+
+    /** One health check of every replica now (also run every interval). */
+    public void checkAll() {
+        for (Replica r : replicas) {
+            check(r);
+        }
+    }
+
+    private void check(Replica r) {
+        long deadline = Math.max(200, Math.min(2000, interval.toMillis()));
+        try {
+            InferenceGrpc.InferenceBlockingStub stub = InferenceGrpc.newBlockingStub(r.channel()).withDeadlineAfter(deadline, TimeUnit.MILLISECONDS);
+            if (r.contextLength() == 0) {
+                var info = stub.getModelInfo(GetModelInfoRequest.getDefaultInstance());
+                r.describe(info.getModel(), info.getContextLength());
+            }
+            stub.getLoad(GetLoadRequest.getDefaultInstance());
+            if (!r.healthy()) {
+                LOG.infof("inference replica %s (%s) passes its health check", r, r.modelName());
+                r.healthy(true);
+            }
+        } catch (StatusRuntimeException e) {
+            if (r.healthy()) {
+                eject(r, "health check failed: " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+            }
+        } catch (RuntimeException e) {
+            LOG.warnf("health check of %s failed: %s", r, e.toString());
+            r.healthy(false);
+        }
+    }
+
+    @Override
+    public void close() {
+        checker.shutdownNow();
+        replicas.forEach(Replica::close);
+    }
+}

@@ -1,0 +1,24 @@
+package io.boundless.router.grpc;
+
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.quarkus.grpc.GlobalInterceptor;
+import jakarta.enterprise.context.ApplicationScoped;
+
+/** Puts the call's "authorization" metadata into the gRPC context, where the service checks it. */
+@ApplicationScoped
+@GlobalInterceptor
+public class AuthInterceptor implements ServerInterceptor {
+    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Context.Key<String> CREDENTIALS = Context.key("boundless-authorization");
+
+    @Override
+    public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+        String value = headers.get(AUTHORIZATION);
+        return Contexts.interceptCall(Context.current().withValue(CREDENTIALS, value), call, headers, next);
+    }
+}

@@ -1,0 +1,116 @@
+package io.boundless.router.grpc;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.boundless.proto.MalformedRequests;
+import io.boundless.proto.router.v1.ChatRequest;
+import io.boundless.proto.router.v1.ChatResponse;
+import io.boundless.proto.router.v1.GenerateRequest;
+import io.boundless.proto.router.v1.GenerateResponse;
+import io.boundless.proto.router.v1.ListModelsRequest;
+import io.boundless.proto.router.v1.ListModelsResponse;
+import io.boundless.proto.router.v1.RouterGrpc;
+import io.boundless.router.Completion;
+import io.boundless.router.CompletionSink;
+import io.boundless.router.RouterLifecycle;
+import io.boundless.router.TextRequest;
+import io.grpc.BindableService;
+import io.grpc.Context;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import jakarta.inject.Inject;
+import java.util.UUID;
+import java.util.function.Function;
+import org.jboss.logging.Logger;
+
+/** gRPC adapter of the router: authenticates, maps the request, and streams the completion's chunks. */
+@GrpcService
+public class RouterGrpcService implements RouterGrpc.AsyncService, BindableService {
+    private static final Logger LOG = Logger.getLogger(RouterGrpcService.class);
+
+    @Inject
+    RouterLifecycle lifecycle;
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return MalformedRequests.guard(RouterGrpc.bindService(this));
+    }
+
+    @Override
+    public void generate(GenerateRequest req, StreamObserver<GenerateResponse> out) {
+        run(out, Function.identity(), () -> switch (req.getPromptCase()) {
+            case TEXT -> TextRequest.ofText(req.getModel(), req.getText(), req.getSampling(), n(req.getN()), requestId());
+            case IDS -> TextRequest.ofIds(req.getModel(), req.getIds().getIdsList().stream().mapToInt(Integer::intValue).toArray(),
+                    req.getSampling(), n(req.getN()), requestId());
+            case PROMPT_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("the prompt is missing: set text or ids").asRuntimeException();
+        });
+    }
+
+    @Override
+    public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
+        run(out, RouterGrpcService::asChat, () -> TextRequest.ofChat(req.getModel(), req.getMessagesList(), req.getSampling(), n(req.getN()), requestId()));
+    }
+
+    @Override
+    public void listModels(ListModelsRequest req, StreamObserver<ListModelsResponse> out) {
+        try {
+            var g = lifecycle.gateway();
+            g.authorize(AuthInterceptor.CREDENTIALS.get());
+            out.onNext(ListModelsResponse.newBuilder().addAllModels(g.models()).build());
+            out.onCompleted();
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+        }
+    }
+
+    private <T> void run(StreamObserver<T> out, Function<GenerateResponse, T> map, java.util.function.Supplier<TextRequest> request) {
+        ServerCallStreamObserver<T> call = (ServerCallStreamObserver<T>) out;
+        try {
+            var g = lifecycle.gateway();
+            g.authorize(AuthInterceptor.CREDENTIALS.get());
+            TextRequest req = request.get();
+            Completion c = g.start(req, Context.current().getDeadline(), new CompletionSink() {
+                @Override
+                public void onChunk(GenerateResponse chunk) {
+                    call.onNext(map.apply(chunk));
+                }
+
+                @Override
+                public void onError(StatusRuntimeException error) {
+                    call.onError(error);
+                }
+
+                @Override
+                public void onCompleted() {
+                    call.onCompleted();
+                }
+            });
+            call.setOnCancelHandler(c::cancel);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+        } catch (RuntimeException e) {
+            LOG.error("unexpected error starting a request", e);
+            out.onError(Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+        }
+    }
+
+    private static int n(int n) {
+        return n == 0 ? 1 : n;
+    }
+
+    private static String requestId() {
+        return UUID.randomUUID().toString();
+    }
+
+    /** ChatResponse has GenerateResponse's fields with the same numbers: the bytes are the same message. */
+    static ChatResponse asChat(GenerateResponse r) {
+        try {
+            return ChatResponse.parseFrom(r.toByteString());
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,616 @@
+package io.boundless.router.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.boundless.proto.router.v1.ChatMessage;
+import io.boundless.proto.router.v1.FinishReason;
+import io.boundless.proto.router.v1.GenerateResponse;
+import io.boundless.proto.router.v1.Sampling;
+import io.boundless.proto.router.v1.Token;
+import io.boundless.proto.router.v1.TopLogprob;
+import io.boundless.router.Completion;
+import io.boundless.router.CompletionSink;
+import io.boundless.router.Gateway;
+import io.boundless.router.RouterLifecycle;
+import io.boundless.router.TextRequest;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.jboss.logging.Logger;
+
+/**
+ * The OpenAI-compatible HTTP API: GET /v1/models, POST /v1/completions and /v1/chat/completions,
+ * streaming (server-sent events ending with {@code data: [DONE]}) or not. Errors have OpenAI's body,
+ * {@code {"error": {"message", "type", "param", "code"}}}, and status (400, 401, 404, 429 with
+ * Retry-After, 503, 504).
+ */
+@ApplicationScoped
+public class OpenAiRoutes {
+    private static final Logger LOG = Logger.getLogger(OpenAiRoutes.class);
+    private static final long STARTED = System.currentTimeMillis() / 1000;
+
+    @Inject
+    RouterLifecycle lifecycle;
+
+    @Inject
+    ObjectMapper json;
+
+    void routes(@Observes Router router) {
+        router.route("/v1/*").handler(BodyHandler.create().setBodyLimit(16L << 20));
+        router.get("/v1/models").handler(this::models);
+        router.post("/v1/completions").handler(ctx -> complete(ctx, false));
+        router.post("/v1/chat/completions").handler(ctx -> complete(ctx, true));
+    }
+
+    private void models(RoutingContext ctx) {
+        try {
+            Gateway g = lifecycle.gateway();
+            g.authorize(ctx.request().getHeader("Authorization"));
+            ArrayNode data = json.createArrayNode();
+            for (var m : g.models()) {
+                data.addObject().put("id", m.getId()).put("object", "model").put("created", STARTED).put("owned_by", "boundless");
+            }
+            ObjectNode body = json.createObjectNode().put("object", "list");
+            body.set("data", data);
+            send(ctx.response(), 200, body);
+        } catch (StatusRuntimeException e) {
+            error(ctx.response(), e);
+        }
+    }
+
+    private void complete(RoutingContext ctx, boolean chat) {
+        HttpServerResponse response = ctx.response();
+        try {
+            Gateway g = lifecycle.gateway();
+            g.authorize(ctx.request().getHeader("Authorization"));
+            JsonNode body = parse(ctx);
+            String model = text(body, "model", true);
+            boolean stream = bool(body, "stream");
+            boolean includeUsage = stream && body.path("stream_options").path("include_usage").asBoolean(false);
+            int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
+            Sampling sampling = sampling(body, chat);
+            String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+            TextRequest req = chat ? TextRequest.ofChat(model, messages(body), sampling, n, id) : prompt(body, model, sampling, n, id);
+            boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
+            long created = System.currentTimeMillis() / 1000;
+            Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)
+                    : new Whole(response, chat, id, model, created, n, logprobs);
+            Completion c = g.start(req, null, out);
+            response.closeHandler(v -> c.cancel());
+        } catch (StatusRuntimeException e) {
+            error(response, e);
+        } catch (RuntimeException e) {
+            LOG.error("unexpected error starting a request", e);
+            error(response, Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+        }
+    }
+
+    private JsonNode parse(RoutingContext ctx) {
+        String raw = ctx.body() == null ? null : ctx.body().asString(StandardCharsets.UTF_8.name());
+        if (raw == null || raw.isBlank()) {
+            throw invalid("the request body must be a JSON object", null);
+        }
+        try {
+            JsonNode node = json.readTree(raw);
+            if (node == null || !node.isObject()) {
+                throw invalid("the request body must be a JSON object", null);
+            }
+            return node;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw invalid("the request body is not valid JSON: " + e.getOriginalMessage(), null);
+        }
+    }
+
+    private Sampling sampling(JsonNode b, boolean chat) {
+        Sampling.Builder s = Sampling.newBuilder();
+        if (b.hasNonNull("temperature")) {
+            s.setTemperature((float) number(b, "temperature"));
+        }
+        if (b.hasNonNull("top_p")) {
+            s.setTopP((float) number(b, "top_p"));
+        }
+        if (b.hasNonNull("top_k")) {
+            s.setTopK(intValue(b, "top_k", 0, Integer.MAX_VALUE));
+        }
+        if (b.hasNonNull("min_p")) {
+            s.setMinP((float) number(b, "min_p"));
+        }
+        if (b.hasNonNull("presence_penalty")) {
+            s.setPresencePenalty((float) number(b, "presence_penalty"));
+        }
+        if (b.hasNonNull("frequency_penalty")) {
+            s.setFrequencyPenalty((float) number(b, "frequency_penalty"));
+        }
+        if (b.hasNonNull("repetition_penalty")) {
+            s.setRepetitionPenalty((float) number(b, "repetition_penalty"));
+        }
+        if (b.hasNonNull("seed")) {
+            if (!b.get("seed").canConvertToLong()) {
+                throw invalid("seed must be an integer", "seed");
+            }
+            s.setSeed(b.get("seed").asLong());
+        }
+        String maxKey = chat && b.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        if (b.hasNonNull(maxKey)) {
+            s.setMaxTokens(intValue(b, maxKey, 1, Integer.MAX_VALUE));
+        }
+        if (chat) {
+            if (bool(b, "logprobs")) {
+                s.setLogprobs(b.hasNonNull("top_logprobs") ? intValue(b, "top_logprobs", 0, 20) : 0);
+                if (s.getLogprobs() == 0) {
+                    s.setLogprobs(0);
+                }
+            } else if (b.hasNonNull("top_logprobs")) {
+                throw invalid("top_logprobs needs logprobs: true", "top_logprobs");
+            }
+        } else if (b.hasNonNull("logprobs")) {
+            s.setLogprobs(intValue(b, "logprobs", 0, 20));
+        }
+        JsonNode stop = b.get("stop");
+        if (stop != null && !stop.isNull()) {
+            if (stop.isTextual()) {
+                s.addStop(stop.asText());
+            } else if (stop.isArray()) {
+                for (JsonNode x : stop) {
+                    if (!x.isTextual()) {
+                        throw invalid("stop must be a string or an array of strings", "stop");
+                    }
+                    s.addStop(x.asText());
+                }
+            } else {
+                throw invalid("stop must be a string or an array of strings", "stop");
+            }
+        }
+        for (String unsupported : List.of("best_of", "suffix", "tools", "functions", "response_format", "logit_bias")) {
+            if (b.hasNonNull(unsupported) && !(unsupported.equals("best_of") && b.get("best_of").asInt() == 1)) {
+                throw invalid(unsupported + " is not supported by this server", unsupported);
+            }
+        }
+        if (bool(b, "echo")) {
+            throw invalid("echo is not supported by this server", "echo");
+        }
+        return s.build();
+    }
+
+    private TextRequest prompt(JsonNode b, String model, Sampling s, int n, String id) {
+        JsonNode p = b.get("prompt");
+        if (p == null || p.isNull()) {
+            throw invalid("prompt is required", "prompt");
+        }
+        if (p.isTextual()) {
+            return TextRequest.ofText(model, p.asText(), s, n, id);
+        }
+        if (p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
+            return TextRequest.ofText(model, p.get(0).asText(), s, n, id);
+        }
+        if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
+            int[] ids = new int[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                if (!p.get(i).canConvertToInt() || p.get(i).asInt() < 0) {
+                    throw invalid("prompt token ids must be non-negative integers", "prompt");
+                }
+                ids[i] = p.get(i).asInt();
+            }
+            return TextRequest.ofIds(model, ids, s, n, id);
+        }
+        throw invalid("prompt must be a string, a one-string array or an array of token ids (batches of prompts are not supported: send one request each)", "prompt");
+    }
+
+    private List<ChatMessage> messages(JsonNode b) {
+        JsonNode m = b.get("messages");
+        if (m == null || !m.isArray() || m.isEmpty()) {
+            throw invalid("messages must be a non-empty array", "messages");
+        }
+        List<ChatMessage> out = new ArrayList<>();
+        for (JsonNode x : m) {
+            String role = x.path("role").asText("");
+            if (role.isEmpty()) {
+                throw invalid("every message needs a role", "messages");
+            }
+            JsonNode c = x.get("content");
+            String content;
+            if (c == null || c.isNull()) {
+                content = "";
+            } else if (c.isTextual()) {
+                content = c.asText();
+            } else if (c.isArray()) {
+                StringBuilder t = new StringBuilder();
+                for (JsonNode part : c) {
+                    if (!"text".equals(part.path("type").asText())) {
+                        throw invalid("only text content parts are supported, not '" + part.path("type").asText() + "'", "messages");
+                    }
+                    t.append(part.path("text").asText());
+                }
+                content = t.toString();
+            } else {
+                throw invalid("a message's content must be a string or an array of text parts", "messages");
+            }
+            out.add(ChatMessage.newBuilder().setRole(role).setContent(content).build());
+        }
+        return out;
+    }
+
+    private static String text(JsonNode b, String key, boolean required) {
+        JsonNode v = b.get(key);
+        if (v == null || v.isNull()) {
+            if (required) {
+                throw invalid(key + " is required", key);
+            }
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw invalid(key + " must be a string", key);
+        }
+        return v.asText();
+    }
+
+    private static boolean bool(JsonNode b, String key) {
+        JsonNode v = b.get(key);
+        if (v == null || v.isNull()) {
+            return false;
+        }
+        if (!v.isBoolean()) {
+            throw invalid(key + " must be true or false", key);
+        }
+        return v.asBoolean();
+    }
+
+    private static double number(JsonNode b, String key) {
+        JsonNode v = b.get(key);
+        if (!v.isNumber()) {
+            throw invalid(key + " must be a number", key);
+        }
+        return v.asDouble();
+    }
+
+    private static int intValue(JsonNode b, String key, int min, int max) {
+        JsonNode v = b.get(key);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw invalid(key + " must be an integer from " + min + (max == Integer.MAX_VALUE ? " up" : " to " + max) + ", not " + v, key);
+        }
+        return v.asInt();
+    }
+
+    private static StatusRuntimeException invalid(String message, String param) {
+        return Status.INVALID_ARGUMENT.withDescription(message).augmentDescription(param == null ? "" : "param=" + param).asRuntimeException();
+    }
+
+    // ---- output ----
+
+    private abstract class Output implements CompletionSink {
+        final HttpServerResponse response;
+        final boolean chat;
+        final String id;
+        final String model;
+        final long created;
+        final boolean logprobs;
+
+        Output(HttpServerResponse response, boolean chat, String id, String model, long created, boolean logprobs) {
+            this.response = response;
+            this.chat = chat;
+            this.id = id;
+            this.model = model;
+            this.created = created;
+            this.logprobs = logprobs;
+        }
+
+        ObjectNode envelope(String object) {
+            return json.createObjectNode().put("id", id).put("object", object).put("created", created).put("model", model);
+        }
+
+        ObjectNode usage(GenerateResponse chunk) {
+            var u = chunk.getUsage();
+            ObjectNode o = json.createObjectNode().put("prompt_tokens", u.getPromptTokens()).put("completion_tokens", u.getCompletionTokens())
+                    .put("total_tokens", u.getPromptTokens() + u.getCompletionTokens());
+            o.putObject("prompt_tokens_details").put("cached_tokens", u.getCachedPromptTokens());
+            return o;
+        }
+
+        /** Chat logprobs entries ({token, logprob, bytes, top_logprobs}) of tokens whose text is given. */
+        void chatLogprobs(ArrayNode content, List<Token> tokens, List<String> texts) {
+            for (int i = 0; i < tokens.size(); i++) {
+                Token t = tokens.get(i);
+                ObjectNode e = content.addObject().put("token", texts.get(i)).put("logprob", t.getLogprob());
+                bytes(e, texts.get(i));
+                ArrayNode top = e.putArray("top_logprobs");
+                for (TopLogprob a : t.getTopLogprobsList()) {
+                    ObjectNode x = top.addObject().put("token", a.getText()).put("logprob", a.getLogprob());
+                    bytes(x, a.getText());
+                }
+            }
+        }
+
+        /** Completions logprobs ({tokens, token_logprobs, top_logprobs, text_offset}) appended to. */
+        void completionLogprobs(ObjectNode lp, List<Token> tokens, List<String> texts, int offset) {
+            ArrayNode toks = (ArrayNode) lp.withArray("tokens");
+            ArrayNode lps = (ArrayNode) lp.withArray("token_logprobs");
+            ArrayNode tops = (ArrayNode) lp.withArray("top_logprobs");
+            ArrayNode offs = (ArrayNode) lp.withArray("text_offset");
+            for (int i = 0; i < tokens.size(); i++) {
+                toks.add(texts.get(i));
+                lps.add(tokens.get(i).getLogprob());
+                ObjectNode top = tops.addObject();
+                for (TopLogprob a : tokens.get(i).getTopLogprobsList()) {
+                    top.put(a.getText(), a.getLogprob());
+                }
+                offs.add(offset);
+                offset += texts.get(i).length();
+            }
+        }
+
+        private void bytes(ObjectNode e, String text) {
+            ArrayNode b = e.putArray("bytes");
+            for (byte x : text.getBytes(StandardCharsets.UTF_8)) {
+                b.add(x & 0xFF);
+            }
+        }
+
+        /**
+         * Each token's text: the chunk's text split over its tokens (the text belongs to the last
+         * token that completed it; tokens inside a multi-byte character have empty text).
+         */
+        List<String> tokenTexts(GenerateResponse chunk) {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < chunk.getTokensCount(); i++) {
+                out.add(i == chunk.getTokensCount() - 1 ? chunk.getText() : "");
+            }
+            return out;
+        }
+    }
+
+    /** Server-sent events: one event per chunk, then the usage (if asked for), then [DONE]. */
+    private final class Streamed extends Output {
+        private final boolean includeUsage;
+        private final boolean[] roleSent;
+        private final int[] offsets;
+
+        Streamed(HttpServerResponse response, boolean chat, String id, String model, long created, int n, boolean includeUsage, boolean logprobs) {
+            super(response, chat, id, model, created, logprobs);
+            this.includeUsage = includeUsage;
+            this.roleSent = new boolean[n];
+            this.offsets = new int[n];
+            response.setChunked(true).putHeader("Content-Type", "text/event-stream").putHeader("Cache-Control", "no-cache");
+        }
+
+        @Override
+        public void onChunk(GenerateResponse chunk) {
+            if (chunk.hasUsage()) {
+                if (includeUsage) {
+                    ObjectNode e = envelope(chat ? "chat.completion.chunk" : "text_completion");
+                    e.putArray("choices");
+                    e.set("usage", usage(chunk));
+                    event(e);
+                }
+                return;
+            }
+            ObjectNode e = envelope(chat ? "chat.completion.chunk" : "text_completion");
+            ObjectNode choice = e.putArray("choices").addObject().put("index", chunk.getIndex());
+            if (chat) {
+                ObjectNode delta = choice.putObject("delta");
+                if (!roleSent[chunk.getIndex()]) {
+                    delta.put("role", "assistant");
+                    roleSent[chunk.getIndex()] = true;
+                }
+                if (!chunk.getText().isEmpty() || chunk.getFinishReason() == FinishReason.FINISH_REASON_UNSPECIFIED) {
+                    delta.put("content", chunk.getText());
+                }
+                if (logprobs && chunk.getTokensCount() > 0) {
+                    chatLogprobs(choice.putObject("logprobs").putArray("content"), chunk.getTokensList(), tokenTexts(chunk));
+                } else {
+                    choice.putNull("logprobs");
+                }
+            } else {
+                choice.put("text", chunk.getText());
+                if (logprobs && chunk.getTokensCount() > 0) {
+                    completionLogprobs(choice.putObject("logprobs"), chunk.getTokensList(), tokenTexts(chunk), offsets[chunk.getIndex()]);
+                } else {
+                    choice.putNull("logprobs");
+                }
+                offsets[chunk.getIndex()] += chunk.getText().length();
+            }
+            finish(choice, chunk.getFinishReason());
+            event(e);
+        }
+
+        @Override
+        public void onError(StatusRuntimeException error) {
+            if (!response.headWritten()) {
+                error(response, error);
+                return;
+            }
+            ObjectNode e = json.createObjectNode();
+            e.set("error", errorBody(error).get("error"));
+            event(e);
+            end();
+        }
+
+        @Override
+        public void onCompleted() {
+            end();
+        }
+
+        private void event(ObjectNode e) {
+            if (!response.closed() && !response.ended()) {
+                response.write("data: " + e + "\n\n");
+            }
+        }
+
+        private void end() {
+            if (!response.closed() && !response.ended()) {
+                response.end("data: [DONE]\n\n");
+            }
+        }
+    }
+
+    /** One JSON body once every sample has finished. */
+    private final class Whole extends Output {
+        private final StringBuilder[] texts;
+        private final FinishReason[] reasons;
+        private final List<List<Token>> tokens = new ArrayList<>();
+        private final List<List<String>> tokenTexts = new ArrayList<>();
+        private GenerateResponse usage;
+
+        Whole(HttpServerResponse response, boolean chat, String id, String model, long created, int n, boolean logprobs) {
+            super(response, chat, id, model, created, logprobs);
+            texts = new StringBuilder[n];
+            reasons = new FinishReason[n];
+            for (int i = 0; i < n; i++) {
+                texts[i] = new StringBuilder();
+                tokens.add(new ArrayList<>());
+                tokenTexts.add(new ArrayList<>());
+            }
+        }
+
+        @Override
+        public void onChunk(GenerateResponse chunk) {
+            if (chunk.hasUsage()) {
+                usage = chunk;
+                return;
+            }
+            int i = chunk.getIndex();
+            texts[i].append(chunk.getText());
+            if (logprobs) {
+                tokens.get(i).addAll(chunk.getTokensList());
+                tokenTexts.get(i).addAll(tokenTexts(chunk));
+            }
+            if (chunk.getFinishReason() != FinishReason.FINISH_REASON_UNSPECIFIED) {
+                reasons[i] = chunk.getFinishReason();
+            }
+        }
+
+        @Override
+        public void onError(StatusRuntimeException error) {
+            error(response, error);
+        }
+
+        @Override
+        public void onCompleted() {
+            ObjectNode body = envelope(chat ? "chat.completion" : "text_completion");
+            ArrayNode choices = body.putArray("choices");
+            for (int i = 0; i < texts.length; i++) {
+                ObjectNode c = choices.addObject().put("index", i);
+                if (chat) {
+                    c.putObject("message").put("role", "assistant").put("content", texts[i].toString());
+                    if (logprobs) {
+                        chatLogprobs(c.putObject("logprobs").putArray("content"), tokens.get(i), tokenTexts.get(i));
+                    } else {
+                        c.putNull("logprobs");
+                    }
+                } else {
+                    c.put("text", texts[i].toString());
+                    if (logprobs) {
+                        completionLogprobs(c.putObject("logprobs"), tokens.get(i), tokenTexts.get(i), 0);
+                    } else {
+                        c.putNull("logprobs");
+                    }
+                }
+                finish(c, reasons[i]);
+            }
+            if (usage != null) {
+                body.set("usage", usage(usage));
+            }
+            send(response, 200, body);
+        }
+    }
+
+    private static void finish(ObjectNode choice, FinishReason r) {
+        if (r == null || r == FinishReason.FINISH_REASON_UNSPECIFIED) {
+            choice.putNull("finish_reason");
+        } else {
+            choice.put("finish_reason", r == FinishReason.FINISH_REASON_LENGTH ? "length" : "stop");
+        }
+    }
+
+    // ---- errors ----
+
+    private void send(HttpServerResponse response, int status, ObjectNode body) {
+        if (response.closed() || response.ended()) {
+            return;
+        }
+        response.setStatusCode(status).putHeader("Content-Type", "application/json").end(body.toString());
+    }
+
+    private void error(HttpServerResponse response, StatusRuntimeException e) {
+        if (response.closed() || response.ended()) {
+            return;
+        }
+        if (response.headWritten()) {
+            response.end();
+            return;
+        }
+        String retry = e.getTrailers() == null ? null : e.getTrailers().get(Gateway.RETRY_AFTER);
+        if (retry != null) {
+            response.putHeader("Retry-After", retry);
+        }
+        send(response, httpStatus(e.getStatus().getCode()), errorBody(e));
+    }
+
+    ObjectNode errorBody(StatusRuntimeException e) {
+        String description = e.getStatus().getDescription() == null ? e.getStatus().getCode().toString() : e.getStatus().getDescription();
+        String param = null;
+        int at = description.lastIndexOf("\nparam=");
+        if (at >= 0) {
+            param = description.substring(at + 7);
+            description = description.substring(0, at);
+        }
+        if (description.endsWith("\n")) {
+            description = description.substring(0, description.length() - 1);
+        }
+        ObjectNode body = json.createObjectNode();
+        ObjectNode err = body.putObject("error").put("message", description).put("type", errorType(e.getStatus().getCode()));
+        if (param == null || param.isEmpty()) {
+            err.putNull("param");
+        } else {
+            err.put("param", param);
+        }
+        String code = switch (e.getStatus().getCode()) {
+            case NOT_FOUND -> "model_not_found";
+            case UNAUTHENTICATED -> "invalid_api_key";
+            case RESOURCE_EXHAUSTED -> "rate_limit_exceeded";
+            default -> null;
+        };
+        if (code == null) {
+            err.putNull("code");
+        } else {
+            err.put("code", code);
+        }
+        return body;
+    }
+
+    static int httpStatus(Status.Code code) {
+        return switch (code) {
+            case INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION -> 400;
+            case UNAUTHENTICATED -> 401;
+            case PERMISSION_DENIED -> 403;
+            case NOT_FOUND -> 404;
+            case RESOURCE_EXHAUSTED -> 429;
+            case CANCELLED -> 499;
+            case UNAVAILABLE -> 503;
+            case DEADLINE_EXCEEDED -> 504;
+            default -> 500;
+        };
+    }
+
+    private static String errorType(Status.Code code) {
+        return switch (code) {
+            case INVALID_ARGUMENT, OUT_OF_RANGE, FAILED_PRECONDITION, NOT_FOUND -> "invalid_request_error";
+            case UNAUTHENTICATED -> "authentication_error";
+            case PERMISSION_DENIED -> "permission_error";
+            case RESOURCE_EXHAUSTED -> "rate_limit_error";
+            case UNAVAILABLE, DEADLINE_EXCEEDED -> "service_unavailable";
+            default -> "server_error";
+        };
+    }
+}
