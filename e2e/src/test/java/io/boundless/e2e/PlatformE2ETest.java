@@ -1,0 +1,356 @@
+package io.boundless.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.boundless.cli.LocalPlatform;
+import io.boundless.proto.router.v1.ChatMessage;
+import io.boundless.proto.router.v1.ChatRequest;
+import io.boundless.proto.router.v1.ChatResponse;
+import io.boundless.proto.router.v1.FinishReason;
+import io.boundless.proto.router.v1.GenerateRequest;
+import io.boundless.proto.router.v1.ListModelsRequest;
+import io.boundless.proto.router.v1.RouterGrpc;
+import io.boundless.proto.router.v1.Sampling;
+import io.boundless.proto.router.v1.TokenIds;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The platform as real processes (the same code as {@code boundless up}: tokenizer, two inference
+ * replicas on the default model, router with API keys and a rate limit), driven over gRPC, over
+ * HTTP, and with the official openai npm client. The replica-failure test runs last.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PlatformE2ETest {
+    private static final String KEY = "sk-e2e-main";
+    private static final String BURST_KEY = "sk-e2e-burst";
+    private static final int GRPC = 19300;
+    private static final int HTTP = 18300;
+
+    private final Path root = Path.of(System.getProperty("boundless.root", "..")).toAbsolutePath().normalize();
+    private final ObjectMapper json = new ObjectMapper();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private LocalPlatform platform;
+    private ManagedChannel channel;
+    private RouterGrpc.RouterBlockingStub router;
+    private RouterGrpc.RouterStub asyncRouter;
+
+    @BeforeAll
+    void start() throws Exception {
+        Path work = root.resolve("e2e/target/e2e");
+        Files.createDirectories(work);
+        Path keys = work.resolve("api-keys");
+        Files.writeString(keys, "main:" + sha256(KEY) + "\nburst:" + sha256(BURST_KEY) + "\n");
+        platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 2, GRPC, HTTP, Map.of(
+                "BOUNDLESS_ROUTER_AUTH_KEYS_FILE", keys.toString(),
+                "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", "20",
+                "BOUNDLESS_ROUTER_AUTH_BURST", "40",
+                "BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
+                "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s")));
+        platform.start(Duration.ofMinutes(4));
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
+        Metadata m = new Metadata();
+        m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + KEY);
+        router = RouterGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m));
+        asyncRouter = RouterGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m));
+    }
+
+    @AfterAll
+    void stop() {
+        if (channel != null) {
+            channel.shutdownNow();
+        }
+        if (platform != null) {
+            platform.close();
+        }
+    }
+
+    private static String sha256(String s) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes()));
+    }
+
+    private static ChatRequest chat(String text, int maxTokens) {
+        return ChatRequest.newBuilder().setModel("default-random").addMessages(ChatMessage.newBuilder().setRole("user").setContent(text))
+                .setSampling(Sampling.newBuilder().setMaxTokens(maxTokens).setTemperature(0)).build();
+    }
+
+    @Test
+    @Order(1)
+    void chatOverGrpcStreamsTextDeltasThenUsage() {
+        List<ChatResponse> chunks = new ArrayList<>();
+        router.withDeadlineAfter(60, TimeUnit.SECONDS).chat(chat("Hello! How are you today?", 16)).forEachRemaining(chunks::add);
+        ChatResponse last = chunks.getLast();
+        assertThat(last.hasUsage()).isTrue();
+        assertThat(last.getUsage().getCompletionTokens()).isEqualTo(16);
+        assertThat(last.getUsage().getPromptTokens()).isGreaterThan(5);
+        List<ChatResponse> text = chunks.subList(0, chunks.size() - 1);
+        assertThat(text.stream().mapToInt(ChatResponse::getTokensCount).sum()).isEqualTo(16);
+        assertThat(text.getLast().getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
+        assertThat(text.size()).as("streamed in several messages").isGreaterThan(4);
+        // greedy: the same request gives the same text
+        StringBuilder a = new StringBuilder();
+        text.forEach(c -> a.append(c.getText()));
+        StringBuilder b = new StringBuilder();
+        router.withDeadlineAfter(60, TimeUnit.SECONDS).chat(chat("Hello! How are you today?", 16)).forEachRemaining(c -> b.append(c.getText()));
+        assertThat(b.toString()).isEqualTo(a.toString()).isNotEmpty();
+    }
+
+    @Test
+    @Order(2)
+    void generateFromTokenIdsAndListModels() {
+        var models = router.listModels(ListModelsRequest.getDefaultInstance()).getModelsList();
+        assertThat(models).singleElement().satisfies(m -> {
+            assertThat(m.getId()).isEqualTo("default-random");
+            assertThat(m.getReadyReplicas()).isEqualTo(2);
+            assertThat(m.getContextLength()).isEqualTo(2048);
+        });
+        int tokens = 0;
+        var it = router.withDeadlineAfter(60, TimeUnit.SECONDS).generate(GenerateRequest.newBuilder().setModel("default-random")
+                .setIds(TokenIds.newBuilder().addAllIds(List.of(510, 72, 449, 262))).setSampling(Sampling.newBuilder().setMaxTokens(5)).build());
+        while (it.hasNext()) {
+            tokens += it.next().getTokensCount();
+        }
+        assertThat(tokens).isEqualTo(5);
+    }
+
+    @Test
+    @Order(3)
+    void badInputsGetTheRightCodes() throws Exception {
+        assertThatThrownBy(() -> router.chat(ChatRequest.newBuilder(chat("hi", 4)).setModel("nope").build()).hasNext())
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                    assertThat(e.getStatus().getDescription()).contains("nope");
+                });
+        assertThatThrownBy(() -> router.chat(ChatRequest.newBuilder(chat("hi", 4)).setSampling(Sampling.newBuilder().setTopP(1.5f)).build()).hasNext())
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).contains("top_p");
+                });
+        assertThatThrownBy(() -> RouterGrpc.newBlockingStub(channel).listModels(ListModelsRequest.getDefaultInstance()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+
+        assertError(post("/v1/chat/completions", "{\"model\": \"default-random\", \"messages\": [", KEY), 400, "invalid_request_error", "not valid JSON");
+        assertError(post("/v1/chat/completions", "{\"model\": \"gpt-9\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", KEY), 404,
+                "invalid_request_error", "gpt-9");
+        assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"" + "word ".repeat(3000) + "\"}", KEY), 400,
+                "invalid_request_error", "2048");
+        assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"hi\", \"temperature\": \"hot\"}", KEY), 400,
+                "invalid_request_error", "temperature");
+        assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"hi\", \"max_tokens\": 0}", KEY), 400,
+                "invalid_request_error", "max_tokens");
+        assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"hi\"}", null), 401, "authentication_error", "API key");
+        assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"hi\"}", "sk-nope"), 401, "authentication_error", "not valid");
+    }
+
+    @Test
+    @Order(4)
+    void theOfficialOpenAiClientWorksAgainstTheRouter() throws Exception {
+        Path refs = root.resolve("testdata/references");
+        Process p = new ProcessBuilder("node", "openai-client-check.mjs", "http://127.0.0.1:" + HTTP + "/v1", "default-random", KEY)
+                .directory(refs.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        JsonNode r = json.readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+        assertThat(r.path("models").get(0).asText()).isEqualTo("default-random");
+        assertThat(r.path("chat").path("object").asText()).isEqualTo("chat.completion");
+        assertThat(r.path("chat").path("role").asText()).isEqualTo("assistant");
+        assertThat(r.path("chat").path("finish").asText()).isEqualTo("length");
+        assertThat(r.path("chat").path("usage").path("completion_tokens").asInt()).isEqualTo(12);
+        // the same seed streamed gives the same text, in several chunks, with usage at the end
+        assertThat(r.path("chatStream").path("content").asText()).isEqualTo(r.path("chat").path("content").asText());
+        assertThat(r.path("chatStream").path("chunks").asInt()).isGreaterThan(3);
+        assertThat(r.path("chatStream").path("role").asText()).isEqualTo("assistant");
+        assertThat(r.path("chatStream").path("finish").asText()).isEqualTo("length");
+        assertThat(r.path("chatStream").path("usage").path("total_tokens").asInt())
+                .isEqualTo(r.path("chat").path("usage").path("total_tokens").asInt());
+        assertThat(r.path("completionN")).hasSize(2);
+        for (JsonNode c : r.path("completionN")) {
+            assertThat(c.path("tokens").asInt()).isEqualTo(6);
+            c.path("top").forEach(t -> assertThat(t.asInt()).isBetween(1, 2));
+        }
+        assertThat(r.path("completionNUsage").path("completion_tokens").asInt()).isEqualTo(12);
+        assertThat(r.path("chatLogprobs")).hasSize(4);
+        r.path("chatLogprobs").forEach(e -> {
+            assertThat(e.path("top").asInt()).isEqualTo(3);
+            assertThat(e.path("logprob").asDouble()).isLessThanOrEqualTo(0);
+        });
+        String greedy = r.path("greedy").asText();
+        String stop = r.path("stop").path("stop").asText();
+        assertThat(r.path("stop").path("text").asText()).isEqualTo(greedy.substring(0, greedy.indexOf(stop)));
+        assertThat(r.path("stop").path("finish").asText()).isEqualTo("stop");
+        JsonNode errors = r.path("errors");
+        assertThat(errors.path("unknownModel").path("status").asInt()).isEqualTo(404);
+        assertThat(errors.path("unknownModel").path("code").asText()).isEqualTo("model_not_found");
+        assertThat(errors.path("badTemperature").path("status").asInt()).isEqualTo(400);
+        assertThat(errors.path("tooLong").path("status").asInt()).isEqualTo(400);
+        assertThat(errors.path("badKey").path("status").asInt()).isEqualTo(401);
+    }
+
+    @Test
+    @Order(5)
+    void requestsSharingALongPrefixLandOnOneReplicaAndHitItsPrefixCache() {
+        String system = "You are a careful assistant for the Boundless platform. Answer in one short sentence, cite the runbook "
+                + "section when you can, and never invent numbers that were not measured by a benchmark in the same run.";
+        List<Integer> cached = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            ChatRequest req = ChatRequest.newBuilder().setModel("default-random")
+                    .addMessages(ChatMessage.newBuilder().setRole("system").setContent(system))
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Question number " + i + ": what is a KV block?"))
+                    .setSampling(Sampling.newBuilder().setMaxTokens(2)).build();
+            ChatResponse last = null;
+            for (var it = router.withDeadlineAfter(60, TimeUnit.SECONDS).chat(req); it.hasNext(); ) {
+                last = it.next();
+            }
+            cached.add(last.getUsage().getCachedPromptTokens());
+        }
+        assertThat(cached.getFirst()).isZero();
+        // the system prompt's full blocks (16 tokens each) come from the cache every time after the first
+        cached.subList(1, cached.size()).forEach(c -> assertThat(c).isGreaterThanOrEqualTo(64));
+    }
+
+    @Test
+    @Order(6)
+    void aKeyOverItsRateLimitGets429WithRetryAfter() throws Exception {
+        int limited = 0;
+        String retryAfter = null;
+        for (int i = 0; i < 80 && limited == 0; i++) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/models"))
+                    .header("Authorization", "Bearer " + BURST_KEY).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() == 429) {
+                limited++;
+                retryAfter = r.headers().firstValue("Retry-After").orElse(null);
+                JsonNode e = json.readTree(r.body()).path("error");
+                assertThat(e.path("type").asText()).isEqualTo("rate_limit_error");
+                assertThat(e.path("code").asText()).isEqualTo("rate_limit_exceeded");
+            } else {
+                assertThat(r.statusCode()).isEqualTo(200);
+            }
+        }
+        assertThat(limited).as("40 burst + 20/s: 80 quick requests must hit the limit").isPositive();
+        assertThat(retryAfter).isNotNull();
+        assertThat(Integer.parseInt(retryAfter)).isPositive();
+        // other keys have their own buckets
+        assertThat(router.listModels(ListModelsRequest.getDefaultInstance()).getModelsCount()).isEqualTo(1);
+    }
+
+    @Test
+    @Order(7)
+    void aKilledReplicaFailsOnlyTheStreamsItWasServingAndIsReadmittedAfterRestart() throws Exception {
+        int streams = 6;
+        List<CompletableFuture<Result>> running = new ArrayList<>();
+        AtomicInteger firstTokens = new AtomicInteger();
+        for (int i = 0; i < streams; i++) {
+            running.add(stream(chat("Tell me a long story, number " + i, 400), firstTokens));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == streams);
+        platform.kill("inference-1");
+        List<Result> results = new ArrayList<>();
+        for (var f : running) {
+            results.add(f.get(90, TimeUnit.SECONDS)); // none hangs
+        }
+        long failed = results.stream().filter(r -> r.error != null).count();
+        for (Result r : results) {
+            if (r.error != null) {
+                assertThat(r.error.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                assertThat(r.error.getDescription()).contains("failed after").contains("not retried");
+                assertThat(r.tokens).isPositive();
+            } else {
+                assertThat(r.tokens).isEqualTo(400);
+            }
+        }
+        assertThat(failed).as("the killed replica was serving some of the streams").isBetween(1L, (long) streams - 1);
+        // new requests all succeed on the surviving replica (retried there if they first went to the dead one)
+        List<CompletableFuture<Result>> after = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            after.add(stream(chat("After the crash, request " + i, 4), new AtomicInteger()));
+        }
+        for (var f : after) {
+            Result r = f.get(60, TimeUnit.SECONDS);
+            assertThat(r.error).as("a request before its first token is retried on a healthy replica").isNull();
+            assertThat(r.tokens).isEqualTo(4);
+        }
+        assertThat(router.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getReadyReplicas()).isEqualTo(1);
+        platform.restart("inference-1");
+        platform.awaitReady("inference-1", Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(30)).until(() -> router.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getReadyReplicas() == 2);
+    }
+
+    private record Result(int tokens, Status error) {}
+
+    private CompletableFuture<Result> stream(ChatRequest req, AtomicInteger firstTokens) {
+        CompletableFuture<Result> done = new CompletableFuture<>();
+        asyncRouter.withDeadlineAfter(120, TimeUnit.SECONDS).chat(req, new StreamObserver<>() {
+            int tokens;
+
+            @Override
+            public void onNext(ChatResponse value) {
+                if (tokens == 0 && value.getTokensCount() > 0) {
+                    firstTokens.incrementAndGet();
+                }
+                tokens += value.getTokensCount();
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.complete(new Result(tokens, Status.fromThrowable(t)));
+            }
+
+            @Override
+            public void onCompleted() {
+                done.complete(new Result(tokens, null));
+            }
+        });
+        return done;
+    }
+
+    private HttpResponse<String> post(String path, String body, String key) throws Exception {
+        var b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).timeout(Duration.ofSeconds(60));
+        if (key != null) {
+            b.header("Authorization", "Bearer " + key);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private void assertError(HttpResponse<String> r, int status, String type, String messagePart) throws Exception {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
+        JsonNode e = json.readTree(r.body()).path("error");
+        assertThat(e.path("type").asText()).as(r.body()).isEqualTo(type);
+        assertThat(e.path("message").asText()).as(r.body()).contains(messagePart);
+        assertThat(e.has("param")).isTrue();
+        assertThat(e.has("code")).isTrue();
+    }
+}
