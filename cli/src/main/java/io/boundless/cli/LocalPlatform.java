@@ -26,12 +26,14 @@ public final class LocalPlatform implements AutoCloseable {
      * What to start. gRPC ports: the router on grpcBase, the tokenizer on grpcBase + 1, inference
      * replicas from grpcBase + 2; HTTP ports (health, metrics, the router's OpenAI API) the same from httpBase.
      */
-    public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv) {
+    public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
+                          Map<String, String> inferenceEnv) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
             }
             routerEnv = Map.copyOf(routerEnv);
+            inferenceEnv = Map.copyOf(inferenceEnv);
         }
     }
 
@@ -69,10 +71,11 @@ public final class LocalPlatform implements AutoCloseable {
         for (int i = 0; i < options.replicas(); i++) {
             int grpc = base + 2 + i;
             replicaAddresses.add("127.0.0.1:" + grpc);
-            Map<String, String> env = Map.of("BOUNDLESS_INFERENCE_MODEL", model.toString(), "BOUNDLESS_INFERENCE_MODEL_NAME", modelName,
+            Map<String, String> env = new LinkedHashMap<>(Map.of("BOUNDLESS_INFERENCE_MODEL", model.toString(), "BOUNDLESS_INFERENCE_MODEL_NAME", modelName,
                     "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_HTTP_PORT", Integer.toString(hb + 2 + i),
                     "BOUNDLESS_INFERENCE_THREADS", Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors() / options.replicas())),
-                    "BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128");
+                    "BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128"));
+            env.putAll(options.inferenceEnv());
             services.add(new Service("inference-" + (i + 1), grpc, hb + 2 + i,
                     concat(common, List.of("-XX:+UseG1GC", "-Xmx256m", "-jar", app("inference").toString())), env,
                     options.workDir().resolve("logs/inference-" + (i + 1) + ".log")));

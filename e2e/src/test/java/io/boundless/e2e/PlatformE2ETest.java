@@ -78,7 +78,7 @@ class PlatformE2ETest {
                 "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", "20",
                 "BOUNDLESS_ROUTER_AUTH_BURST", "40",
                 "BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
-                "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s")));
+                "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of()));
         platform.start(Duration.ofMinutes(4));
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
         Metadata m = new Metadata();
@@ -273,7 +273,8 @@ class PlatformE2ETest {
         List<CompletableFuture<Result>> running = new ArrayList<>();
         AtomicInteger firstTokens = new AtomicInteger();
         for (int i = 0; i < streams; i++) {
-            running.add(stream(chat("Tell me a long story, number " + i, 400), firstTokens));
+            ChatRequest story = chat(i + " is the number of the long story you tell me now", 400); // distinct first blocks: spread by load
+            running.add(stream(ChatRequest.newBuilder(story).setSampling(Sampling.newBuilder(story.getSampling()).setIgnoreEos(true)).build(), firstTokens));
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == streams);
         platform.kill("inference-1");

@@ -137,6 +137,13 @@ public final class Completion {
             return;
         }
         samples = new Sample[req.n()];
+        // each sample's detokenizer stream is opened now, while the replica computes the prompt, so
+        // that the first token's text costs one message and not a new stream
+        for (int i = 0; i < samples.length; i++) {
+            Sample s = samples[i] = openSample(i);
+            s.pending.add(new Entry(List.of(), null));
+            s.decoder.onNext(firstOrNext(s).build());
+        }
         tryReplica(null);
     }
 
@@ -219,9 +226,6 @@ public final class Completion {
             return;
         }
         Sample s = samples[i];
-        if (s == null) {
-            s = samples[i] = openSample(i);
-        }
         if (s.done) {
             return;
         }
@@ -236,10 +240,6 @@ public final class Completion {
             s.decoder.onNext(d.build());
         }
         if (m.getFinishReason() != io.boundless.proto.inference.v1.FinishReason.FINISH_REASON_UNSPECIFIED) {
-            if (!s.started) { // no token at all: the stream still needs its first message
-                s.pending.add(new Entry(List.of(), null));
-                s.decoder.onNext(firstOrNext(s).build());
-            }
             s.pending.add(new Entry(List.of(), m.getFinishReason()));  // answered by the rest of the text at half-close
             s.decoder.onCompleted();
         }
@@ -345,7 +345,7 @@ public final class Completion {
 
     private void maybeComplete() {
         for (Sample s : samples) {
-            if (s == null || !s.done) {
+            if (!s.done) {
                 return;
             }
         }
@@ -406,7 +406,7 @@ public final class Completion {
             replica = null;
         }
         for (Sample s : samples) {
-            if (s == null || (!s.done && s.pending.stream().noneMatch(e -> e.finish() != null))) {
+            if (!s.done && s.pending.stream().noneMatch(e -> e.finish() != null)) {
                 fail(Status.INTERNAL.withDescription("inference replica ended the stream before every sample finished"));
                 return;
             }
@@ -439,7 +439,7 @@ public final class Completion {
         }
         if (samples != null) {
             for (Sample s : samples) {
-                if (s != null && s.decoder != null) {
+                if (s != null) {
                     s.decoder.cancel(why, null);
                 }
             }

@@ -53,7 +53,8 @@ public final class Gateway implements AutoCloseable {
             default -> throw new IllegalArgumentException("boundless.router.routing.policy is 'prefix' or 'round-robin', not '"
                     + config.routing().policy() + "'");
         };
-        this.picker = new ReplicaPicker(policy, config.routing().blockSize(), config.routing().affinityBlocks(), config.routing().loadFactor());
+        this.picker = new ReplicaPicker(policy, config.routing().blockSize(), config.routing().affinityBlocks(), config.routing().loadFactor(),
+                config.routing().rememberedPrefixes());
         int colon = config.tokenizer().lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException("boundless.router.tokenizer is host:port, not '" + config.tokenizer() + "'");

@@ -62,15 +62,19 @@ public interface RouterConfig {
         @WithDefault("16")
         int blockSize();
 
-        /** Leading full blocks of the prompt that choose the replica (a shared system prompt of this length lands on one replica). */
-        @WithDefault("4")
+        /** Leading full blocks of a prompt that are remembered and matched for affinity (64 × 16 = the first 1,024 tokens). */
+        @WithDefault("64")
         int affinityBlocks();
 
-        /** Bounded load: a replica takes an affine request only while its outstanding requests are below this factor times the average (plus one). */
-        @WithDefault("1.25")
+        /** Prefix hashes the router remembers (least recently used forgotten first; about 100 bytes each). */
+        @WithDefault("200000")
+        int rememberedPrefixes();
+
+        /** Bounded load: a replica takes a request for a prefix it holds only while its outstanding requests stay within this factor of the average. */
+        @WithDefault("2")
         double loadFactor();
 
-        /** "prefix" (affinity, then fewest outstanding) or "round-robin" (for comparison). */
+        /** "prefix" (the replica sent the longest matching prefix, within the load bound; else the fewest outstanding) or "round-robin". */
         @WithDefault("prefix")
         String policy();
     }

@@ -30,7 +30,7 @@ class ReplicaPickerTest {
 
     @Test
     void promptsSharingTheirLeadingBlocksLandOnOneReplica() {
-        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 4, 1.25);
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
         Map<Integer, Set<Replica>> bySystem = new HashMap<>();
         for (int system = 0; system < 16; system++) {
             for (int q = 0; q < 5; q++) {
@@ -46,7 +46,7 @@ class ReplicaPickerTest {
 
     @Test
     void aReplicaAboveTheLoadBoundPassesTheRequestOnAlongTheRing() {
-        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 4, 1.25);
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
         int[] p = prompt(3, 0, 80);
         Replica home = picker.pick(p, replicas);
         for (int i = 0; i < 10; i++) {
@@ -66,8 +66,52 @@ class ReplicaPickerTest {
     }
 
     @Test
+    void newPrefixesAreSpreadByLoadSoEachReplicaGetsItsShare() {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
+        List<Replica> two = replicas.subList(0, 2);
+        Map<Replica, Integer> prefixes = new HashMap<>();
+        for (int system = 0; system < 8; system++) {
+            Replica r = picker.pick(prompt(system, 0, 100), two);
+            r.acquire(); // in flight while the next new prefix arrives
+            prefixes.merge(r, 1, Integer::sum);
+        }
+        assertThat(prefixes.values()).containsExactly(4, 4);
+        // and later requests for each prefix go back to where it was sent
+        for (Replica r : two) {
+            while (r.outstanding() > 0) {
+                r.release();
+            }
+        }
+        for (int system = 0; system < 8; system++) {
+            Replica first = picker.pick(prompt(system, 1, 100), two);
+            assertThat(picker.pick(prompt(system, 2, 120), two)).isSameAs(first);
+        }
+    }
+
+    @Test
+    void theLongestRememberedPrefixWins() {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
+        int[] shortShared = prompt(9, 0, 64);          // 4 blocks, the system prompt only
+        int[] conversation = prompt(9, 1, 160);        // the same 4 blocks and 6 more
+        Replica a = picker.pick(shortShared, replicas.subList(0, 1));
+        Replica b = picker.pick(conversation, replicas.subList(1, 2));
+        assertThat(a).isNotSameAs(b);
+        int[] nextTurn = java.util.Arrays.copyOf(conversation, 200);  // the conversation continued
+        assertThat(picker.pick(nextTurn, replicas)).isSameAs(b);
+    }
+
+    @Test
+    void rememberedPrefixesAreBounded() {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 50);
+        for (int system = 0; system < 40; system++) {
+            picker.pick(prompt(system, 0, 100), replicas);
+        }
+        assertThat(picker.remembered()).isEqualTo(50);
+    }
+
+    @Test
     void shortPromptsGoToTheLeastBusyReplica() {
-        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 4, 1.25);
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
         replicas.get(0).acquire();
         replicas.get(1).acquire();
         replicas.get(3).acquire();
@@ -76,7 +120,7 @@ class ReplicaPickerTest {
 
     @Test
     void onlyCandidatesArePicked() {
-        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 4, 1.25);
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
         int[] p = prompt(5, 1, 80);
         Replica home = picker.pick(p, replicas);
         List<Replica> rest = replicas.stream().filter(r -> r != home).toList();
@@ -86,7 +130,7 @@ class ReplicaPickerTest {
 
     @Test
     void roundRobinCyclesThroughCandidates() {
-        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.ROUND_ROBIN, 16, 4, 1.25);
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.ROUND_ROBIN, 16, 64, 1.25, 1000);
         Set<Replica> seen = new HashSet<>();
         for (int i = 0; i < 4; i++) {
             seen.add(picker.pick(prompt(1, 1, 80), replicas));
