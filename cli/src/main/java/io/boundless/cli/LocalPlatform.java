@@ -77,7 +77,7 @@ public final class LocalPlatform implements AutoCloseable {
                     "BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128"));
             env.putAll(options.inferenceEnv());
             services.add(new Service("inference-" + (i + 1), grpc, hb + 2 + i,
-                    concat(common, List.of("-XX:+UseG1GC", "-Xmx256m", "-jar", app("inference").toString())), env,
+                    concat(concat(common, inferenceHeap()), List.of("-jar", app("inference").toString())), env,
                     options.workDir().resolve("logs/inference-" + (i + 1) + ".log")));
         }
         Map<String, String> routerEnv = new LinkedHashMap<>(Map.of("BOUNDLESS_ROUTER_MODEL", modelName,
@@ -236,6 +236,16 @@ public final class LocalPlatform implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /**
+     * The inference JVM's heap options: weights are mapped and the KV cache is native memory, so a
+     * small G1 heap (a step's activations) keeps a replica at about model + KV budget + 250 MiB.
+     * BOUNDLESS_INFERENCE_JAVA_OPTS replaces them (larger models or steps need more; see OPERATIONS).
+     */
+    private static List<String> inferenceHeap() {
+        String opts = System.getenv("BOUNDLESS_INFERENCE_JAVA_OPTS");
+        return opts == null || opts.isBlank() ? List.of("-XX:+UseG1GC", "-Xmx256m") : List.of(opts.trim().split("\\s+"));
     }
 
     private static List<String> concat(List<String> a, List<String> b) {
