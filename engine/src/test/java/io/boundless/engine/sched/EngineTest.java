@@ -96,7 +96,8 @@ class EngineTest {
     void batchedSequencesGetTheirSingleSequenceTokens() {
         long seed = new Random().nextLong();
         List<int[]> prompts = List.of(prompt(seed, 23), prompt(seed + 1, 5), prompt(seed + 2, 41), prompt(seed + 3, 12));
-        SamplingParams greedy = SamplingParams.greedy(20);
+        // greedy past EOS: every sequence runs its 20 tokens whatever the random prompts make it say
+        SamplingParams greedy = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 20, 0, true);
         try (Engine e = engine(256, 24)) { // a small token budget forces chunked prefill next to decodes
             Collector c = new Collector();
             List<Long> ids = new ArrayList<>();
