@@ -43,6 +43,9 @@ public final class Completion {
     private final Deadline deadline;
     private final CompletionSink sink;
     private final Set<Replica> tried = new HashSet<>();
+    private final long startNanos = System.nanoTime();
+    private long callNanos;
+    private boolean firstText;
 
     private int[] prompt;
     private Replica replica;
@@ -70,7 +73,12 @@ public final class Completion {
         }
     }
 
-    private record Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish) {}
+    /** Tokens sent to a decode stream (and when they arrived from inference), or the stream's end. */
+    private record Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish, long arrived) {
+        Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish) {
+            this(tokens, finish, System.nanoTime());
+        }
+    }
 
     Completion(Gateway gw, TextRequest req, Deadline deadline, CompletionSink sink) {
         this.gw = gw;
@@ -129,6 +137,9 @@ public final class Completion {
         if (finished) {
             return;
         }
+        if (req.ids() == null) {
+            gw.metrics.tokenize.record(System.nanoTime() - startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
         prompt = ids;
         int context = gw.pool.all().stream().mapToInt(Replica::contextLength).max().orElse(0);
         if (context > 0 && ids.length >= context) {
@@ -160,9 +171,13 @@ public final class Completion {
                             + gw.pool.all().size() + " configured, " + tried.size() + " tried" + why + ")"));
             return;
         }
+        if (!tried.isEmpty()) {
+            gw.metrics.retries.increment();
+        }
         tried.add(r);
         replica = r;
         r.acquire();
+        callNanos = System.nanoTime();
         int mine = ++attempt;
         var s = req.sampling();
         var p = SamplingParameters.newBuilder().setTopK(s.getTopK()).setMinP(s.getMinP()).setPresencePenalty(s.getPresencePenalty())
@@ -230,6 +245,9 @@ public final class Completion {
             return;
         }
         if (m.getTokensCount() > 0) {
+            if (!anyToken) {
+                gw.metrics.replicaFirstToken.record(System.nanoTime() - callNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+            }
             anyToken = true;
             completionTokens += m.getTokensCount();
             var d = firstOrNext(s);
@@ -315,6 +333,14 @@ public final class Completion {
             addTokens(chunk, e.tokens());
         }
         sink.onChunk(chunk.build());
+        long now = System.nanoTime();
+        if (!e.tokens().isEmpty()) {
+            gw.metrics.detokenize.record(now - e.arrived(), java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (!firstText) {
+                firstText = true;
+                gw.metrics.timeToFirstToken.record(now - startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+            }
+        }
         if (reason != FinishReason.FINISH_REASON_UNSPECIFIED) {
             s.done = true;
             maybeComplete();
@@ -358,6 +384,7 @@ public final class Completion {
         }
         finished = true;
         release();
+        gw.metrics.outcome("ok");
         sink.onChunk(GenerateResponse.newBuilder().setUsage(u).build());
         sink.onCompleted();
     }
@@ -374,7 +401,8 @@ public final class Completion {
             switch (status.getCode()) {
                 case UNAVAILABLE, INTERNAL, UNKNOWN, ABORTED, DATA_LOSS, RESOURCE_EXHAUSTED -> {
                     if (status.getCode() != Status.Code.RESOURCE_EXHAUSTED) {
-                        gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
+                        gw.metrics.ejections.increment();
+        gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
                     }
                     LOG.infof("request %s: replica %s failed before the first token (%s); trying another", req.requestId(), failed, status.getCode());
                     tryReplica(status);
@@ -390,6 +418,7 @@ public final class Completion {
             fail(status.withDescription("the request's deadline passed after " + completionTokens + " tokens were generated"));
             return;
         }
+        gw.metrics.ejections.increment();
         gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
         fail(Status.UNAVAILABLE.withDescription("inference replica " + failed + " failed after " + completionTokens
                 + " tokens had been streamed (" + status.getCode() + ": " + status.getDescription()
@@ -421,6 +450,7 @@ public final class Completion {
         finished = true;
         stopAll("the client cancelled");
         release();
+        gw.metrics.outcome("cancelled");
     }
 
     private synchronized void fail(Status status) {
@@ -430,6 +460,7 @@ public final class Completion {
         finished = true;
         stopAll(status.getDescription());
         release();
+        gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));
         sink.onError(status.asRuntimeException());
     }
 

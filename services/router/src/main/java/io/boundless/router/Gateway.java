@@ -34,6 +34,7 @@ public final class Gateway implements AutoCloseable {
     public static final Metadata.Key<String> RETRY_AFTER = Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
 
     final RouterConfig config;
+    final RouterMetrics metrics;
     final ReplicaPool pool;
     final ReplicaPicker picker;
     final TokenizerGrpc.TokenizerStub tokenizer;
@@ -44,8 +45,9 @@ public final class Gateway implements AutoCloseable {
     /** Token id -> its text, for logprobs (filled on demand from the tokenizer). */
     private final Map<Integer, String> pieces = new ConcurrentHashMap<>();
 
-    public Gateway(RouterConfig config) {
+    public Gateway(RouterConfig config, RouterMetrics metrics) {
         this.config = config;
+        this.metrics = metrics;
         this.pool = new ReplicaPool(config.replicas(), config.health().interval(), config.health().ejection());
         ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
             case "prefix" -> ReplicaPicker.Policy.PREFIX;

@@ -15,6 +15,9 @@ public class RouterLifecycle {
     @Inject
     RouterConfig config;
 
+    @Inject
+    io.micrometer.core.instrument.MeterRegistry meters;
+
     private volatile Gateway gateway;
 
     void onStart(@Observes StartupEvent event) {
@@ -26,7 +29,7 @@ public class RouterLifecycle {
         if (g == null) {
             synchronized (this) {
                 if (gateway == null) {
-                    Gateway created = new Gateway(config);
+                    Gateway created = new Gateway(config, new RouterMetrics(meters));
                     created.start();
                     gateway = created;
                 }

@@ -1,0 +1,37 @@
+package io.boundless.router;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+
+/** The router's own metrics (Prometheus at /q/metrics), next to the gRPC server binder's per-RPC ones. */
+public final class RouterMetrics {
+    final Timer tokenize;
+    final Timer timeToFirstToken;
+    final Timer replicaFirstToken;
+    final Timer detokenize;
+    final Counter retries;
+    final Counter ejections;
+    private final MeterRegistry registry;
+
+    public RouterMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.tokenize = timer("boundless_router_tokenize_seconds", "tokenizer call per request (Encode or ApplyChatTemplate)");
+        this.timeToFirstToken = timer("boundless_router_time_to_first_token_seconds", "request received to its first text sent");
+        this.replicaFirstToken = timer("boundless_router_replica_first_token_seconds", "inference call started to its first token received");
+        this.detokenize = timer("boundless_router_detokenize_seconds", "a token received from inference to its text sent to the client");
+        this.retries = Counter.builder("boundless_router_retries_total").description("requests sent to another replica after one failed before the first token")
+                .register(registry);
+        this.ejections = Counter.builder("boundless_router_replica_ejections_total").description("replicas ejected after a failure").register(registry);
+    }
+
+    private Timer timer(String name, String description) {
+        return Timer.builder(name).description(description).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(50_000))
+                .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
+    }
+
+    void outcome(String outcome) {
+        registry.counter("boundless_router_requests_total", "outcome", outcome).increment();
+    }
+}
