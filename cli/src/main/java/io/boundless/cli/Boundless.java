@@ -72,7 +72,7 @@ public final class Boundless {
             }
         }
         Path work = Path.of(System.getProperty("user.home"), ".boundless");
-        LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, 9100, 8100, Map.of(), Map.of()));
+        LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, 9100, 8100, Map.of(), Map.of(), Map.of()));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("\nstopping the platform...");

@@ -25,15 +25,17 @@ public final class LocalPlatform implements AutoCloseable {
     /**
      * What to start. gRPC ports: the router on grpcBase, the tokenizer on grpcBase + 1, inference
      * replicas from grpcBase + 2; HTTP ports (health, metrics, the router's OpenAI API) the same from httpBase.
+     * cpus: optional CPU lists per service name ("router", "tokenizer", "inference-1", ...), for benchmarks.
      */
     public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
-                          Map<String, String> inferenceEnv) {
+                          Map<String, String> inferenceEnv, Map<String, String> cpus) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
             }
             routerEnv = Map.copyOf(routerEnv);
             inferenceEnv = Map.copyOf(inferenceEnv);
+            cpus = Map.copyOf(cpus);
         }
     }
 
@@ -158,7 +160,12 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     private void launch(Service s) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(s.command()).redirectErrorStream(true)
+        List<String> command = s.command();
+        String cpuList = options.cpus().get(s.name());
+        if (cpuList != null) {  // benchmarks pin services to cores (taskset) so that they do not compete
+            command = concat(List.of("taskset", "-c", cpuList), command);
+        }
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(s.log().toFile()));
         pb.environment().putAll(s.env());
         processes.put(s, pb.start());

@@ -78,7 +78,7 @@ class PlatformE2ETest {
                 "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", "20",
                 "BOUNDLESS_ROUTER_AUTH_BURST", "40",
                 "BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
-                "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of()));
+                "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of(), Map.of()));
         platform.start(Duration.ofMinutes(4));
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
         Metadata m = new Metadata();

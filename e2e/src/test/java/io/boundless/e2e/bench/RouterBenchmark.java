@@ -29,10 +29,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * Router benchmarks on the local platform (real processes, the default model, 2 replicas).
  *
- * <p>overhead: the same workload (distinct 40-token prompts, 16 greedy tokens) sent straight to the
- * inference replicas (prompts tokenized beforehand, alternating replicas) and through the router as
- * text (tokenize, route, detokenize); at 1, 16 and 64 concurrent streams: end-to-end latency, time to
- * first token and inter-token latency, p50 and p99.
+ * <p>overhead: the same workload (distinct 40-token prompts, 16 greedy tokens) sent straight to one
+ * inference replica (prompts tokenized beforehand) and through the router as text (tokenize, route,
+ * detokenize); at 1, 16 and 64 concurrent streams: end-to-end latency, time to first token and
+ * inter-token latency, p50 and p99. The replica is pinned to CPU 0 and everything else (router,
+ * tokenizer, this client) to CPU 1, so that the router's work does not slow the replica down: on a
+ * 2-core machine running both, that contention, not the router's latency, would be measured.
  *
  * <p>affinity: 8 long system prompts (~400 tokens), 200 chat requests (a random system prompt and a
  * unique question each), 8 at a time, through the router with prefix-affinity routing and then, on a
@@ -62,10 +64,12 @@ public final class RouterBenchmark {
     // ---------------------------------------------------------------- overhead
 
     private static void overhead(Path root) throws Exception {
-        try (LocalPlatform p = platform(root, "prefix", Map.of())) {
+        pin("1");
+        try (LocalPlatform p = platform(root, "prefix", Map.of("BOUNDLESS_INFERENCE_THREADS", "1"), 1,
+                Map.of("inference-1", "0", "router", "1", "tokenizer", "1"))) {
             ManagedChannel routerCh = channel(GRPC);
             ManagedChannel tokCh = channel(GRPC + 1);
-            List<ManagedChannel> replicas = List.of(channel(GRPC + 2), channel(GRPC + 3));
+            List<ManagedChannel> replicas = List.of(channel(GRPC + 2));
             var router = RouterGrpc.newStub(routerCh);
             var tokenizer = TokenizerGrpc.newBlockingStub(tokCh);
             int[] round = {0};
@@ -87,10 +91,38 @@ public final class RouterBenchmark {
                         routed.itl.p(50) - direct.itl.p(50), 100 * (routed.itl.p(50) - direct.itl.p(50)) / direct.itl.p(50),
                         routed.itl.p(99) - direct.itl.p(99));
             }
+            System.out.println();
+            System.out.println("Router metrics (histogram quantiles from /q/metrics are coarse; means):");
+            metrics(p.router().httpPort());
             routerCh.shutdownNow();
             tokCh.shutdownNow();
             replicas.forEach(ManagedChannel::shutdownNow);
+        } finally {
+            pin("0-" + (Runtime.getRuntime().availableProcessors() - 1));
         }
+    }
+
+    /** Pins every thread of this JVM to the CPUs (taskset), and the threads it starts later. */
+    private static void pin(String cpus) throws Exception {
+        new ProcessBuilder("taskset", "-a", "-p", "-c", cpus, Long.toString(ProcessHandle.current().pid()))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+    }
+
+    /** Mean of each router histogram (sum / count) from its Prometheus text. */
+    private static void metrics(int httpPort) throws Exception {
+        var http = java.net.http.HttpClient.newHttpClient();
+        String text = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + httpPort + "/q/metrics")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        Map<String, Double> sums = new java.util.TreeMap<>();
+        Map<String, Double> counts = new java.util.TreeMap<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("boundless_router_") && line.contains("_seconds_sum ")) {
+                sums.put(line.substring(0, line.indexOf("_sum ")), Double.parseDouble(line.substring(line.indexOf(' ') + 1)));
+            } else if (line.startsWith("boundless_router_") && line.contains("_seconds_count ")) {
+                counts.put(line.substring(0, line.indexOf("_count ")), Double.parseDouble(line.substring(line.indexOf(' ') + 1)));
+            }
+        }
+        sums.forEach((k, v) -> System.out.printf("- %s: mean %.3f ms over %.0f%n", k, 1000 * v / counts.get(k), counts.get(k)));
     }
 
     /** Distinct prompts: "Request <seed>-<i>: " followed by words, about 40 tokens each. */
@@ -172,7 +204,7 @@ public final class RouterBenchmark {
         double[] p95 = new double[2];
         int k = 0;
         for (String policy : new String[] {"prefix", "round-robin"}) {
-            try (LocalPlatform p = platform(root, policy, Map.of("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "9"))) {
+            try (LocalPlatform p = platform(root, policy, Map.of("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "9"), 2, Map.of())) {
                 ManagedChannel ch = channel(GRPC);
                 var router = RouterGrpc.newStub(ch);
                 List<String> systems = new ArrayList<>();
@@ -233,9 +265,10 @@ public final class RouterBenchmark {
 
     // ---------------------------------------------------------------- plumbing
 
-    private static LocalPlatform platform(Path root, String policy, Map<String, String> inferenceEnv) throws Exception {
-        LocalPlatform p = new LocalPlatform(new LocalPlatform.Options(root, root.resolve("e2e/target/bench"), null, 2, GRPC, HTTP,
-                Map.of("BOUNDLESS_ROUTER_ROUTING_POLICY", policy), inferenceEnv));
+    private static LocalPlatform platform(Path root, String policy, Map<String, String> inferenceEnv, int replicas, Map<String, String> cpus)
+            throws Exception {
+        LocalPlatform p = new LocalPlatform(new LocalPlatform.Options(root, root.resolve("e2e/target/bench"), null, replicas, GRPC, HTTP,
+                Map.of("BOUNDLESS_ROUTER_ROUTING_POLICY", policy), inferenceEnv, cpus));
         p.start(Duration.ofMinutes(4));
         return p;
     }
