@@ -243,6 +243,45 @@ class PlatformE2ETest {
 
     @Test
     @Order(6)
+    void aClientCancelReachesInferenceAndFreesItsBlocks() throws Exception {
+        var replicas = List.of(GRPC + 2, GRPC + 3).stream()
+                .map(port -> ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build()).toList();
+        try {
+            io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+            AtomicInteger first = new AtomicInteger();
+            CompletableFuture<Result> f = ctx.call(() -> {
+                ChatRequest story = chat("A story that will be cancelled", 2000);
+                return stream(ChatRequest.newBuilder(story).setSampling(Sampling.newBuilder(story.getSampling()).setIgnoreEos(true)).build(), first);
+            });
+            await().atMost(Duration.ofSeconds(60)).until(() -> first.get() == 1);
+            assertThat(running(replicas)).isEqualTo(1);
+            ctx.cancel(null);
+            assertThat(f.get(30, TimeUnit.SECONDS).error().getCode()).isEqualTo(Status.Code.CANCELLED);
+            // the router cancelled its inference call: the sequence is gone and its KV blocks are free
+            await().atMost(Duration.ofSeconds(10)).until(() -> running(replicas) == 0);
+            for (ManagedChannel c : replicas) {
+                var info = io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(c)
+                        .getModelInfo(io.boundless.proto.inference.v1.GetModelInfoRequest.getDefaultInstance());
+                await().atMost(Duration.ofSeconds(10)).until(() -> io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(c)
+                        .getLoad(io.boundless.proto.inference.v1.GetLoadRequest.getDefaultInstance()).getFreeKvBlocks() == info.getKvBlocks());
+            }
+        } finally {
+            replicas.forEach(ManagedChannel::shutdownNow);
+        }
+    }
+
+    private static int running(List<ManagedChannel> replicas) {
+        int n = 0;
+        for (ManagedChannel c : replicas) {
+            var load = io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(c)
+                    .getLoad(io.boundless.proto.inference.v1.GetLoadRequest.getDefaultInstance());
+            n += load.getRunning() + load.getQueueDepth();
+        }
+        return n;
+    }
+
+    @Test
+    @Order(7)
     void aKeyOverItsRateLimitGets429WithRetryAfter() throws Exception {
         int limited = 0;
         String retryAfter = null;
@@ -267,7 +306,7 @@ class PlatformE2ETest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void aKilledReplicaFailsOnlyTheStreamsItWasServingAndIsReadmittedAfterRestart() throws Exception {
         int streams = 6;
         List<CompletableFuture<Result>> running = new ArrayList<>();
@@ -275,6 +314,8 @@ class PlatformE2ETest {
         for (int i = 0; i < streams; i++) {
             ChatRequest story = chat(i + " is the number of the long story you tell me now", 400); // distinct first blocks: spread by load
             running.add(stream(ChatRequest.newBuilder(story).setSampling(Sampling.newBuilder(story.getSampling()).setIgnoreEos(true)).build(), firstTokens));
+            int started = i + 1;  // one at a time, so that each new prefix sees the others' load: 3 streams per replica
+            await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == started);
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == streams);
         platform.kill("inference-1");
@@ -292,7 +333,7 @@ class PlatformE2ETest {
                 assertThat(r.tokens).isEqualTo(400);
             }
         }
-        assertThat(failed).as("the killed replica was serving some of the streams").isBetween(1L, (long) streams - 1);
+        assertThat(failed).as("the killed replica was serving some of the streams: %s", results).isBetween(1L, (long) streams - 1);
         // new requests all succeed on the surviving replica (retried there if they first went to the dead one)
         List<CompletableFuture<Result>> after = new ArrayList<>();
         for (int i = 0; i < 6; i++) {

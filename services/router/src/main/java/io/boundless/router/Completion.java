@@ -87,7 +87,16 @@ public final class Completion {
         this.sink = sink;
     }
 
+    /**
+     * Starts the request. Its calls to the tokenizer and inference run outside the caller's gRPC
+     * context: a client cancel must reach them through {@link #cancel()} (which knows the client left),
+     * not as a context cancellation that would look like a failing replica.
+     */
     void start() {
+        io.grpc.Context.ROOT.run(this::begin);
+    }
+
+    private void begin() {
         if (req.ids() != null) {
             onPrompt(req.ids());
             return;
@@ -416,6 +425,10 @@ public final class Completion {
         }
         if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
             fail(status.withDescription("the request's deadline passed after " + completionTokens + " tokens were generated"));
+            return;
+        }
+        if (status.getCode() == Status.Code.CANCELLED) {  // not the replica's fault
+            fail(Status.CANCELLED.withDescription("the inference call was cancelled after " + completionTokens + " tokens: " + status.getDescription()));
             return;
         }
         gw.metrics.ejections.increment();

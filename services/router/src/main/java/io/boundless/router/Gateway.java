@@ -48,7 +48,8 @@ public final class Gateway implements AutoCloseable {
     public Gateway(RouterConfig config, RouterMetrics metrics) {
         this.config = config;
         this.metrics = metrics;
-        this.pool = new ReplicaPool(config.replicas(), config.health().interval(), config.health().ejection());
+        this.pool = new ReplicaPool(config.replicas(), config.health().interval(), config.health().ejection(), config.health().timeout(),
+                config.health().failuresToEject());
         ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
             case "prefix" -> ReplicaPicker.Policy.PREFIX;
             case "round-robin" -> ReplicaPicker.Policy.ROUND_ROBIN;

@@ -85,9 +85,17 @@ public interface RouterConfig {
         @WithDefault("1s")
         Duration interval();
 
-        /** A replica that fails a request before its first token, or a health check, is ejected for this long (and until a check passes). */
+        /** A replica that fails a request, or failures-to-eject health checks in a row, is ejected for this long (and until a check passes). */
         @WithDefault("5s")
         Duration ejection();
+
+        /** A health check's deadline (a busy replica answers late: that alone is no reason to eject it). */
+        @WithDefault("2s")
+        Duration timeout();
+
+        /** Failed health checks in a row that eject a replica. */
+        @WithDefault("2")
+        int failuresToEject();
     }
 
     /** Authentication and per-key rate limits. */

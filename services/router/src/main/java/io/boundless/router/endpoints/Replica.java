@@ -19,6 +19,7 @@ public final class Replica implements AutoCloseable {
     private volatile long ejectedUntilNanos;
     private volatile int contextLength;
     private volatile String modelName = "";
+    private int failedChecks;  // consecutive; the health checker's thread only
 
     public Replica(String address) {
         this.address = address;
@@ -70,6 +71,15 @@ public final class Replica implements AutoCloseable {
 
     void ejectUntil(long nanos) {
         ejectedUntilNanos = nanos;
+    }
+
+    void checkPassed() {
+        failedChecks = 0;
+    }
+
+    /** Counts a failed health check; returns the failures in a row. */
+    int checkFailed() {
+        return ++failedChecks;
     }
 
     public int contextLength() {

@@ -23,15 +23,19 @@ public final class ReplicaPool implements AutoCloseable {
     private final List<Replica> replicas;
     private final Duration interval;
     private final Duration ejection;
+    private final Duration timeout;
+    private final int failuresToEject;
     private final ScheduledExecutorService checker;
 
-    public ReplicaPool(List<String> addresses, Duration interval, Duration ejection) {
+    public ReplicaPool(List<String> addresses, Duration interval, Duration ejection, Duration timeout, int failuresToEject) {
         if (addresses.isEmpty()) {
             throw new IllegalArgumentException("no inference replicas configured (boundless.router.replicas)");
         }
         this.replicas = addresses.stream().map(String::trim).distinct().map(Replica::new).toList();
         this.interval = interval;
         this.ejection = ejection;
+        this.timeout = timeout;
+        this.failuresToEject = Math.max(1, failuresToEject);
         this.checker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "replica-health");
             t.setDaemon(true);
@@ -67,22 +71,27 @@ public final class ReplicaPool implements AutoCloseable {
         }
     }
 
+    /**
+     * One check: GetModelInfo (until it answered once) and GetLoad within the timeout. A replica is
+     * ejected after failuresToEject checks in a row fail (a busy replica may answer one check late),
+     * and admitted again by the first check that passes after its ejection time.
+     */
     private void check(Replica r) {
-        long deadline = Math.max(200, Math.min(2000, interval.toMillis()));
         try {
-            InferenceGrpc.InferenceBlockingStub stub = InferenceGrpc.newBlockingStub(r.channel()).withDeadlineAfter(deadline, TimeUnit.MILLISECONDS);
+            InferenceGrpc.InferenceBlockingStub stub = InferenceGrpc.newBlockingStub(r.channel()).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (r.contextLength() == 0) {
                 var info = stub.getModelInfo(GetModelInfoRequest.getDefaultInstance());
                 r.describe(info.getModel(), info.getContextLength());
             }
             stub.getLoad(GetLoadRequest.getDefaultInstance());
+            r.checkPassed();
             if (!r.healthy()) {
                 LOG.infof("inference replica %s (%s) passes its health check", r, r.modelName());
                 r.healthy(true);
             }
         } catch (StatusRuntimeException e) {
-            if (r.healthy()) {
-                eject(r, "health check failed: " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+            if (r.checkFailed() >= failuresToEject && r.healthy()) {
+                eject(r, failuresToEject + " health checks failed in a row, the last: " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
             }
         } catch (RuntimeException e) {
             LOG.warnf("health check of %s failed: %s", r, e.toString());
