@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Router benchmarks on the local platform (real processes, the default model, 2 replicas).
@@ -149,24 +150,8 @@ public final class RouterBenchmark {
         return run(prompts.size(), concurrency, (i, t) -> {
             var req = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().addAllPromptIds(ids.get(i))
                     .setSampling(SamplingParameters.newBuilder().setTemperature(0).setMaxNewTokens(16)).build();
-            InferenceGrpc.newStub(replicas.get(i % replicas.size())).withDeadlineAfter(120, TimeUnit.SECONDS).generate(req, new StreamObserver<>() {
-                @Override
-                public void onNext(io.boundless.proto.inference.v1.GenerateResponse v) {
-                    if (v.getTokensCount() > 0) {
-                        t.token();
-                    }
-                }
-
-                @Override
-                public void onError(Throwable e) {
-                    t.fail(e);
-                }
-
-                @Override
-                public void onCompleted() {
-                    t.done();
-                }
-            });
+            InferenceGrpc.newStub(replicas.get(i % replicas.size())).withDeadlineAfter(120, TimeUnit.SECONDS)
+                    .generate(req, timed(t, io.boundless.proto.inference.v1.GenerateResponse::getTokensCount, null));
         });
     }
 
@@ -174,25 +159,33 @@ public final class RouterBenchmark {
         return run(prompts.size(), concurrency, (i, t) -> {
             var req = GenerateRequest.newBuilder().setModel("default-random").setText(prompts.get(i))
                     .setSampling(Sampling.newBuilder().setTemperature(0).setMaxTokens(16)).build();
-            router.withDeadlineAfter(120, TimeUnit.SECONDS).generate(req, new StreamObserver<>() {
-                @Override
-                public void onNext(io.boundless.proto.router.v1.GenerateResponse v) {
-                    if (v.getTokensCount() > 0) {
-                        t.token();
-                    }
-                }
-
-                @Override
-                public void onError(Throwable e) {
-                    t.fail(e);
-                }
-
-                @Override
-                public void onCompleted() {
-                    t.done();
-                }
-            });
+            router.withDeadlineAfter(120, TimeUnit.SECONDS).generate(req, timed(t, io.boundless.proto.router.v1.GenerateResponse::getTokensCount, null));
         });
+    }
+
+    /** A stream observer that times tokens into t (and hands each message to also, if set). */
+    private static <T> StreamObserver<T> timed(Timing t, java.util.function.ToIntFunction<T> tokens, Consumer<T> also) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(T v) {
+                if (tokens.applyAsInt(v) > 0) {
+                    t.token();
+                }
+                if (also != null) {
+                    also.accept(v);
+                }
+            }
+
+            @Override
+            public void onError(Throwable e) {
+                t.fail(e);
+            }
+
+            @Override
+            public void onCompleted() {
+                t.done();
+            }
+        };
     }
 
     // ---------------------------------------------------------------- affinity
@@ -229,30 +222,14 @@ public final class RouterBenchmark {
                             .addMessages(ChatMessage.newBuilder().setRole("system").setContent(systems.get(which[i])))
                             .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Question " + i + ": why?"))
                             .setSampling(Sampling.newBuilder().setTemperature(0).setMaxTokens(4)).build();
-                    router.withDeadlineAfter(120, TimeUnit.SECONDS).chat(req, new StreamObserver<>() {
-                        @Override
-                        public void onNext(io.boundless.proto.router.v1.ChatResponse v) {
-                            if (v.getTokensCount() > 0) {
-                                t.token();
-                            }
-                            if (v.hasUsage()) {
-                                synchronized (cached) {
-                                    cached[0] += v.getUsage().getCachedPromptTokens();
-                                    cached[1] += v.getUsage().getPromptTokens();
-                                }
+                    router.withDeadlineAfter(120, TimeUnit.SECONDS).chat(req, timed(t, io.boundless.proto.router.v1.ChatResponse::getTokensCount, v -> {
+                        if (v.hasUsage()) {
+                            synchronized (cached) {
+                                cached[0] += v.getUsage().getCachedPromptTokens();
+                                cached[1] += v.getUsage().getPromptTokens();
                             }
                         }
-
-                        @Override
-                        public void onError(Throwable e) {
-                            t.fail(e);
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            t.done();
-                        }
-                    });
+                    }));
                 });
                 System.out.printf("| %s | 200 | %.1f ms | %.1f ms | %.0f%% (prompts: %d tokens on average) |%n", policy, st.ttft.p(50), st.ttft.p(95),
                         100.0 * cached[0] / cached[1], cached[1] / 200);

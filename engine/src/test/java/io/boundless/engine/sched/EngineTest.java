@@ -83,6 +83,14 @@ class EngineTest {
         return p;
     }
 
+    /**
+     * Greedy, generating past EOS: tests on random prompts that need their sequences to run their
+     * length (to force preemption, to hold blocks) must not depend on whether a random model says EOS.
+     */
+    static SamplingParams greedyPastEos(int maxNewTokens) {
+        return new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), maxNewTokens, 0, true);
+    }
+
     static List<Integer> alone(int[] prompt, SamplingParams p) {
         try (Engine e = engine(256, 512)) {
             Collector c = new Collector();
@@ -96,8 +104,7 @@ class EngineTest {
     void batchedSequencesGetTheirSingleSequenceTokens() {
         long seed = new Random().nextLong();
         List<int[]> prompts = List.of(prompt(seed, 23), prompt(seed + 1, 5), prompt(seed + 2, 41), prompt(seed + 3, 12));
-        // greedy past EOS: every sequence runs its 20 tokens whatever the random prompts make it say
-        SamplingParams greedy = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 20, 0, true);
+        SamplingParams greedy = greedyPastEos(20);
         try (Engine e = engine(256, 24)) { // a small token budget forces chunked prefill next to decodes
             Collector c = new Collector();
             List<Long> ids = new ArrayList<>();
@@ -140,7 +147,7 @@ class EngineTest {
     void preemptedSequencesRecomputeToTheSameTokens() {
         long seed = new Random().nextLong();
         List<int[]> prompts = List.of(prompt(seed, 20), prompt(seed + 1, 22), prompt(seed + 2, 18));
-        SamplingParams greedy = SamplingParams.greedy(30);
+        SamplingParams greedy = greedyPastEos(30);
         try (Engine e = engine(30, 512)) { // 30 blocks of 4: not enough for all three to finish side by side
             Collector c = new Collector();
             List<Long> ids = new ArrayList<>();
@@ -178,14 +185,14 @@ class EngineTest {
         int[] p = prompt(seed, 26); // ends inside a block: the forks copy it on write
         try (Engine e = engine(256, 512)) {
             Collector c = new Collector();
-            long[] ids = e.submit(p, SamplingParams.greedy(8), 4, 0, c);
+            long[] ids = e.submit(p, greedyPastEos(8), 4, 0, c);
             e.step(); // prefill + fork
             assertThat(e.totalBlocks() - e.freeBlocks()).as("4 samples share 7 prompt blocks").isEqualTo(7);
             drain(e);
             for (long id : ids) {
                 assertThat(c.tokens.get(id)).as("greedy samples agree").isEqualTo(c.tokens.get(ids[0]));
             }
-            assertThat(c.tokens.get(ids[0])).isEqualTo(alone(p, SamplingParams.greedy(8)));
+            assertThat(c.tokens.get(ids[0])).isEqualTo(alone(p, greedyPastEos(8)));
             // with a seed and temperature the samples differ from each other but reproduce
             SamplingParams t = new SamplingParams(1.5f, 0, 1, 0, 1, 0, 0, seed, 0, List.of(), 12, 0, true);
             long[] a = e.submit(p, t, 3, 0, c);
