@@ -148,14 +148,24 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     private void writeDefaultModel() throws IOException, InterruptedException {
-        Path inference = options.root().resolve("services/inference/target/quarkus-app");
+        writeStoreModel(options.root(), store, options.workDir().resolve("logs/default-model.log"));
+    }
+
+    /**
+     * Writes a random-weight model with its tokenizer into a model store (DefaultModel of the
+     * inference service): {@code <store>/default-random/1}, or with "bench" {@code <store>/bench-random/1}.
+     */
+    public static void writeStoreModel(Path root, Path store, Path log, String... variant) throws IOException, InterruptedException {
+        Path inference = root.resolve("services/inference/target/quarkus-app");
         String cp = inference.resolve("app") + "/*:" + inference.resolve("lib/main") + "/*";
         Path java = Path.of(ProcessHandle.current().info().command().orElse("java"));
-        Process p = new ProcessBuilder(java.toString(), "--add-modules", "jdk.incubator.vector", "-cp", cp, "io.boundless.inference.DefaultModel",
-                store.toString()).redirectErrorStream(true).redirectOutput(options.workDir().resolve("logs/default-model.log").toFile()).start();
-        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+        List<String> command = concat(List.of(java.toString(), "--add-modules", "jdk.incubator.vector", "-cp", cp,
+                "io.boundless.inference.DefaultModel", store.toString()), List.of(variant));
+        Files.createDirectories(log.getParent());
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
             p.destroyForcibly();
-            throw new IllegalStateException("writing the default model failed; see " + options.workDir().resolve("logs/default-model.log"));
+            throw new IllegalStateException("writing the model failed; see " + log);
         }
     }
 

@@ -33,6 +33,14 @@ public final class DefaultModel {
     static final int EOS = 511;
     static final ModelConfig CONFIG = new ModelConfig(Architecture.LLAMA, 512, 256, 704, 4, 8, 4, 32, 1e-5f, 10000, null, 2048,
             true, false, 0, BOS, List.of(EOS));
+    /**
+     * A larger random model with the same tokenizer, for benchmarks where prefill must cost what it
+     * costs on real models relative to the fixed per-request overheads (6 layers, hidden 768: 38M
+     * parameters; a 400-token prefill takes about a second on one core).
+     */
+    static final String BENCH_NAME = "bench-random";
+    static final ModelConfig BENCH_CONFIG = new ModelConfig(Architecture.LLAMA, 512, 768, 2048, 6, 12, 4, 64, 1e-5f, 10000, null, 2048,
+            true, false, 0, BOS, List.of(EOS));
     static final String BEGIN = "<|begin|>";
     static final String END = "<|end|>";
     static final String CHAT_TEMPLATE = "{% for message in messages %}{{ '" + BEGIN + "' + message['role'] + '\\n' + message['content'] + '"
@@ -59,13 +67,17 @@ public final class DefaultModel {
 
     /** Writes the model and its tokenizer into dir unless they are there; returns dir. */
     public static Path materialize(Path dir) {
+        return materialize(dir, CONFIG);
+    }
+
+    static Path materialize(Path dir, ModelConfig config) {
         if (Files.isRegularFile(dir.resolve("model.safetensors")) && Files.isRegularFile(dir.resolve("tokenizer_config.json"))) {
             return dir;
         }
         try {
             Files.createDirectories(dir.getParent());
             Path tmp = Files.createTempDirectory(dir.getParent(), "." + dir.getFileName() + "-tmp");
-            ModelWriter.writeHuggingFace(tmp, CONFIG, ModelWriter.randomWeights(CONFIG, 2026), DType.F32);
+            ModelWriter.writeHuggingFace(tmp, config, ModelWriter.randomWeights(config, 2026), DType.F32);
             writeTokenizer(tmp);
             try {
                 Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
@@ -215,13 +227,17 @@ public final class DefaultModel {
         return b.append('"').toString();
     }
 
-    /** Writes the default model into a model store: {@code DefaultModel <store>} creates {@code <store>/default-random/1}. */
+    /**
+     * Writes the default model into a model store: {@code DefaultModel <store>} creates
+     * {@code <store>/default-random/1}; {@code DefaultModel <store> bench} creates {@code <store>/bench-random/1}.
+     */
     public static void main(String[] args) {
-        if (args.length != 1) {
-            System.err.println("usage: DefaultModel <model-store directory>");
+        if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equals("bench"))) {
+            System.err.println("usage: DefaultModel <model-store directory> [bench]");
             System.exit(2);
         }
-        System.out.println(materialize(Path.of(args[0]).resolve(NAME).resolve("1")));
+        boolean bench = args.length == 2;
+        System.out.println(materialize(Path.of(args[0]).resolve(bench ? BENCH_NAME : NAME).resolve("1"), bench ? BENCH_CONFIG : CONFIG));
     }
 
     private DefaultModel() {}
