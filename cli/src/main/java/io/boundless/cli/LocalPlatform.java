@@ -193,7 +193,7 @@ public final class LocalPlatform implements AutoCloseable {
             if (System.nanoTime() > endNanos) {
                 throw new IllegalStateException("the " + s.name() + " service did not become ready; see " + s.log());
             }
-            Thread.sleep(250);
+            Thread.sleep(250);  // the poll interval: readiness of another process has no event to wait on
         }
     }
 

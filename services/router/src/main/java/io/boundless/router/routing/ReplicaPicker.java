@@ -15,8 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * prompt's full blocks (the blocks the replicas' prefix caches key on). A prompt goes to the replica
  * that was sent its longest known prefix, unless that replica already has more than loadFactor × the
  * average outstanding requests (bounded load); a prompt with no known prefix goes to a replica with
- * the fewest outstanding requests, ties broken by the hash of its first block (so new prefixes spread
- * over idle replicas). Consistent hashing alone (tried first) assigns a handful of hot prefixes
+ * the fewest outstanding requests and, among those, the fewest remembered prefix blocks (so new
+ * prefixes spread over the caches evenly, also when they arrive one at a time). Consistent hashing alone (tried first) assigns a handful of hot prefixes
  * unevenly — with 8 prefixes over 2 replicas, a 6/2 split or worse in 29% of layouts — which
  * overflows one replica's cache; assigning each new prefix by load keeps them balanced.
  *
@@ -33,6 +33,8 @@ public final class ReplicaPicker {
     private final AtomicInteger roundRobin = new AtomicInteger();
     /** Prefix chain hash -> the replica last sent that prefix; least recently used entries go first. */
     private final Map<Long, Replica> sentTo;
+    /** Remembered blocks per replica: an estimate of how much of each cache the prefixes sent there fill. */
+    private final Map<Replica, Integer> footprint = new java.util.HashMap<>();
 
     /**
      * @param maxBlocks  leading full blocks of a prompt that are remembered and matched
@@ -49,7 +51,11 @@ public final class ReplicaPicker {
         this.sentTo = new LinkedHashMap<>(1024, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<Long, Replica> eldest) {
-                return size() > capacity;
+                if (size() > capacity) {
+                    footprint.merge(eldest.getValue(), -1, Integer::sum);
+                    return true;
+                }
+                return false;
             }
         };
     }
@@ -79,10 +85,16 @@ public final class ReplicaPicker {
                 }
             }
             if (chosen == null) {
-                chosen = leastOutstanding(list, chain.length > 0 ? chain[0] : prompt.length);
+                chosen = leastLoaded(list, chain.length > 0 ? chain[0] : prompt.length);
             }
             for (long h : chain) {
-                sentTo.put(h, chosen);
+                Replica before = sentTo.put(h, chosen);
+                if (before != chosen) {
+                    footprint.merge(chosen, 1, Integer::sum);
+                    if (before != null) {
+                        footprint.merge(before, -1, Integer::sum);
+                    }
+                }
             }
             return chosen;
         }
@@ -95,15 +107,25 @@ public final class ReplicaPicker {
         }
     }
 
-    /** The least busy replica; among equals, the one the key's hash points at. */
-    private static Replica leastOutstanding(List<Replica> list, long key) {
+    /**
+     * The replica with the fewest outstanding requests; among equals, the one with the fewest
+     * remembered prefix blocks (so that new prefixes fill the caches evenly even when requests come
+     * one at a time), then the one the key's hash points at.
+     */
+    private Replica leastLoaded(List<Replica> list, long key) {
         int min = Integer.MAX_VALUE;
         for (Replica r : list) {
             min = Math.min(min, r.outstanding());
         }
-        List<Replica> idle = new ArrayList<>();
+        int minBlocks = Integer.MAX_VALUE;
         for (Replica r : list) {
             if (r.outstanding() == min) {
+                minBlocks = Math.min(minBlocks, footprint.getOrDefault(r, 0));
+            }
+        }
+        List<Replica> idle = new ArrayList<>();
+        for (Replica r : list) {
+            if (r.outstanding() == min && footprint.getOrDefault(r, 0) == minBlocks) {
                 idle.add(r);
             }
         }

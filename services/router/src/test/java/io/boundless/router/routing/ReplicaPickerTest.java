@@ -89,6 +89,16 @@ class ReplicaPickerTest {
     }
 
     @Test
+    void newPrefixesArrivingOneAtATimeAreSpreadOverTheCaches() {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 2, 1000);
+        Map<Replica, Integer> prefixes = new HashMap<>();
+        for (int system = 0; system < 12; system++) {
+            prefixes.merge(picker.pick(prompt(system, 0, 100), replicas), 1, Integer::sum);  // nothing outstanding: load ties
+        }
+        assertThat(prefixes.values()).containsExactlyInAnyOrder(3, 3, 3, 3);
+    }
+
+    @Test
     void theLongestRememberedPrefixWins() {
         ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
         int[] shortShared = prompt(9, 0, 64);          // 4 blocks, the system prompt only
