@@ -231,7 +231,8 @@ public final class ModelWriter {
         g.put("tokenizer.ggml.add_bos_token", Gguf.Type.BOOL, false);
     }
 
-    private static char[] byteLevelAlphabet() {
+    /** GPT-2's byte-level BPE alphabet: the character that stands for each byte in token strings. */
+    public static char[] byteLevelAlphabet() {
         char[] out = new char[256];
         int n = 0;
         for (int b = 0; b < 256; b++) {

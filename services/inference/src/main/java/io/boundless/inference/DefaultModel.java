@@ -105,7 +105,7 @@ public final class DefaultModel {
     /** tokenizer.json (byte-level BPE, 510 pieces + 2 special tokens) and tokenizer_config.json. */
     static void writeTokenizer(Path dir) throws IOException {
         List<String> pieces = new ArrayList<>(256);
-        char[] byteChar = byteToUnicode();
+        char[] byteChar = ModelWriter.byteLevelAlphabet();
         for (int b = 0; b < 256; b++) {
             pieces.add(String.valueOf(byteChar[b]));
         }
@@ -195,17 +195,6 @@ public final class DefaultModel {
             words = next;
         }
         return merges;
-    }
-
-    /** GPT-2's byte-to-character table of byte-level BPE. */
-    static char[] byteToUnicode() {
-        char[] map = new char[256];
-        int n = 0;
-        for (int b = 0; b < 256; b++) {
-            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            map[b] = printable ? (char) b : (char) (256 + n++);
-        }
-        return map;
     }
 
     private static String quote(String s) {
