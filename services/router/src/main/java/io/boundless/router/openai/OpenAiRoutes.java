@@ -147,11 +147,8 @@ public class OpenAiRoutes {
             s.setMaxTokens(intValue(b, maxKey, 1, Integer.MAX_VALUE));
         }
         if (chat) {
-            if (bool(b, "logprobs")) {
+            if (bool(b, "logprobs")) {  // each token's log-probability always comes; top_logprobs asks for alternatives
                 s.setLogprobs(b.hasNonNull("top_logprobs") ? intValue(b, "top_logprobs", 0, 20) : 0);
-                if (s.getLogprobs() == 0) {
-                    s.setLogprobs(0);
-                }
             } else if (b.hasNonNull("top_logprobs")) {
                 throw invalid("top_logprobs needs logprobs: true", "top_logprobs");
             }
