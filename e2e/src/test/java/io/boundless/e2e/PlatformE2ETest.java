@@ -308,17 +308,48 @@ class PlatformE2ETest {
     @Test
     @Order(8)
     void aKilledReplicaFailsOnlyTheStreamsItWasServingAndIsReadmittedAfterRestart() throws Exception {
+        var replicaChannels = List.of(GRPC + 2, GRPC + 3).stream()
+                .map(port -> ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build()).toList();
+        // an HTTP stream first: the replica that serves it is the one killed
+        List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+        CompletableFuture<HttpResponse<Void>> sse = http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + KEY)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"default-random\", \"stream\": true, \"max_tokens\": 1500, \"ignore_eos\": true,"
+                        + " \"temperature\": 0, \"messages\": [{\"role\": \"user\", \"content\": \"An HTTP story that a crash will end\"}]}")).build(),
+                HttpResponse.BodyHandlers.fromLineSubscriber(new java.util.concurrent.Flow.Subscriber<String>() {
+                    @Override
+                    public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                        s.request(Long.MAX_VALUE);
+                    }
+
+                    @Override
+                    public void onNext(String line) {
+                        if (line.startsWith("data: ")) {
+                            events.add(line.substring(6));
+                        }
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onComplete() {}
+                }));
+        await().atMost(Duration.ofSeconds(60)).until(() -> events.size() >= 2);
+        int victim = running(replicaChannels.subList(0, 1)) > 0 ? 1 : 2;
+        String victimName = "inference-" + victim;
         int streams = 6;
         List<CompletableFuture<Result>> running = new ArrayList<>();
         AtomicInteger firstTokens = new AtomicInteger();
         for (int i = 0; i < streams; i++) {
-            ChatRequest story = chat(i + " is the number of the long story you tell me now", 400); // distinct first blocks: spread by load
+            ChatRequest story = chat(i + " is the number of the long story you tell me now", 1500); // distinct first blocks: spread by load;
+            // long enough to be running still when the replica is killed, on any machine
             running.add(stream(ChatRequest.newBuilder(story).setSampling(Sampling.newBuilder(story.getSampling()).setIgnoreEos(true)).build(), firstTokens));
             int started = i + 1;  // one at a time, so that each new prefix sees the others' load: 3 streams per replica
             await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == started);
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == streams);
-        platform.kill("inference-1");
+        platform.kill(victimName);
         List<Result> results = new ArrayList<>();
         for (var f : running) {
             results.add(f.get(90, TimeUnit.SECONDS)); // none hangs
@@ -330,10 +361,17 @@ class PlatformE2ETest {
                 assertThat(r.error.getDescription()).contains("failed after").contains("not retried");
                 assertThat(r.tokens).isPositive();
             } else {
-                assertThat(r.tokens).isEqualTo(400);
+                assertThat(r.tokens).isEqualTo(1500);
             }
         }
         assertThat(failed).as("the killed replica was serving some of the streams: %s", results).isBetween(1L, (long) streams - 1);
+        // the HTTP stream (already 200 with text sent) ends with an OpenAI error event, then [DONE]
+        assertThat(sse.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        JsonNode error = json.readTree(events.get(events.size() - 2)).path("error");
+        assertThat(error.path("type").asText()).as(events.toString()).isEqualTo("service_unavailable");
+        assertThat(error.path("message").asText()).contains("failed after").contains("not retried");
+        replicaChannels.forEach(ManagedChannel::shutdownNow);
         // new requests all succeed on the surviving replica (retried there if they first went to the dead one)
         List<CompletableFuture<Result>> after = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
@@ -345,8 +383,8 @@ class PlatformE2ETest {
             assertThat(r.tokens).isEqualTo(4);
         }
         assertThat(router.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getReadyReplicas()).isEqualTo(1);
-        platform.restart("inference-1");
-        platform.awaitReady("inference-1", Duration.ofMinutes(2));
+        platform.restart(victimName);
+        platform.awaitReady(victimName, Duration.ofMinutes(2));
         await().atMost(Duration.ofSeconds(30)).until(() -> router.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getReadyReplicas() == 2);
     }
 

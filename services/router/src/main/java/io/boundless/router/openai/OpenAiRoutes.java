@@ -136,6 +136,25 @@ public class OpenAiRoutes {
         if (b.hasNonNull("repetition_penalty")) {
             s.setRepetitionPenalty((float) number(b, "repetition_penalty"));
         }
+        // vLLM's extra sampling parameters
+        if (b.hasNonNull("ignore_eos")) {
+            s.setIgnoreEos(bool(b, "ignore_eos"));
+        }
+        if (b.hasNonNull("min_tokens")) {
+            s.setMinTokens(intValue(b, "min_tokens", 0, Integer.MAX_VALUE));
+        }
+        JsonNode stopIds = b.get("stop_token_ids");
+        if (stopIds != null && !stopIds.isNull()) {
+            if (!stopIds.isArray()) {
+                throw invalid("stop_token_ids must be an array of token ids", "stop_token_ids");
+            }
+            for (JsonNode x : stopIds) {
+                if (!x.canConvertToInt() || x.asInt() < 0) {
+                    throw invalid("stop_token_ids must be an array of token ids", "stop_token_ids");
+                }
+                s.addStopTokenIds(x.asInt());
+            }
+        }
         if (b.hasNonNull("seed")) {
             if (!b.get("seed").canConvertToLong()) {
                 throw invalid("seed must be an integer", "seed");
