@@ -76,7 +76,7 @@ public class OpenAiRoutes {
             Gateway g = lifecycle.gateway();
             g.authorize(ctx.request().getHeader("Authorization"));
             JsonNode body = parse(ctx);
-            String model = text(body, "model", true);
+            String model = requiredText(body, "model");
             boolean stream = bool(body, "stream");
             boolean includeUsage = stream && body.path("stream_options").path("include_usage").asBoolean(false);
             int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
@@ -258,13 +258,11 @@ public class OpenAiRoutes {
         return out;
     }
 
-    private static String text(JsonNode b, String key, boolean required) {
+    /** A required string field. */
+    private static String requiredText(JsonNode b, String key) {
         JsonNode v = b.get(key);
         if (v == null || v.isNull()) {
-            if (required) {
-                throw invalid(key + " is required", key);
-            }
-            return null;
+            throw invalid(key + " is required", key);
         }
         if (!v.isTextual()) {
             throw invalid(key + " must be a string", key);
