@@ -1,8 +1,9 @@
 package io.boundless.engine.sched;
 
-import io.boundless.engine.cpu.Parallel;
+import io.boundless.engine.backend.Backend;
+import io.boundless.engine.backend.Backends;
+import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.kv.BlockManager;
-import io.boundless.engine.kv.KvCache;
 import io.boundless.engine.model.ModelConfig;
 import io.boundless.engine.model.ModelWeights;
 import io.boundless.engine.model.Transformer;
@@ -21,16 +22,16 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The engine loop: requests come in from any thread; one engine thread repeats
  * schedule → execute → update (vLLM's {@code step()}): the scheduler picks this step's work, the
- * transformer computes it in one batch, and the sampler turns each finished row into a token.
+ * backend (CPU or CUDA) computes it in one batch, and the sampler turns each finished row into a
+ * token. Greedy rows without penalties or logprobs take the backend's argmax, so a GPU sends two
+ * numbers for them instead of a vocabulary of logits.
  */
 public final class Engine implements AutoCloseable {
-    private final Transformer transformer;
+    private final Backend backend;
     private final ModelConfig model;
-    private final KvCache cache;
     private final BlockManager blocks;
     private final Scheduler scheduler;
     private final EngineConfig config;
-    private final Parallel parallel;
     private final ConcurrentLinkedQueue<Runnable> inbox = new ConcurrentLinkedQueue<>();
     private final Map<Long, Sequence> live = new HashMap<>();          // engine thread only
     private final AtomicLong ids = new AtomicLong();
@@ -45,18 +46,32 @@ public final class Engine implements AutoCloseable {
     private volatile int runningNow;
     private volatile int waitingNow;
 
+    /** An engine on the backend the config asks for (see {@link Backends}). */
     public Engine(ModelWeights weights, EngineConfig config) {
-        this.model = weights.config();
+        this(weights.config(), config, Backends.create(weights, config));
+    }
+
+    /** An engine on a given backend, which it closes when it closes. */
+    public Engine(ModelConfig model, EngineConfig config, Backend backend) {
+        this.model = model;
         this.config = config;
-        this.parallel = new Parallel(config.threads());
-        this.transformer = new Transformer(weights, parallel);
-        this.cache = KvCache.forBudget(model, config.blockSize(), config.kvBudgetBytes());
-        this.blocks = new BlockManager(cache.numBlocks, config.blockSize());
+        this.backend = backend;
+        this.blocks = new BlockManager(backend.numBlocks(), backend.blockSize());
         this.scheduler = new Scheduler(blocks, config.maxBatchTokens(), config.maxRunning());
     }
 
     public ModelConfig model() {
         return model;
+    }
+
+    /** "cpu" or "cuda". */
+    public String backendName() {
+        return backend.name();
+    }
+
+    /** The backend's device in words. */
+    public String device() {
+        return backend.device();
     }
 
     /** The engine refused a request because its queue is full (RESOURCE_EXHAUSTED). */
@@ -228,7 +243,7 @@ public final class Engine implements AutoCloseable {
         List<Transformer.Chunk> chunks = new ArrayList<>(work.size());
         for (Scheduler.Work w : work) {
             if (w.copyBlock() >= 0) {
-                cache.copyBlock((int) (w.copyBlock() >>> 32), (int) w.copyBlock());
+                backend.copyBlock((int) (w.copyBlock() >>> 32), (int) w.copyBlock());
             }
             Sequence s = w.seq();
             int[] toks = java.util.Arrays.copyOfRange(s.tokens.array(), s.computed, s.computed + w.tokens());
@@ -241,7 +256,18 @@ public final class Engine implements AutoCloseable {
                 chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
             }
         }
-        float[] logits = transformer.forward(chunks, cache);
+        List<Boolean> full = new ArrayList<>();
+        for (int i = 0; i < work.size(); i++) {
+            Transformer.Chunk chunk = chunks.get(i);
+            for (int j = 0; j < chunk.logitRows(); j++) {
+                full.add(!argmaxSuffices(work.get(i).seq()));
+            }
+        }
+        boolean[] fullRows = new boolean[full.size()];
+        for (int i = 0; i < fullRows.length; i++) {
+            fullRows[i] = full.get(i);
+        }
+        StepOutput out = backend.forward(chunks, fullRows);
         int row = 0;
         int vocab = model.vocabSize();
         for (int i = 0; i < work.size(); i++) {
@@ -259,7 +285,7 @@ public final class Engine implements AutoCloseable {
             if (s.scoreFrom >= 0) {
                 for (int j = chunk.logitsFrom(); j < chunk.logitsTo(); j++) {
                     int target = before + j + 1 - s.scoreFrom; // index of the continuation token this row predicts
-                    Sampler.Sample sc = Sampler.score(logits, row++ * vocab, vocab, s.tokens.get(s.scoreFrom + target), s.params.logprobs());
+                    Sampler.Sample sc = Sampler.score(out.logits(), out.offset(row++), vocab, s.tokens.get(s.scoreFrom + target), s.params.logprobs());
                     s.scoreLogprobs[target] = sc.logprob();
                     s.scoreTopIds[target] = sc.topIds();
                     s.scoreTopLogprobs[target] = sc.topLogprobs();
@@ -273,11 +299,11 @@ public final class Engine implements AutoCloseable {
             if (!chunk.wantLogits()) {
                 continue;
             }
-            int offset = row++ * vocab;
+            int logitsRow = row++;
             if (s.pendingSamples > 0) {
-                forkSamples(s, logits, offset);
+                forkSamples(s, out, logitsRow);
             }
-            emit(s, logits, offset);
+            emit(s, out, logitsRow);
         }
         busyNanos += System.nanoTime() - t0;
         steps++;
@@ -285,7 +311,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** n > 1: the leader's prompt is computed; its forks share the blocks and sample from the same logits. */
-    private void forkSamples(Sequence leader, float[] logits, int offset) {
+    private void forkSamples(Sequence leader, StepOutput out, int row) {
         int n = leader.pendingSamples;
         leader.pendingSamples = 0;
         for (int k = 0; k < n; k++) {
@@ -293,14 +319,29 @@ public final class Engine implements AutoCloseable {
             f.sampleIndex = k + 1;
             live.put(f.id, f);
             scheduler.addRunning(f);
-            emit(f, logits, offset);
+            emit(f, out, row);
         }
     }
 
-    private void emit(Sequence s, float[] logits, int offset) {
+    /**
+     * Whether this sequence's next token is the plain argmax of its logits: greedy, no penalties,
+     * no logprobs, nothing suppressed (forks of a greedy leader take the same argmax).
+     */
+    private static boolean argmaxSuffices(Sequence s) {
         SamplingParams p = s.params;
-        int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
-        Sampler.Sample sample = Sampler.sample(logits, offset, model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress);
+        return s.scoreFrom < 0 && p.isGreedy() && p.logprobs() == 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0
+                && p.frequencyPenalty() == 0 && s.generated() >= p.minNewTokens();
+    }
+
+    private void emit(Sequence s, StepOutput out, int row) {
+        SamplingParams p = s.params;
+        Sampler.Sample sample;
+        if (out.isFull(row)) {
+            int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
+            sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress);
+        } else {
+            sample = new Sampler.Sample(out.argmax()[row], out.argmaxLogprob()[row], new int[0], new float[0]);
+        }
         s.append(sample.token(), model.vocabSize());
         s.listener.onToken(s, sample);
         boolean stop = p.stopTokenIds().contains(sample.token()) || (!p.ignoreEos() && model.eosIds().contains(sample.token()));
@@ -378,6 +419,6 @@ public final class Engine implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        parallel.close();
+        backend.close();
     }
 }

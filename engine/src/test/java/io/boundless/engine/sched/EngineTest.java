@@ -3,7 +3,11 @@ package io.boundless.engine.sched;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.boundless.engine.backend.Backend;
+import io.boundless.engine.backend.CpuBackend;
+import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.cpu.Rope;
+import io.boundless.engine.model.Transformer;
 import io.boundless.engine.model.Architecture;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.model.ModelConfig;
@@ -118,6 +122,111 @@ class EngineTest {
             }
             assertThat(e.freeBlocks()).isEqualTo(e.totalBlocks());
         }
+    }
+
+    /**
+     * A backend that, like the CUDA one, returns only the argmax and its log-probability for rows
+     * the engine does not need whole (here computed from the CPU's logits), and counts them.
+     */
+    static final class ArgmaxOnly implements Backend {
+        final CpuBackend cpu;
+        int reduced;
+        int whole;
+
+        ArgmaxOnly(CpuBackend cpu) {
+            this.cpu = cpu;
+        }
+
+        @Override
+        public StepOutput forward(List<Transformer.Chunk> chunks, boolean[] fullRows) {
+            StepOutput all = cpu.forward(chunks, fullRows);
+            int vocab = CONFIG.vocabSize();
+            int[] offsets = new int[fullRows.length];
+            int[] ids = new int[fullRows.length];
+            float[] lps = new float[fullRows.length];
+            for (int i = 0; i < fullRows.length; i++) {
+                float[] row = java.util.Arrays.copyOfRange(all.logits(), all.offset(i), all.offset(i) + vocab);
+                ids[i] = Sampler.argmax(row);
+                double sum = 0;
+                for (float v : row) {
+                    sum += Math.exp(v - row[ids[i]]);
+                }
+                lps[i] = (float) -Math.log(sum);
+                offsets[i] = fullRows[i] ? all.offset(i) : -1;
+                if (fullRows[i]) {
+                    whole++;
+                } else {
+                    reduced++;
+                }
+            }
+            return new StepOutput(all.logits(), offsets, ids, lps);
+        }
+
+        @Override
+        public String name() {
+            return "argmax-only";
+        }
+
+        @Override
+        public String device() {
+            return cpu.device();
+        }
+
+        @Override
+        public int numBlocks() {
+            return cpu.numBlocks();
+        }
+
+        @Override
+        public int blockSize() {
+            return cpu.blockSize();
+        }
+
+        @Override
+        public void copyBlock(int from, int to) {
+            cpu.copyBlock(from, to);
+        }
+
+        @Override
+        public void close() {
+            cpu.close();
+        }
+    }
+
+    @Test
+    void greedyRowsTakeTheBackendsArgmaxAndSampledOrLogprobRowsComeWhole() {
+        long seed = new Random().nextLong();
+        int[] p = prompt(seed, 17);
+        SamplingParams greedy = greedyPastEos(12);
+        SamplingParams withLogprobs = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 3, List.of(), 12, 0, true);
+        SamplingParams sampled = new SamplingParams(0.8f, 20, 0.9f, 0, 1.1f, 0, 0, 5L, 0, List.of(), 12, 0, true);
+        SamplingParams minTokens = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 12, 4, true);
+        EngineConfig cfg = new EngineConfig(4, 256 * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4), 512, 16, 64, 2);
+        Collector reference = new Collector();
+        Collector reduced = new Collector();
+        ArgmaxOnly backend = new ArgmaxOnly(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()));
+        List<SamplingParams> all = List.of(greedy, withLogprobs, sampled, minTokens);
+        long[] refIds = new long[all.size()];
+        long[] redIds = new long[all.size()];
+        try (Engine e = engine(256, 512); Engine r = new Engine(CONFIG, cfg, backend)) {
+            for (int i = 0; i < all.size(); i++) {
+                refIds[i] = e.submit(p, all.get(i), 1, 0, reference)[0];
+                redIds[i] = r.submit(p, all.get(i), 1, 0, reduced)[0];
+            }
+            drain(e);
+            drain(r);
+        }
+        for (int i = 0; i < all.size(); i++) {
+            assertThat(reduced.tokens.get(redIds[i])).as("seed %d, params %d", seed, i).isEqualTo(reference.tokens.get(refIds[i]));
+            List<Float> a = reduced.logprobs.get(redIds[i]);
+            List<Float> b = reference.logprobs.get(refIds[i]);
+            for (int t = 0; t < a.size(); t++) {
+                assertThat(a.get(t)).isCloseTo(b.get(t), org.assertj.core.data.Offset.offset(1e-5f));
+            }
+        }
+        // greedy rows went reduced; logprobs, sampling, and minimum-length rows came whole
+        assertThat(backend.reduced).isGreaterThanOrEqualTo(12 + 8);
+        assertThat(backend.whole).isGreaterThanOrEqualTo(12 + 12 + 4);
     }
 
     @Test

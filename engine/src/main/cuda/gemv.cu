@@ -1,0 +1,48 @@
+// Decode-sized matrix products: y[m, n] (+)= sum_k x[m, k] * W[n, k] (+ bias[n]) for up to 8 rows
+// (kernels for 1, 2, 4, 8; `rows` may be fewer).
+// Memory-bound: one warp per output row n streams W's row once with 16-byte loads (8 weights per
+// lane per step, 256 per warp), four steps unrolled so that several loads are in flight, and uses
+// each weight for all M activation rows.
+#include "common.cuh"
+
+template <int WT, int M>
+__device__ void gemv(float* y, const float* x, const void* w, const float* scales, const float* bias, int rows, int N, int K, int accumulate) {
+    int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= N) return;
+    float acc[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) acc[m] = 0.f;
+#pragma unroll 4
+    for (int c = lane * 8; c < K; c += 256) {
+        float wv[8];
+        load8<WT>(w, scales, warp, K, c, wv);
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            if (m >= rows) break;
+            const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
+            float4 a = xp[0], b = xp[1];
+            acc[m] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        if (m >= rows) break;
+        float s = warp_sum(acc[m]);
+        if (lane == 0) {
+            if (bias) s += bias[warp];
+            float* out = y + (long)m * N + warp;
+            *out = accumulate ? *out + s : s;
+        }
+    }
+}
+
+#define GEMV(NAME, WT, M) \
+    extern "C" __global__ void __launch_bounds__(128) NAME(float* y, const float* x, const void* w, const float* scales, const float* bias, int rows, int N, int K, int accumulate) { \
+        gemv<WT, M>(y, x, w, scales, bias, rows, N, K, accumulate); }
+#define GEMV_ALL(WTNAME, WT) \
+    GEMV(gemv_##WTNAME##_1, WT, 1) GEMV(gemv_##WTNAME##_2, WT, 2) GEMV(gemv_##WTNAME##_4, WT, 4) GEMV(gemv_##WTNAME##_8, WT, 8)
+GEMV_ALL(f32, WT_F32)
+GEMV_ALL(bf16, WT_BF16)
+GEMV_ALL(f16, WT_F16)
+GEMV_ALL(q8, WT_Q8)

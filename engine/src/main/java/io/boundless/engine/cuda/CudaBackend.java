@@ -1,0 +1,428 @@
+package io.boundless.engine.cuda;
+
+import io.boundless.engine.backend.Backend;
+import io.boundless.engine.backend.BackendUnavailableException;
+import io.boundless.engine.backend.StepOutput;
+import io.boundless.engine.cpu.Rope;
+import io.boundless.engine.model.LayerWeights;
+import io.boundless.engine.model.ModelConfig;
+import io.boundless.engine.model.ModelWeights;
+import io.boundless.engine.cuda.ForwardPass.Layer;
+import io.boundless.engine.cuda.ForwardPass.Matrix;
+import io.boundless.engine.model.Transformer.Chunk;
+import io.boundless.engine.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The forward pass on an NVIDIA GPU through JCuda's driver API. Weights are uploaded once (see
+ * {@link Precision}); the KV cache is one device allocation of fixed-size blocks, sized from the
+ * memory left free times {@link CudaOptions#memoryFraction}; the block manager above hands the
+ * blocks out exactly as on the CPU, so prefix caching, preemption and n &gt; 1 sharing are the same.
+ *
+ * <p>A step: the host packs token ids, positions, cache slots, block tables and wanted rows into one
+ * int array ({@link StepPlan}) and copies it over; then per layer: norm, one fused q|k|v product,
+ * RoPE, KV write, paged attention, output product accumulated into the residual, norm, one fused
+ * gate|up product, SiLU·mul (GELU for GPT-2), down product accumulated into the residual; then the
+ * final norm of the wanted rows, the vocabulary product and each row's argmax and log-probability.
+ * Products of up to 8 rows take the GEMV kernels (memory-bound, 16-byte loads), larger ones the
+ * tensor-core GEMM. Only argmaxes, their log-probabilities and the rows the sampler needs whole
+ * come back. Decode steps replay a CUDA graph captured per batch-size bucket (1, 2, 4, ...), padded
+ * with rows that write nothing.
+ *
+ * <p>Called from one thread at a time (the engine thread); the context is made current on it.
+ */
+public final class CudaBackend implements Backend {
+    private static final long UPLOAD_CHUNK = 32L << 20;
+
+    /** Device memory in bytes, as the backend placed it. */
+    public record Memory(long weights, long workspaces, long kvCache, long freeAfter, long total) {}
+
+    private final ModelConfig c;
+    private final CudaOptions options;
+    private final Cuda.Probe probe;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final Kernels kernels;
+    private final List<CUdeviceptr> allocations = new ArrayList<>();
+    private final Map<Integer, CUgraphExec> graphs = new HashMap<>();
+    private final boolean llama;
+    private final int blockSize;
+    private final int capacity;
+    private final int graphMax;
+    private final int[] hostInputs;
+    private final WeightType kvType;
+    private long allocated;
+    private final long weightBytes;
+    private final long workspaceBytes;
+    private Thread boundThread;
+    private boolean closed;
+
+    private final ForwardPass pass;
+    private final ForwardPass.Launcher launcher;
+    private final boolean hasPositions;
+    private final CUdeviceptr logits;
+    private final CUdeviceptr argIds;
+    private final CUdeviceptr argLogprobs;
+    private final CUdeviceptr inputs;
+    // KV cache: per layer, keys [numBlocks * blockSize * kvDim] then values
+    private final CUdeviceptr kv;
+    private final long kvLayerBytes;
+    private final int numBlocks;
+    private final long kvBytes;
+    private final long freeAfter;
+    private final long totalMemory;
+
+    /**
+     * Uploads the model and sizes the cache. {@code maxRows} is the most tokens a step computes
+     * (the engine's max batch tokens), {@code maxRunning} the most sequences decoding at once (the
+     * largest graph). Throws {@link BackendUnavailableException} when the device cannot run this
+     * model (its dimensions, or no memory left for a KV block).
+     */
+    public CudaBackend(ModelWeights weights, Cuda.Probe probe, CudaOptions options, int blockSize, int maxRows, int maxRunning) {
+        if (!probe.usable()) {
+            throw new BackendUnavailableException(probe.reason());
+        }
+        this.c = weights.config();
+        this.options = options;
+        this.probe = probe;
+        this.blockSize = blockSize;
+        this.llama = c.arch().isLlamaLike();
+        checkShapes(c);
+        Cuda.check(JCudaDriver.cuDeviceGet(device, options.device()), "cuDeviceGet");
+        Cuda.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        bindContext();
+        try {
+            Cuda.check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
+            this.kernels = new Kernels(probe.major(), probe.minor(), options.syncEachLaunch());
+            this.kvType = options.precision() == Precision.F32 ? WeightType.F32 : WeightType.BF16;
+
+            // weights
+            Precision p = options.precision();
+            Matrix embed = upload(HostWeights.target(p, weights.embeddings()), weights.embeddings());
+            Matrix output = weights.output() == weights.embeddings() ? embed : upload(HostWeights.target(p, weights.output()), weights.output());
+            this.hasPositions = weights.positions() != null;
+            CUdeviceptr positions = hasPositions ? floats(weights.positions().toFloatArray()) : null;
+            float[] inv = llama ? weights.inverseFrequencies() : null;
+            ForwardPass.Globals globals = new ForwardPass.Globals(embed, positions, floats(weights.finalNorm()), floats(weights.finalNormBias()), output,
+                    floats(inv), inv == null ? 0 : inv.length, weights.ropeLayout() == Rope.Layout.ADJACENT);
+            List<Layer> layers = new ArrayList<>();
+            for (LayerWeights lw : weights.layers()) {
+                layers.add(uploadLayer(lw, p));
+            }
+            int qkvDim = c.qDim() + 2 * c.kvDim();
+
+            // workspaces
+            this.graphMax = options.graphs() ? Math.min(256, Math.max(1, StepPlan.bucket(maxRunning, Integer.MAX_VALUE))) : 0;
+            this.capacity = Math.max(maxRows, Math.max(maxRunning, graphMax));
+            if (capacity > 65535) {
+                throw new BackendUnavailableException("a step of " + capacity + " tokens is more than the kernels' grid allows (65535)");
+            }
+            int blocksPerSeq = (c.maxPositions() + blockSize - 1) / blockSize + 1;
+            long tableInts = (long) Math.min(capacity, Math.max(maxRunning, 1)) * blocksPerSeq;
+            if (StepPlan.size(capacity, 0) + tableInts > Integer.MAX_VALUE - 8) {
+                throw new BackendUnavailableException("block tables of " + tableInts + " entries do not fit one buffer");
+            }
+            this.hostInputs = new int[StepPlan.size(capacity, (int) tableInts)];
+            this.weightBytes = allocated;
+            int h = c.hidden();
+            CUdeviceptr x = alloc((long) capacity * h * 4);
+            CUdeviceptr xn = alloc((long) capacity * h * 4);
+            CUdeviceptr qkv = alloc((long) capacity * qkvDim * 4);
+            CUdeviceptr att = alloc((long) capacity * c.qDim() * 4);
+            CUdeviceptr gu = alloc((long) capacity * 2 * c.intermediate() * 4);
+            CUdeviceptr act = alloc((long) capacity * c.intermediate() * 4);
+            CUdeviceptr last = alloc((long) capacity * h * 4);
+            this.logits = alloc((long) capacity * c.vocabSize() * 4);
+            this.argIds = alloc((long) capacity * 4);
+            this.argLogprobs = alloc((long) capacity * 4);
+            this.inputs = alloc((long) hostInputs.length * 4);
+            this.workspaceBytes = allocated - weightBytes;
+
+            // KV cache from what is left
+            long[] free = new long[1];
+            long[] total = new long[1];
+            Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            long perBlock = bytesPerBlock(c, blockSize, kvType);
+            long budget = (long) (free[0] * options.memoryFraction());
+            long blocks = Math.min(budget / perBlock, Integer.MAX_VALUE / blockSize - 1);
+            if (blocks < 1) {
+                throw new BackendUnavailableException("after the weights (" + mib(weightBytes) + ") and workspaces (" + mib(workspaceBytes)
+                        + ") the device has " + mib(free[0]) + " free; " + options.memoryFraction() + " of it holds no KV block of " + mib(perBlock));
+            }
+            this.numBlocks = (int) blocks;
+            this.kvLayerBytes = (long) numBlocks * blockSize * c.kvDim() * kvType.bytes;
+            this.kvBytes = 2L * c.layers() * kvLayerBytes;
+            this.kv = alloc(kvBytes);
+            Cuda.check(JCudaDriver.cuMemsetD32(kv, 0, kvBytes / 4), "cuMemsetD32 (KV cache)");
+            Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            this.pass = new ForwardPass(c, globals, layers, new ForwardPass.Buffers(x, xn, qkv, att, gu, act, last, logits, argIds, argLogprobs,
+                    inputs, capacity), new ForwardPass.Cache(kv, kvLayerBytes, kvType, blockSize));
+            this.launcher = (kernel, gx, gy, threads, args) -> kernels.launch(kernel, gx, gy, threads, stream, args);
+            this.freeAfter = free[0];
+            this.totalMemory = total[0];
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The kernels' limits on model shapes; a model outside them is a clear error, not a fault. */
+    static void checkShapes(ModelConfig c) {
+        List<String> problems = new ArrayList<>();
+        if (c.hidden() % 32 != 0) {
+            problems.add("hidden size " + c.hidden() + " is not a multiple of 32");
+        }
+        if (c.intermediate() % 32 != 0) {
+            problems.add("intermediate size " + c.intermediate() + " is not a multiple of 32");
+        }
+        if (c.qDim() % 32 != 0) {
+            problems.add("attention width " + c.qDim() + " is not a multiple of 32");
+        }
+        if (c.kvDim() % 8 != 0) {
+            problems.add("key/value width " + c.kvDim() + " is not a multiple of 8");
+        }
+        if (c.headDim() > 256) {
+            problems.add("head dimension " + c.headDim() + " is above 256");
+        }
+        if (!problems.isEmpty()) {
+            throw new BackendUnavailableException("the CUDA kernels cannot run this model: " + String.join("; ", problems));
+        }
+    }
+
+    /** KV bytes per block across all layers. */
+    public static long bytesPerBlock(ModelConfig c, int blockSize, WeightType kvType) {
+        return 2L * c.layers() * blockSize * c.kvDim() * kvType.bytes;
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String device() {
+        return probe.name() + " (compute capability " + probe.major() + "." + probe.minor() + ", " + kernels.form + ", " + options.precision()
+                + " weights, " + kvType + " KV cache, CUDA graphs " + (graphMax > 0 ? "up to batch " + graphMax : "off") + ")";
+    }
+
+    public Memory memory() {
+        return new Memory(weightBytes, workspaceBytes, kvBytes, freeAfter, totalMemory);
+    }
+
+    @Override
+    public int numBlocks() {
+        return numBlocks;
+    }
+
+    @Override
+    public int blockSize() {
+        return blockSize;
+    }
+
+    @Override
+    public StepOutput forward(List<Chunk> chunks, boolean[] fullRows) {
+        bindContext();
+        for (Chunk ch : chunks) {
+            for (int j = 0; j < ch.tokens().length; j++) {
+                int id = ch.tokens()[j];
+                if (id < 0 || id >= c.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + c.vocabSize());
+                }
+                if (hasPositions && ch.startPos() + j >= c.maxPositions()) {
+                    throw new IllegalArgumentException("position " + (ch.startPos() + j) + " is past GPT-2's " + c.maxPositions() + " learned positions");
+                }
+            }
+        }
+        int tokens = chunks.stream().mapToInt(ch -> ch.tokens().length).sum();
+        int bucket = graphMax > 0 && StepPlan.isDecode(chunks) ? StepPlan.bucket(tokens, graphMax) : 0;
+        StepPlan plan = StepPlan.build(chunks, blockSize, capacity, hostInputs, bucket);
+        int wanted = fullRows.length;
+        Cuda.check(JCudaDriver.cuMemcpyHtoD(inputs, Pointer.to(hostInputs), (long) plan.used * 4), "copying the step's inputs");
+        if (bucket > 0) {
+            Cuda.check(JCudaDriver.cuGraphLaunch(graph(bucket), stream), "cuGraphLaunch");
+        } else {
+            pass.run(launcher, plan.rows, plan.logitRows);
+        }
+        Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "the step's kernels");
+        int[] ids = new int[wanted];
+        float[] lp = new float[wanted];
+        if (wanted > 0) {
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(ids), argIds, wanted * 4L), "copying argmaxes");
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(lp), argLogprobs, wanted * 4L), "copying log-probabilities");
+        }
+        int vocab = c.vocabSize();
+        int full = 0;
+        for (boolean f : fullRows) {
+            full += f ? 1 : 0;
+        }
+        float[] host = new float[Math.multiplyExact(full, vocab)];
+        int[] offsets = new int[wanted];
+        int k = 0;
+        for (int i = 0; i < wanted; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new CudaException("logits row " + i + " has no maximum (NaN logits): the step's computation went wrong");
+            }
+            if (fullRows[i]) {
+                Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(host).withByteOffset((long) k * vocab * 4), logits.withByteOffset((long) i * vocab * 4),
+                        (long) vocab * 4), "copying logits");
+                offsets[i] = k++ * vocab;
+            } else {
+                offsets[i] = -1;
+            }
+        }
+        return new StepOutput(host, offsets, ids, lp);
+    }
+
+    /** The graph for decode steps of {@code rows} (padded) rows, captured on first use. */
+    private CUgraphExec graph(int rows) {
+        CUgraphExec exec = graphs.get(rows);
+        if (exec != null) {
+            return exec;
+        }
+        CUgraph g = new CUgraph();
+        Cuda.check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+        kernels.capturing = true;
+        try {
+            pass.run(launcher, rows, rows);
+        } finally {
+            kernels.capturing = false;
+            Cuda.check(JCudaDriver.cuStreamEndCapture(stream, g), "cuStreamEndCapture");
+        }
+        exec = new CUgraphExec();
+        Cuda.check(JCudaDriver.cuGraphInstantiate(exec, g, 0), "cuGraphInstantiate");
+        JCudaDriver.cuGraphDestroy(g);
+        graphs.put(rows, exec);
+        return exec;
+    }
+
+    @Override
+    public void copyBlock(int from, int to) {
+        bindContext();
+        long bytes = (long) blockSize * c.kvDim() * kvType.bytes;
+        for (int l = 0; l < 2 * c.layers(); l++) {
+            CUdeviceptr base = kv.withByteOffset(l * kvLayerBytes);
+            Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(base.withByteOffset(to * bytes), base.withByteOffset(from * bytes), bytes, stream), "copying a KV block");
+        }
+    }
+
+    private Layer uploadLayer(LayerWeights lw, Precision p) {
+        Matrix qkvM;
+        CUdeviceptr qkvBias;
+        Matrix gateUp;
+        if (llama) {
+            qkvM = upload(HostWeights.target(p, lw.q(), lw.k(), lw.v()), lw.q(), lw.k(), lw.v());
+            qkvBias = floats(HostWeights.concat(new float[][] {lw.qBias(), lw.kBias(), lw.vBias()}, new int[] {c.qDim(), c.kvDim(), c.kvDim()}));
+            gateUp = upload(HostWeights.target(p, lw.gate(), lw.up()), lw.gate(), lw.up());
+        } else {
+            qkvM = upload(HostWeights.target(p, lw.qkv()), lw.qkv());
+            qkvBias = floats(lw.qkvBias());
+            gateUp = upload(HostWeights.target(p, lw.up()), lw.up());
+        }
+        return new Layer(floats(lw.attnNorm()), floats(lw.attnNormBias()), qkvM, qkvBias, upload(HostWeights.target(p, lw.o()), lw.o()),
+                floats(lw.oBias()), floats(lw.ffnNorm()), floats(lw.ffnNormBias()), gateUp, floats(lw.upBias()),
+                upload(HostWeights.target(p, lw.down()), lw.down()), floats(lw.downBias()));
+    }
+
+    /** Uploads the parts stacked by rows, converted to {@code type} a slice at a time. */
+    private Matrix upload(WeightType type, Tensor... parts) {
+        int cols = Math.toIntExact(parts[0].shape()[1]);
+        long rows = 0;
+        for (Tensor t : parts) {
+            rows += t.shape()[0];
+        }
+        CUdeviceptr values = alloc(rows * cols * type.bytes);
+        CUdeviceptr scales = type == WeightType.Q8 ? alloc(rows * cols / 32 * 4) : null;
+        long at = 0;
+        long slice = Math.max(1, UPLOAD_CHUNK / ((long) cols * 4));
+        for (Tensor t : parts) {
+            long n = t.shape()[0];
+            for (long from = 0; from < n; from += slice) {
+                long to = Math.min(n, from + slice);
+                try (Arena arena = Arena.ofConfined()) {
+                    HostWeights.Prepared p = HostWeights.prepare(type, t, from, to, arena);
+                    copyIn(values.withByteOffset((at + from) * cols * type.bytes), p.values(), (to - from) * cols * type.bytes);
+                    if (scales != null) {
+                        copyIn(scales.withByteOffset((at + from) * cols / 32 * 4), p.scales(), (to - from) * cols / 32 * 4);
+                    }
+                }
+            }
+            at += n;
+        }
+        return new Matrix(values, scales, type, Math.toIntExact(rows), cols);
+    }
+
+    private CUdeviceptr floats(float[] v) {
+        if (v == null) {
+            return null;
+        }
+        CUdeviceptr d = alloc((long) v.length * 4);
+        Cuda.check(JCudaDriver.cuMemcpyHtoD(d, Pointer.to(v), (long) v.length * 4), "uploading a vector");
+        return d;
+    }
+
+    private static void copyIn(CUdeviceptr dst, MemorySegment src, long bytes) {
+        Cuda.check(JCudaDriver.cuMemcpyHtoD(dst, Pointer.to(src.asSlice(0, bytes).asByteBuffer()), bytes), "uploading weights");
+    }
+
+    private CUdeviceptr alloc(long bytes) {
+        CUdeviceptr p = new CUdeviceptr();
+        int r = JCudaDriver.cuMemAlloc(p, Math.max(bytes, 4));
+        if (r != jcuda.driver.CUresult.CUDA_SUCCESS) {
+            throw new BackendUnavailableException("cannot allocate " + mib(bytes) + " on " + probe.name() + " (" + jcuda.driver.CUresult.stringFor(r)
+                    + "; " + mib(allocated) + " allocated so far)");
+        }
+        allocations.add(p);
+        allocated += bytes;
+        return p;
+    }
+
+    private static String mib(long bytes) {
+        return (bytes >> 20) + " MiB";
+    }
+
+    private void bindContext() {
+        if (boundThread != Thread.currentThread()) {
+            Cuda.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            boundThread = Thread.currentThread();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        boundThread = null;
+        JCudaDriver.cuCtxSetCurrent(context);
+        JCudaDriver.cuCtxSynchronize();
+        for (CUgraphExec g : graphs.values()) {
+            JCudaDriver.cuGraphExecDestroy(g);
+        }
+        graphs.clear();
+        for (CUdeviceptr p : allocations) {
+            JCudaDriver.cuMemFree(p);
+        }
+        allocations.clear();
+        if (kernels != null) {
+            kernels.unload();
+        }
+        JCudaDriver.cuStreamDestroy(stream);
+        JCudaDriver.cuDevicePrimaryCtxRelease(device);
+    }
+}

@@ -1,0 +1,125 @@
+package io.boundless.engine.cuda;
+
+import io.boundless.engine.model.ModelConfig;
+import java.util.List;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The kernel launches of one step, in order, over device buffers placed by {@link CudaBackend}:
+ * per layer norm, fused q|k|v product, RoPE, KV write, paged attention, output product accumulated
+ * into the residual, norm, fused gate|up product, SiLU·mul (GELU for GPT-2), down product
+ * accumulated into the residual; then the final norm of the wanted rows, the vocabulary product and
+ * each row's argmax. Products of up to 8 rows take the GEMV kernels, larger ones the GEMM. Kept
+ * apart from the device so that a test can check every launch against the compiled kernels'
+ * signatures without a GPU.
+ */
+final class ForwardPass {
+
+    /** Launches a kernel; arguments are CUdeviceptr (null for a null pointer), Integer, Long or Float. */
+    interface Launcher {
+        void launch(String kernel, int gridX, int gridY, int threads, Object... args);
+    }
+
+    /** A matrix on the device: values [rows × cols] of type, and Q8's scales (else null). */
+    record Matrix(CUdeviceptr values, CUdeviceptr scales, WeightType type, int rows, int cols) {}
+
+    record Layer(CUdeviceptr attnNorm, CUdeviceptr attnNormBias, Matrix qkv, CUdeviceptr qkvBias, Matrix o, CUdeviceptr oBias,
+            CUdeviceptr ffnNorm, CUdeviceptr ffnNormBias, Matrix gateUp, CUdeviceptr upBias, Matrix down, CUdeviceptr downBias) {}
+
+    /** Model-wide weights: embeddings, GPT-2's positions (else null), final norm, output, RoPE's inverse frequencies (else null). */
+    record Globals(Matrix embed, CUdeviceptr positions, CUdeviceptr finalNorm, CUdeviceptr finalNormBias, Matrix output, CUdeviceptr invFreq,
+            int ropeHalf, boolean ropeAdjacent) {}
+
+    /** Activation buffers, each sized for the most rows a step has; {@code inputs} holds the {@link StepPlan}. */
+    record Buffers(CUdeviceptr x, CUdeviceptr xn, CUdeviceptr qkv, CUdeviceptr att, CUdeviceptr gu, CUdeviceptr act, CUdeviceptr last,
+            CUdeviceptr logits, CUdeviceptr argIds, CUdeviceptr argLogprobs, CUdeviceptr inputs, int capacity) {}
+
+    /** The KV cache: per layer keys then values, each {@code layerBytes}. */
+    record Cache(CUdeviceptr base, long layerBytes, WeightType type, int blockSize) {}
+
+    private final ModelConfig c;
+    private final Globals g;
+    private final List<Layer> layers;
+    private final Buffers b;
+    private final Cache kv;
+    private final boolean llama;
+    private final int qkvDim;
+
+    ForwardPass(ModelConfig c, Globals g, List<Layer> layers, Buffers b, Cache kv) {
+        this.c = c;
+        this.g = g;
+        this.layers = List.copyOf(layers);
+        this.b = b;
+        this.kv = kv;
+        this.llama = c.arch().isLlamaLike();
+        this.qkvDim = c.qDim() + 2 * c.kvDim();
+    }
+
+    /** One step over n rows (the inputs are on the device), r of them wanting logits. */
+    void run(Launcher k, int n, int r) {
+        int h = c.hidden();
+        int inter = c.intermediate();
+        k.launch("embed_" + g.embed().type().suffix, n, 1, 128, b.x(), g.embed().values(), g.embed().scales(), g.positions(), in(StepPlan.IDS),
+                in(StepPlan.POSITIONS), h);
+        float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        String kvSuffix = kv.type().suffix;
+        for (int l = 0; l < layers.size(); l++) {
+            Layer lw = layers.get(l);
+            norm(k, b.xn(), b.x(), null, lw.attnNorm(), lw.attnNormBias(), n);
+            matmul(k, b.qkv(), b.xn(), lw.qkv(), lw.qkvBias(), n, false);
+            if (llama) {
+                k.launch("rope", n, 1, 128, b.qkv(), qkvDim, in(StepPlan.POSITIONS), g.invFreq(), c.heads() + c.kvHeads(), c.headDim(), g.ropeHalf(),
+                        g.ropeAdjacent() ? 1 : 0);
+            }
+            CUdeviceptr keys = kv.base().withByteOffset(2L * l * kv.layerBytes());
+            CUdeviceptr values = kv.base().withByteOffset((2L * l + 1) * kv.layerBytes());
+            k.launch("kv_write_" + kvSuffix, n, 1, 128, keys, values, b.qkv().withByteOffset(c.qDim() * 4L),
+                    b.qkv().withByteOffset((long) (c.qDim() + c.kvDim()) * 4), qkvDim, in(StepPlan.SLOTS), c.kvDim());
+            k.launch("paged_attention_" + kvSuffix, c.heads(), n, 128, b.att(), b.qkv(), qkvDim, keys, values, in(StepPlan.TABLES),
+                    in(StepPlan.ROW_TABLE), in(StepPlan.POSITIONS), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), c.slidingWindow(), scale);
+            matmul(k, b.x(), b.att(), lw.o(), lw.oBias(), n, true);
+            norm(k, b.xn(), b.x(), null, lw.ffnNorm(), lw.ffnNormBias(), n);
+            long elements = (long) n * inter;
+            int blocks = (int) Math.min(4096, (elements + 255) / 256);
+            if (llama) {
+                matmul(k, b.gu(), b.xn(), lw.gateUp(), null, n, false);
+                k.launch("silu_mul", blocks, 1, 256, b.act(), b.gu(), n, inter);
+            } else {
+                matmul(k, b.act(), b.xn(), lw.gateUp(), lw.upBias(), n, false);
+                k.launch("gelu", blocks, 1, 256, b.act(), elements);
+            }
+            matmul(k, b.x(), b.act(), lw.down(), lw.downBias(), n, true);
+        }
+        norm(k, b.last(), b.x(), in(StepPlan.LOGIT_ROWS), g.finalNorm(), g.finalNormBias(), r);
+        matmul(k, b.logits(), b.last(), g.output(), null, r, false);
+        k.launch("argmax_logprob", r, 1, 1024, b.argIds(), b.argLogprobs(), b.logits(), c.vocabSize());
+    }
+
+    private void norm(Launcher k, CUdeviceptr out, CUdeviceptr in, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr bias, int n) {
+        if (llama) {
+            k.launch("rms_norm", n, 1, 256, out, in, rows, w, c.normEps(), c.hidden());
+        } else {
+            k.launch("layer_norm", n, 1, 256, out, in, rows, w, bias, c.normEps(), c.hidden());
+        }
+    }
+
+    /** y[rows × N] (+)= x[rows × K] · Wᵀ (+ bias). */
+    static void matmul(Launcher k, CUdeviceptr y, CUdeviceptr in, Matrix w, CUdeviceptr bias, int rows, boolean accumulate) {
+        if (rows <= 0) {
+            return;
+        }
+        int acc = accumulate ? 1 : 0;
+        if (rows <= 8) {
+            int m = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : 8;
+            k.launch("gemv_" + w.type().suffix + "_" + m, (w.rows() + 3) / 4, 1, 128, y, in, w.values(), w.scales(), bias, rows, w.rows(), w.cols(), acc);
+        } else {
+            int threads = w.type() == WeightType.F32 ? 256 : 128;
+            k.launch("gemm_" + w.type().suffix, (w.rows() + 63) / 64, (rows + 63) / 64, threads, y, in, w.values(), w.scales(), bias, rows, w.rows(),
+                    w.cols(), acc);
+        }
+    }
+
+    private CUdeviceptr in(int part) {
+        return b.inputs().withByteOffset((long) part * b.capacity() * 4);
+    }
+}
