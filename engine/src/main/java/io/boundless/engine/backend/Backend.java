@@ -34,6 +34,11 @@ public interface Backend extends AutoCloseable {
      */
     StepOutput forward(List<Chunk> chunks, boolean[] fullRows);
 
+    /** The GPU's PCI bus id (for NVML), empty on the CPU. */
+    default java.util.Optional<String> pciBusId() {
+        return java.util.Optional.empty();
+    }
+
     /** Copies one block's keys and values, in every layer, to another block (copy-on-write). */
     void copyBlock(int from, int to);
 

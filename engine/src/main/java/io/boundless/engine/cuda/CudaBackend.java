@@ -220,6 +220,13 @@ public final class CudaBackend implements Backend {
                 + " weights, " + kvType + " KV cache, CUDA graphs " + (graphMax > 0 ? "up to batch " + graphMax : "off") + ")";
     }
 
+    @Override
+    public java.util.Optional<String> pciBusId() {
+        String[] id = new String[1];
+        int r = JCudaDriver.cuDeviceGetPCIBusId(id, 32, device);
+        return r == jcuda.driver.CUresult.CUDA_SUCCESS && id[0] != null ? java.util.Optional.of(id[0].trim()) : java.util.Optional.empty();
+    }
+
     public Memory memory() {
         return new Memory(weightBytes, workspaceBytes, kvBytes, freeAfter, totalMemory);
     }
@@ -272,14 +279,18 @@ public final class CudaBackend implements Backend {
         }
         float[] host = new float[Math.multiplyExact(full, vocab)];
         int[] offsets = new int[wanted];
+        float[] row = null;
         int k = 0;
         for (int i = 0; i < wanted; i++) {
             if (ids[i] < 0 || ids[i] >= vocab) {
                 throw new CudaException("logits row " + i + " has no maximum (NaN logits): the step's computation went wrong");
             }
             if (fullRows[i]) {
-                Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(host).withByteOffset((long) k * vocab * 4), logits.withByteOffset((long) i * vocab * 4),
-                        (long) vocab * 4), "copying logits");
+                if (row == null) {
+                    row = new float[vocab];
+                }
+                Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(row), logits.withByteOffset((long) i * vocab * 4), (long) vocab * 4), "copying logits");
+                System.arraycopy(row, 0, host, k * vocab, vocab);
                 offsets[i] = k++ * vocab;
             } else {
                 offsets[i] = -1;

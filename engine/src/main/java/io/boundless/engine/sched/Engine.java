@@ -69,6 +69,11 @@ public final class Engine implements AutoCloseable {
         return backend.name();
     }
 
+    /** The GPU's PCI bus id when the backend is a GPU. */
+    public java.util.Optional<String> pciBusId() {
+        return backend.pciBusId();
+    }
+
     /** The backend's device in words. */
     public String device() {
         return backend.device();

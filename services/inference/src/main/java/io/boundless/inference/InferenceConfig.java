@@ -45,4 +45,32 @@ public interface InferenceConfig {
     /** Sequences queued beyond max-running; more are RESOURCE_EXHAUSTED. */
     @WithDefault("256")
     int maxWaiting();
+
+    /**
+     * Where the forward pass runs: {@code auto} (CUDA when a device and driver are present, else the
+     * CPU), {@code cpu}, or {@code cuda} (a startup error, and exit status 1, where CUDA is not usable).
+     */
+    @WithDefault("auto")
+    String backend();
+
+    /** The CUDA backend. */
+    Cuda cuda();
+
+    interface Cuda {
+        /** Device ordinal. */
+        @WithDefault("0")
+        int device();
+
+        /** Share of the device memory left free after weights and workspaces that becomes KV blocks (kv-cache-mib is the CPU's). */
+        @WithDefault("0.9")
+        double memoryFraction();
+
+        /** native: weights in their 16-/8-bit form, BF16 KV cache; f32: everything float32 (parity checks). */
+        @WithDefault("native")
+        String precision();
+
+        /** Replay decode steps as CUDA graphs. */
+        @WithDefault("true")
+        boolean graphs();
+    }
 }

@@ -1,6 +1,10 @@
 package io.boundless.inference;
 
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
+import io.boundless.engine.backend.BackendKind;
+import io.boundless.engine.backend.BackendUnavailableException;
+import io.boundless.engine.cuda.CudaOptions;
+import io.boundless.engine.cuda.Precision;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.sample.Sampler;
 import io.boundless.engine.sample.SamplingParams;
@@ -9,6 +13,7 @@ import io.boundless.engine.sched.EngineConfig;
 import io.boundless.engine.sched.Sequence;
 import io.boundless.engine.sched.SequenceListener;
 import io.quarkus.grpc.runtime.health.GrpcHealthStorage;
+import io.quarkus.runtime.Quarkus;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -43,6 +48,16 @@ public class InferenceLifecycle {
     void onStart(@Observes StartupEvent event) {
         grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
         grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.NOT_SERVING);
+        BackendKind backend;
+        CudaOptions cuda;
+        try {
+            backend = BackendKind.parse(config.backend());
+            InferenceConfig.Cuda c = config.cuda();
+            cuda = new CudaOptions(c.device(), c.memoryFraction(), Precision.parse(c.precision()), c.graphs(), false);
+        } catch (IllegalArgumentException e) {
+            cannotStart(e.getMessage());
+            return;
+        }
         try {
             Path path = config.model().orElse(null);
             if (path == null) {
@@ -58,19 +73,32 @@ public class InferenceLifecycle {
             model = LoadedModel.open(path);
             int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
             engine = new Engine(model.weights(), new EngineConfig(config.blockSize(), (long) config.kvCacheMib() << 20,
-                    config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads));
+                    config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads, backend, cuda));
             engine.start();
-            LOG.infof("loaded %s (%s, %d layers, vocabulary %d) in %d ms; KV cache %d blocks of %d tokens", modelName,
+            LOG.infof("loaded %s (%s, %d layers, vocabulary %d) in %d ms on %s: %s; KV cache %d blocks of %d tokens", modelName,
                     model.config().arch(), model.config().layers(), model.config().vocabSize(), (System.nanoTime() - t0) / 1_000_000,
-                    engine.totalBlocks(), config.blockSize());
+                    engine.backendName(), engine.device(), engine.totalBlocks(), config.blockSize());
             warmUp();
             ready = true;
             grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
             grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
+        } catch (BackendUnavailableException e) {
+            if (model != null) {
+                model.close();
+                model = null;
+            }
+            cannotStart(e.getMessage());
         } catch (RuntimeException e) {
             notReadyReason = "loading failed: " + e.getMessage();
             LOG.error(notReadyReason, e);
         }
+    }
+
+    /** A configuration that cannot run here: one clear line (no stack trace), and exit status 1 so that the pod restarts visibly. */
+    private void cannotStart(String why) {
+        notReadyReason = "cannot start: " + why;
+        LOG.error(notReadyReason);
+        Quarkus.asyncExit(1);
     }
 
     /** One short generation through the whole path, so the first request does not pay for JIT and allocation. */

@@ -1,5 +1,6 @@
 package io.boundless.inference;
 
+import io.boundless.engine.cuda.Nvml;
 import io.boundless.engine.sched.Engine;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -11,14 +12,17 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The engine's Prometheus metrics, and the busy fraction: the share of wall time the engine spent
- * executing steps over the last five seconds (sampled every second).
+ * The engine's Prometheus metrics, the busy fraction (the share of wall time the engine spent
+ * executing steps over the last five seconds, sampled every second), and on a GPU the device's
+ * utilization and memory from NVML.
  */
 @ApplicationScoped
 public class InferenceMetrics {
@@ -39,6 +43,11 @@ public class InferenceMetrics {
     private final long[] timeRing = new long[6];
     private int ringAt;
     private volatile double busyFraction;
+    private Nvml nvml;
+    private String nvmlProblem;
+    private Nvml.Reading lastGpu;
+    private long lastGpuAt;
+    private static final Logger LOG = Logger.getLogger(InferenceMetrics.class);
 
     void onStart(@Observes StartupEvent event) {
         ttft = Timer.builder("boundless.time.to.first.token").description("Time from request to its first token")
@@ -56,11 +65,58 @@ public class InferenceMetrics {
         Gauge.builder("boundless.engine.busy.ratio", this, m -> m.busyFraction).description("Share of wall time spent executing steps (last 5 s)").register(registry);
         sampler = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("busy-sampler").daemon().factory());
         sampler.scheduleAtFixedRate(this::sampleBusy, 1, 1, TimeUnit.SECONDS);
+        Gauge.builder("boundless.gpu.utilization.ratio", this, m -> m.gpu().map(Nvml.Reading::utilization).orElse(Double.NaN))
+                .description("GPU utilization from NVML (share of the last sample period with a kernel running); NaN without a GPU").register(registry);
+        Gauge.builder("boundless.gpu.memory.used.bytes", this, m -> m.gpu().map(r -> (double) r.memoryUsed()).orElse(Double.NaN))
+                .description("GPU memory in use, from NVML").register(registry);
+        Gauge.builder("boundless.gpu.memory.total.bytes", this, m -> m.gpu().map(r -> (double) r.memoryTotal()).orElse(Double.NaN))
+                .description("GPU memory in all, from NVML").register(registry);
+    }
+
+    /**
+     * The latest NVML reading of the engine's GPU (at most one second old), empty on the CPU backend
+     * or where NVML is missing (said once in the log).
+     */
+    public Optional<Nvml.Reading> gpu() {
+        Engine e = lifecycle.engine();
+        if (e == null || e.pciBusId().isEmpty()) {
+            return Optional.empty();
+        }
+        synchronized (this) {
+            if (nvml == null && nvmlProblem == null) {
+                Nvml.Opened o = Nvml.open(e.pciBusId().get());
+                nvml = o.nvml();
+                nvmlProblem = o.reason();
+                if (nvmlProblem != null) {
+                    LOG.warnf("GPU metrics unavailable: %s", nvmlProblem);
+                }
+            }
+            if (nvml == null) {
+                return Optional.empty();
+            }
+            long now = System.nanoTime();
+            if (lastGpu == null || now - lastGpuAt > 1_000_000_000L) {
+                try {
+                    lastGpu = nvml.read();
+                    lastGpuAt = now;
+                } catch (IllegalStateException ex) {
+                    LOG.warnf("GPU metrics: %s", ex.getMessage());
+                    return Optional.empty();
+                }
+            }
+            return Optional.of(lastGpu);
+        }
     }
 
     void onStop(@Observes ShutdownEvent event) {
         if (sampler != null) {
             sampler.shutdownNow();
+        }
+        synchronized (this) {
+            if (nvml != null) {
+                nvml.close();
+                nvml = null;
+            }
         }
     }
 

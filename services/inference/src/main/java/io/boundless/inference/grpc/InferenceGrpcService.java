@@ -201,7 +201,8 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             GetModelInfoResponse.Builder b = GetModelInfoResponse.newBuilder().setModel(lifecycle.modelName())
                     .setArchitecture(c.arch().name().toLowerCase()).setVocabSize(c.vocabSize()).setContextLength(c.maxPositions())
                     .setHiddenSize(c.hidden()).setLayers(c.layers()).setHeads(c.heads()).setKvHeads(c.kvHeads())
-                    .setKvBlocks(engine.totalBlocks()).setKvBlockSize(engine.blockSize()).setBackend("cpu");
+                    .setKvBlocks(engine.totalBlocks()).setKvBlockSize(engine.blockSize()).setBackend(engine.backendName())
+                    .setDevice(engine.device());
             if (c.bosId() != null) {
                 b.setBosTokenId(c.bosId());
             }
@@ -217,9 +218,12 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
     public void getLoad(GetLoadRequest req, StreamObserver<GetLoadResponse> out) {
         try {
             Engine.Load l = engine().load();
-            out.onNext(GetLoadResponse.newBuilder().setQueueDepth(l.waiting()).setRunning(l.running()).setKvUsage(l.kvUsage())
+            GetLoadResponse.Builder b = GetLoadResponse.newBuilder().setQueueDepth(l.waiting()).setRunning(l.running()).setKvUsage(l.kvUsage())
                     .setPrefixCacheHitRate(l.prefixHitRate()).setBusyFraction(metrics.busyFraction())
-                    .setFreeKvBlocks(engine().freeBlocks()).setPreemptions(l.preemptions()).build());
+                    .setFreeKvBlocks(engine().freeBlocks()).setPreemptions(l.preemptions());
+            metrics.gpu().ifPresent(g -> b.setGpuUtilization(g.utilization()).setGpuMemoryUsedBytes(g.memoryUsed())
+                    .setGpuMemoryTotalBytes(g.memoryTotal()));
+            out.onNext(b.build());
             out.onCompleted();
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));

@@ -199,6 +199,12 @@ class InferenceGrpcServiceTest {
         assertThat(info.getArchitecture()).isEqualTo("llama");
         assertThat(info.getVocabSize()).isEqualTo(512);
         assertThat(info.getEosTokenIdsList()).containsExactly(511);
+        // backend auto on a machine without a GPU: the CPU, and no GPU figures in GetLoad
+        assertThat(info.getBackend()).isEqualTo("cpu");
+        assertThat(info.getDevice()).startsWith("CPU, ").endsWith(" threads");
+        GetLoadResponse load = inference.getLoad(GetLoadRequest.getDefaultInstance());
+        assertThat(load.hasGpuUtilization()).isFalse();
+        assertThat(load.hasGpuMemoryTotalBytes()).isFalse();
 
         assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("boundless.inference.v1.Inference").build())
                 .getStatus()).isEqualTo(ServingStatus.SERVING);
@@ -208,5 +214,6 @@ class InferenceGrpcServiceTest {
         assertThat(metrics).contains("boundless_time_to_first_token_seconds_bucket", "boundless_inter_token_latency_seconds_bucket",
                 "boundless_generated_tokens_total", "boundless_kv_cache_usage_ratio", "boundless_prefix_cache_hit_ratio",
                 "boundless_requests_waiting", "boundless_engine_busy_ratio");
+        assertThat(metrics).contains("boundless_gpu_utilization_ratio NaN", "boundless_gpu_memory_used_bytes NaN");
     }
 }

@@ -1,0 +1,55 @@
+package io.boundless.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.boundless.cli.LocalPlatform;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The inference process with a backend it cannot have: forcing CUDA on a machine without a GPU,
+ * or naming an unknown backend, is one clear log line and exit status 1, not a stack trace and not
+ * a process that lingers unready.
+ */
+class BackendSelectionE2ETest {
+    private final Path root = Path.of(System.getProperty("boundless.root", "..")).toAbsolutePath().normalize();
+
+    private String run(String backend, Path log) throws Exception {
+        Path work = root.resolve("e2e/target/backend-e2e");
+        Files.createDirectories(work);
+        LocalPlatform.Service inference = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(),
+                Map.of())).service("inference-1");
+        Map<String, String> env = new HashMap<>(inference.env());
+        env.remove("BOUNDLESS_INFERENCE_MODEL"); // the service's own default model
+        env.put("BOUNDLESS_INFERENCE_BACKEND", backend);
+        ProcessBuilder pb = new ProcessBuilder(inference.command()).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        try {
+            assertThat(p.waitFor(90, TimeUnit.SECONDS)).as("the process exits by itself").isTrue();
+            assertThat(p.exitValue()).as("exit status").isEqualTo(1);
+        } finally {
+            p.destroyForcibly();
+        }
+        return Files.readString(log);
+    }
+
+    @Test
+    void forcingCudaWithoutAGpuExitsWithOneClearLine() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.exists(Path.of("/dev/nvidia0")), "this machine has a GPU");
+        String out = run("cuda", root.resolve("e2e/target/backend-e2e/cuda.log"));
+        assertThat(out).contains("cannot start: the cuda backend was configured, but CUDA is not usable here: no NVIDIA driver here: libcuda.so.1");
+        assertThat(out).doesNotContain("\tat ", "Exception in thread");
+    }
+
+    @Test
+    void anUnknownBackendExitsNamingTheChoices() throws Exception {
+        String out = run("rocm", root.resolve("e2e/target/backend-e2e/rocm.log"));
+        assertThat(out).contains("cannot start: backend must be auto, cpu or cuda, got 'rocm'");
+        assertThat(out).doesNotContain("\tat ");
+    }
+}
