@@ -64,13 +64,23 @@ public record ModelConfig(Architecture arch, int vocabSize, int hidden, int inte
         int kvHeads = c.get("num_key_value_heads") == null ? heads : integer(c, "num_key_value_heads", where);
         int headDim = c.get("head_dim") instanceof Number n ? n.intValue() : hidden / heads;
         Rope.Llama3Scaling scaling = null;
-        if (c.get("rope_scaling") instanceof Map<?, ?> rs) {
+        // transformers 5 writes rope_parameters {rope_theta, rope_type, factor, ...}; earlier versions
+        // rope_theta at the top and rope_scaling {rope_type or type, factor, ...}
+        double theta = number(c, "rope_theta", 10000);
+        Object ropeSpec = c.get("rope_scaling");
+        if (c.get("rope_parameters") instanceof Map<?, ?> rp) {
+            if (rp.get("rope_theta") instanceof Number t) {
+                theta = t.doubleValue();
+            }
+            ropeSpec = rp;
+        }
+        if (ropeSpec instanceof Map<?, ?> rs) {
             Object kind = rs.get("rope_type") != null ? rs.get("rope_type") : rs.get("type");
             if ("llama3".equals(kind)) {
                 scaling = new Rope.Llama3Scaling(((Number) rs.get("factor")).doubleValue(), ((Number) rs.get("low_freq_factor")).doubleValue(),
                         ((Number) rs.get("high_freq_factor")).doubleValue(), ((Number) rs.get("original_max_position_embeddings")).intValue());
             } else if (!"default".equals(kind)) {
-                throw new ModelFormatException(where + ": rope_scaling type " + kind + " is not supported (llama3)");
+                throw new ModelFormatException(where + ": RoPE type " + kind + " is not supported (default, llama3)");
             }
         }
         int window = 0;
@@ -81,7 +91,7 @@ public record ModelConfig(Architecture arch, int vocabSize, int hidden, int inte
         boolean bias = arch == Architecture.QWEN2 || Boolean.TRUE.equals(c.get("attention_bias"));
         return new ModelConfig(arch, integer(c, "vocab_size", where), hidden, integer(c, "intermediate_size", where),
                 integer(c, "num_hidden_layers", where), heads, kvHeads, headDim, (float) number(c, "rms_norm_eps", 1e-6),
-                number(c, "rope_theta", 10000), scaling, integer(c, "max_position_embeddings", where), tied, bias, window,
+                theta, scaling, integer(c, "max_position_embeddings", where), tied, bias, window,
                 optInt(c, "bos_token_id"), ids(c.get("eos_token_id")));
     }
 
