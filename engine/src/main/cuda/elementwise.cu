@@ -66,12 +66,16 @@ extern "C" __global__ void layer_norm(float* out, const float* x, const int* row
     for (int i = threadIdx.x; i < n; i += blockDim.x) out[(long)r * n + i] = (in[i] - m) * inv * w[i] + b[i];
 }
 
-// Rotary embeddings over `heads` heads of headDim at the start of each row (q then k, side by side
-// in the fused projection's output). Pairs (i, i + half) for rotate-half, (2i, 2i+1) for adjacent.
-// Angles in double, as on the CPU. grid: rows; block: any.
-extern "C" __global__ void rope(float* x, int stride, const int* pos, const float* invFreq, int heads, int headDim, int half, int adjacent) {
+// Per token: rotary embeddings of q and k in place, then k and v into the token's cache slot.
+// q, k, v sit side by side in each row of the fused projection (stride floats apart): `heads`
+// heads of headDim from the row's start are rotated (q's and k's; 0 for GPT-2, which has no RoPE),
+// pairs (i, i + half) for rotate-half, (2i, 2i+1) for adjacent, angles in double as on the CPU.
+// A negative slot (a padding row) writes nothing. grid: rows.
+template <typename KV>
+__device__ void rope_kv_write(float* qkv, int stride, const int* pos, const float* invFreq, int heads, int headDim, int half, int adjacent,
+        KV* kc, KV* vc, int kOffset, int vOffset, const int* slots, int kvDim) {
     int t = blockIdx.x;
-    float* row = x + (long)t * stride;
+    float* row = qkv + (long)t * stride;
     for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
         int h = j / half, i = j % half;
         double s, c;
@@ -83,6 +87,27 @@ extern "C" __global__ void rope(float* x, int stride, const int* pos, const floa
         row[a] = x0 * cs - x1 * sn;
         row[b] = x0 * sn + x1 * cs;
     }
+    __syncthreads();  // k is rotated before it is stored
+    long slot = slots[t];
+    if (slot < 0) return;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        float kk = row[kOffset + i], vv = row[vOffset + i];
+        if constexpr (sizeof(KV) == 4) {
+            kc[slot * kvDim + i] = kk;
+            vc[slot * kvDim + i] = vv;
+        } else {
+            kc[slot * kvDim + i] = __float2bfloat16(kk);
+            vc[slot * kvDim + i] = __float2bfloat16(vv);
+        }
+    }
+}
+extern "C" __global__ void rope_kv_write_f32(float* qkv, int stride, const int* pos, const float* invFreq, int heads, int headDim, int half,
+        int adjacent, float* kc, float* vc, int kOffset, int vOffset, const int* slots, int kvDim) {
+    rope_kv_write<float>(qkv, stride, pos, invFreq, heads, headDim, half, adjacent, kc, vc, kOffset, vOffset, slots, kvDim);
+}
+extern "C" __global__ void rope_kv_write_bf16(float* qkv, int stride, const int* pos, const float* invFreq, int heads, int headDim, int half,
+        int adjacent, __nv_bfloat16* kc, __nv_bfloat16* vc, int kOffset, int vOffset, const int* slots, int kvDim) {
+    rope_kv_write<__nv_bfloat16>(qkv, stride, pos, invFreq, heads, headDim, half, adjacent, kc, vc, kOffset, vOffset, slots, kvDim);
 }
 
 // out[t, i] = silu(gu[t, i]) * gu[t, n + i]: gate and up side by side in one row of 2n.
@@ -102,29 +127,4 @@ extern "C" __global__ void gelu(float* x, long n) {
         float v = x[e];
         x[e] = 0.5f * v * (1.f + tanhf(c * (v + 0.044715f * v * v * v)));
     }
-}
-
-// Writes each token's key and value into its cache slot. k and v are rows of the fused projection
-// output (stride floats apart). A negative slot is skipped. grid: rows.
-template <typename KV>
-__device__ void kv_write(KV* kc, KV* vc, const float* k, const float* v, int stride, const int* slots, int kvDim) {
-    int t = blockIdx.x;
-    long slot = slots[t];
-    if (slot < 0) return;
-    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
-        float kk = k[(long)t * stride + i], vv = v[(long)t * stride + i];
-        if constexpr (sizeof(KV) == 4) {
-            kc[slot * kvDim + i] = kk;
-            vc[slot * kvDim + i] = vv;
-        } else {
-            kc[slot * kvDim + i] = __float2bfloat16(kk);
-            vc[slot * kvDim + i] = __float2bfloat16(vv);
-        }
-    }
-}
-extern "C" __global__ void kv_write_f32(float* kc, float* vc, const float* k, const float* v, int stride, const int* slots, int kvDim) {
-    kv_write<float>(kc, vc, k, v, stride, slots, kvDim);
-}
-extern "C" __global__ void kv_write_bf16(__nv_bfloat16* kc, __nv_bfloat16* vc, const float* k, const float* v, int stride, const int* slots, int kvDim) {
-    kv_write<__nv_bfloat16>(kc, vc, k, v, stride, slots, kvDim);
 }

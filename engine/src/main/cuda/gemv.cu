@@ -1,34 +1,46 @@
 // Decode-sized matrix products: y[m, n] (+)= sum_k x[m, k] * W[n, k] (+ bias[n]) for up to 8 rows
-// (kernels for 1, 2, 4, 8; `rows` may be fewer).
+// (kernels for 1, 2, 4, 8; `rows` may be fewer). With `norm` set, x is RMS-normalized on the way in
+// (x * norm * rsqrt(mean(x^2) + eps), Llama's RMSNorm fused into the product that follows it):
+// each warp sums x^2 while it reads x anyway, and scales its dot product at the end.
 // Memory-bound: one warp per output row n streams W's row once with 16-byte loads (8 weights per
 // lane per step, 256 per warp), four steps unrolled so that several loads are in flight, and uses
 // each weight for all M activation rows.
 #include "common.cuh"
 
 template <int WT, int M>
-__device__ void gemv(float* y, const float* x, const void* w, const float* scales, const float* bias, int rows, int N, int K, int accumulate) {
+__device__ void gemv(float* y, const float* x, const float* norm, float eps, const void* w, const float* scales, const float* bias, int rows, int N,
+        int K, int accumulate) {
     int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (warp >= N) return;
-    float acc[M];
+    float acc[M], ss[M];
 #pragma unroll
-    for (int m = 0; m < M; m++) acc[m] = 0.f;
+    for (int m = 0; m < M; m++) acc[m] = ss[m] = 0.f;
 #pragma unroll 4
     for (int c = lane * 8; c < K; c += 256) {
         float wv[8];
         load8<WT>(w, scales, warp, K, c, wv);
+        if (norm) {
+            const float4* gp = reinterpret_cast<const float4*>(norm + c);
+            float4 g0 = gp[0], g1 = gp[1];
+            wv[0] *= g0.x; wv[1] *= g0.y; wv[2] *= g0.z; wv[3] *= g0.w;
+            wv[4] *= g1.x; wv[5] *= g1.y; wv[6] *= g1.z; wv[7] *= g1.w;
+        }
 #pragma unroll
         for (int m = 0; m < M; m++) {
-            if (m >= rows) break;
-            const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
-            float4 a = xp[0], b = xp[1];
-            acc[m] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+            if (m < rows) {
+                const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
+                float4 a = xp[0], b = xp[1];
+                acc[m] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
+                if (norm) ss[m] += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+            }
         }
     }
 #pragma unroll
     for (int m = 0; m < M; m++) {
-        if (m >= rows) break;
+        if (m >= rows) continue;
         float s = warp_sum(acc[m]);
+        if (norm) s *= rsqrtf(warp_sum(ss[m]) / K + eps);
         if (lane == 0) {
             if (bias) s += bias[warp];
             float* out = y + (long)m * N + warp;
@@ -38,8 +50,9 @@ __device__ void gemv(float* y, const float* x, const void* w, const float* scale
 }
 
 #define GEMV(NAME, WT, M) \
-    extern "C" __global__ void __launch_bounds__(128) NAME(float* y, const float* x, const void* w, const float* scales, const float* bias, int rows, int N, int K, int accumulate) { \
-        gemv<WT, M>(y, x, w, scales, bias, rows, N, K, accumulate); }
+    extern "C" __global__ void __launch_bounds__(128) NAME(float* y, const float* x, const float* norm, float eps, const void* w, const float* scales, \
+            const float* bias, int rows, int N, int K, int accumulate) { \
+        gemv<WT, M>(y, x, norm, eps, w, scales, bias, rows, N, K, accumulate); }
 #define GEMV_ALL(WTNAME, WT) \
     GEMV(gemv_##WTNAME##_1, WT, 1) GEMV(gemv_##WTNAME##_2, WT, 2) GEMV(gemv_##WTNAME##_4, WT, 4) GEMV(gemv_##WTNAME##_8, WT, 8)
 GEMV_ALL(f32, WT_F32)

@@ -6,10 +6,11 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * The kernel launches of one step, in order, over device buffers placed by {@link CudaBackend}:
- * per layer norm, fused q|k|v product, RoPE, KV write, paged attention, output product accumulated
- * into the residual, norm, fused gate|up product, SiLU·mul (GELU for GPT-2), down product
- * accumulated into the residual; then the final norm of the wanted rows, the vocabulary product and
- * each row's argmax. Products of up to 8 rows take the GEMV kernels, larger ones the GEMM. Kept
+ * per layer norm and fused q|k|v product, RoPE with the KV write, paged attention, output product
+ * accumulated into the residual, norm and fused gate|up product, SiLU·mul (GELU for GPT-2), down
+ * product accumulated into the residual; then the final norm of the wanted rows, the vocabulary
+ * product and each row's argmax. Products of up to 8 rows take the GEMV kernels, with Llama's
+ * RMSNorm folded into them (7 launches per layer at decode), larger ones the GEMM. Kept
  * apart from the device so that a test can check every launch against the compiled kernels'
  * signatures without a GPU.
  */
@@ -65,33 +66,27 @@ final class ForwardPass {
         String kvSuffix = kv.type().suffix;
         for (int l = 0; l < layers.size(); l++) {
             Layer lw = layers.get(l);
-            norm(k, b.xn(), b.x(), null, lw.attnNorm(), lw.attnNormBias(), n);
-            matmul(k, b.qkv(), b.xn(), lw.qkv(), lw.qkvBias(), n, false);
-            if (llama) {
-                k.launch("rope", n, 1, 128, b.qkv(), qkvDim, in(StepPlan.POSITIONS), g.invFreq(), c.heads() + c.kvHeads(), c.headDim(), g.ropeHalf(),
-                        g.ropeAdjacent() ? 1 : 0);
-            }
+            normedMatmul(k, b.qkv(), lw.attnNorm(), lw.attnNormBias(), lw.qkv(), lw.qkvBias(), n);
             CUdeviceptr keys = kv.base().withByteOffset(2L * l * kv.layerBytes());
             CUdeviceptr values = kv.base().withByteOffset((2L * l + 1) * kv.layerBytes());
-            k.launch("kv_write_" + kvSuffix, n, 1, 128, keys, values, b.qkv().withByteOffset(c.qDim() * 4L),
-                    b.qkv().withByteOffset((long) (c.qDim() + c.kvDim()) * 4), qkvDim, in(StepPlan.SLOTS), c.kvDim());
+            k.launch("rope_kv_write_" + kvSuffix, n, 1, 128, b.qkv(), qkvDim, in(StepPlan.POSITIONS), g.invFreq(), llama ? c.heads() + c.kvHeads() : 0,
+                    c.headDim(), g.ropeHalf(), g.ropeAdjacent() ? 1 : 0, keys, values, c.qDim(), c.qDim() + c.kvDim(), in(StepPlan.SLOTS), c.kvDim());
             k.launch("paged_attention_" + kvSuffix, c.heads(), n, 128, b.att(), b.qkv(), qkvDim, keys, values, in(StepPlan.TABLES),
                     in(StepPlan.ROW_TABLE), in(StepPlan.POSITIONS), c.heads(), c.kvHeads(), c.headDim(), kv.blockSize(), c.slidingWindow(), scale);
-            matmul(k, b.x(), b.att(), lw.o(), lw.oBias(), n, true);
-            norm(k, b.xn(), b.x(), null, lw.ffnNorm(), lw.ffnNormBias(), n);
+            matmul(k, b.x(), b.att(), null, 0f, lw.o(), lw.oBias(), n, true);
             long elements = (long) n * inter;
             int blocks = (int) Math.min(4096, (elements + 255) / 256);
             if (llama) {
-                matmul(k, b.gu(), b.xn(), lw.gateUp(), null, n, false);
+                normedMatmul(k, b.gu(), lw.ffnNorm(), null, lw.gateUp(), null, n);
                 k.launch("silu_mul", blocks, 1, 256, b.act(), b.gu(), n, inter);
             } else {
-                matmul(k, b.act(), b.xn(), lw.gateUp(), lw.upBias(), n, false);
+                normedMatmul(k, b.act(), lw.ffnNorm(), lw.ffnNormBias(), lw.gateUp(), lw.upBias(), n);
                 k.launch("gelu", blocks, 1, 256, b.act(), elements);
             }
-            matmul(k, b.x(), b.act(), lw.down(), lw.downBias(), n, true);
+            matmul(k, b.x(), b.act(), null, 0f, lw.down(), lw.downBias(), n, true);
         }
         norm(k, b.last(), b.x(), in(StepPlan.LOGIT_ROWS), g.finalNorm(), g.finalNormBias(), r);
-        matmul(k, b.logits(), b.last(), g.output(), null, r, false);
+        matmul(k, b.logits(), b.last(), null, 0f, g.output(), null, r, false);
         k.launch("argmax_logprob", r, 1, 1024, b.argIds(), b.argLogprobs(), b.logits(), c.vocabSize());
     }
 
@@ -103,16 +98,34 @@ final class ForwardPass {
         }
     }
 
-    /** y[rows × N] (+)= x[rows × K] · Wᵀ (+ bias). */
-    static void matmul(Launcher k, CUdeviceptr y, CUdeviceptr in, Matrix w, CUdeviceptr bias, int rows, boolean accumulate) {
+    /**
+     * y = norm(x) · Wᵀ (+ bias) over n rows of the residual x: Llama's RMSNorm goes into the GEMV
+     * when n &lt;= 8 (one launch), else a norm kernel writes xn for the GEMM; GPT-2's LayerNorm always
+     * runs on its own.
+     */
+    private void normedMatmul(Launcher k, CUdeviceptr y, CUdeviceptr normWeight, CUdeviceptr normBias, Matrix w, CUdeviceptr bias, int n) {
+        if (llama && n <= 8) {
+            matmul(k, y, b.x(), normWeight, c.normEps(), w, bias, n, false);
+        } else {
+            norm(k, b.xn(), b.x(), null, normWeight, normBias, n);
+            matmul(k, y, b.xn(), null, 0f, w, bias, n, false);
+        }
+    }
+
+    /** y[rows × N] (+)= x[rows × K] · Wᵀ (+ bias); x RMS-normalized with {@code norm} on the way in (GEMV only). */
+    static void matmul(Launcher k, CUdeviceptr y, CUdeviceptr in, CUdeviceptr norm, float eps, Matrix w, CUdeviceptr bias, int rows, boolean accumulate) {
         if (rows <= 0) {
             return;
         }
         int acc = accumulate ? 1 : 0;
         if (rows <= 8) {
             int m = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : 8;
-            k.launch("gemv_" + w.type().suffix + "_" + m, (w.rows() + 3) / 4, 1, 128, y, in, w.values(), w.scales(), bias, rows, w.rows(), w.cols(), acc);
+            k.launch("gemv_" + w.type().suffix + "_" + m, (w.rows() + 3) / 4, 1, 128, y, in, norm, eps, w.values(), w.scales(), bias, rows, w.rows(),
+                    w.cols(), acc);
         } else {
+            if (norm != null) {
+                throw new IllegalArgumentException("the GEMM takes normalized rows");
+            }
             int threads = w.type() == WeightType.F32 ? 256 : 128;
             k.launch("gemm_" + w.type().suffix, (w.rows() + 63) / 64, (rows + 63) / 64, threads, y, in, w.values(), w.scales(), bias, rows, w.rows(),
                     w.cols(), acc);
