@@ -28,11 +28,11 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Computes one step: every chunk's tokens go into the KV cache, and the logits rows the chunks
-     * want come back. {@code fullRows[i]} says whether wanted row i (in chunk order, then row order)
-     * is needed whole; where it is false the backend may return only the row's argmax and its
-     * log-probability (a GPU then copies two numbers instead of a vocabulary of floats).
+     * want come back. {@code needs[i]} says how much of wanted row i (in chunk order, then row
+     * order) the engine needs: whole, its argmax, or its top-k candidates; a GPU copies only that
+     * (two numbers, or k pairs, instead of a vocabulary of floats).
      */
-    StepOutput forward(List<Chunk> chunks, boolean[] fullRows);
+    StepOutput forward(List<Chunk> chunks, RowNeed[] needs);
 
     /** The GPU's PCI bus id (for NVML), empty on the CPU. */
     default java.util.Optional<String> pciBusId() {

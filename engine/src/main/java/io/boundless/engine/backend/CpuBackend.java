@@ -40,9 +40,9 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public StepOutput forward(List<Chunk> chunks, boolean[] fullRows) {
+    public StepOutput forward(List<Chunk> chunks, RowNeed[] needs) {
         float[] logits = transformer.forward(chunks, cache);
-        return StepOutput.full(logits, fullRows.length, transformer.config().vocabSize());
+        return StepOutput.full(logits, needs.length, transformer.config().vocabSize());
     }
 
     @Override

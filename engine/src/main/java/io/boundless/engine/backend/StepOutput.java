@@ -1,11 +1,23 @@
 package io.boundless.engine.backend;
 
 /**
- * The logits a step produced, row by row. A row is either whole ({@link #isFull}: {@link #logits}
- * from {@link #offset} for vocab floats) or reduced to its argmax (lowest id among equal maxima)
- * and that token's log-probability under the row's softmax.
+ * The logits a step produced, row by row, in as much detail as each row's {@link RowNeed} asked
+ * for (a backend may give more). A whole row is {@link #logits} from {@link #offset} for vocab
+ * floats. Every row reduced on the device has its argmax (lowest id among equal maxima) and that
+ * token's log-probability; a TOP_K row also its {@link Candidates}.
+ *
+ * @param offsets     per row, where its logits start, or -1 where the row was reduced
+ * @param argmax      per row (null when every row is whole)
+ * @param candidates  per row, or null for rows without them (the array itself may be null)
  */
-public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] argmaxLogprob) {
+public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] argmaxLogprob, Candidates[] candidates) {
+
+    /**
+     * A row's k best tokens, by logit then lowest id, with their logits; the row's maximum logit and
+     * log-sum-exp; and the sum over the whole vocabulary of exp((logit - max) / temperature), in
+     * double (for a temperature above 0).
+     */
+    public record Candidates(int[] ids, float[] logits, float max, float logSumExp, double sumAtTemperature) {}
 
     /** Every row whole: rows laid out one after another. */
     public static StepOutput full(float[] logits, int rows, int vocab) {
@@ -13,7 +25,7 @@ public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] ar
         for (int i = 0; i < rows; i++) {
             offsets[i] = i * vocab;
         }
-        return new StepOutput(logits, offsets, null, null);
+        return new StepOutput(logits, offsets, null, null, null);
     }
 
     public boolean isFull(int row) {
@@ -22,8 +34,13 @@ public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] ar
 
     public int offset(int row) {
         if (offsets[row] < 0) {
-            throw new IllegalStateException("logits row " + row + " was reduced to its argmax");
+            throw new IllegalStateException("logits row " + row + " was reduced on the device");
         }
         return offsets[row];
+    }
+
+    /** The row's candidates, or null where it has none. */
+    public Candidates candidates(int row) {
+        return candidates == null ? null : candidates[row];
     }
 }

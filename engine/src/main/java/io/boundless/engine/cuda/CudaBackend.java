@@ -2,6 +2,7 @@ package io.boundless.engine.cuda;
 
 import io.boundless.engine.backend.Backend;
 import io.boundless.engine.backend.BackendUnavailableException;
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.cpu.Rope;
 import io.boundless.engine.model.LayerWeights;
@@ -14,6 +15,7 @@ import io.boundless.engine.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,8 +78,7 @@ public final class CudaBackend implements Backend {
     private final ForwardPass.Launcher launcher;
     private final boolean hasPositions;
     private final CUdeviceptr logits;
-    private final CUdeviceptr argIds;
-    private final CUdeviceptr argLogprobs;
+    private final ForwardPass.Samples samples;
     private final CUdeviceptr inputs;
     // KV cache: per layer, keys [numBlocks * blockSize * kvDim] then values
     private final CUdeviceptr kv;
@@ -148,8 +149,9 @@ public final class CudaBackend implements Backend {
             CUdeviceptr act = alloc((long) capacity * c.intermediate() * 4);
             CUdeviceptr last = alloc((long) capacity * h * 4);
             this.logits = alloc((long) capacity * c.vocabSize() * 4);
-            this.argIds = alloc((long) capacity * 4);
-            this.argLogprobs = alloc((long) capacity * 4);
+            int maxK = RowNeed.MAX_TOP_K;
+            this.samples = new ForwardPass.Samples(alloc((long) capacity * 4), alloc((long) capacity * 4), alloc((long) capacity * maxK * 4),
+                    alloc((long) capacity * maxK * 4), alloc((long) capacity * 2 * 4), alloc((long) capacity * 8), maxK);
             this.inputs = alloc((long) hostInputs.length * 4);
             this.workspaceBytes = allocated - weightBytes;
 
@@ -170,8 +172,8 @@ public final class CudaBackend implements Backend {
             this.kv = alloc(kvBytes);
             Cuda.check(JCudaDriver.cuMemsetD32(kv, 0, kvBytes / 4), "cuMemsetD32 (KV cache)");
             Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
-            this.pass = new ForwardPass(c, globals, layers, new ForwardPass.Buffers(x, xn, qkv, att, gu, act, last, logits, argIds, argLogprobs,
-                    inputs, capacity), new ForwardPass.Cache(kv, kvLayerBytes, kvType, blockSize));
+            this.pass = new ForwardPass(c, globals, layers, new ForwardPass.Buffers(x, xn, qkv, att, gu, act, last, logits, samples, inputs,
+                    capacity), new ForwardPass.Cache(kv, kvLayerBytes, kvType, blockSize));
             this.launcher = (kernel, gx, gy, threads, args) -> kernels.launch(kernel, gx, gy, threads, stream, args);
             this.freeAfter = free[0];
             this.totalMemory = total[0];
@@ -242,7 +244,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public StepOutput forward(List<Chunk> chunks, boolean[] fullRows) {
+    public StepOutput forward(List<Chunk> chunks, RowNeed[] needs) {
         bindContext();
         for (Chunk ch : chunks) {
             for (int j = 0; j < ch.tokens().length; j++) {
@@ -257,8 +259,7 @@ public final class CudaBackend implements Backend {
         }
         int tokens = chunks.stream().mapToInt(ch -> ch.tokens().length).sum();
         int bucket = graphMax > 0 && StepPlan.isDecode(chunks) ? StepPlan.bucket(tokens, graphMax) : 0;
-        StepPlan plan = StepPlan.build(chunks, blockSize, capacity, hostInputs, bucket);
-        int wanted = fullRows.length;
+        StepPlan plan = StepPlan.build(chunks, needs, blockSize, capacity, hostInputs, bucket);
         Cuda.check(JCudaDriver.cuMemcpyHtoD(inputs, Pointer.to(hostInputs), (long) plan.used * 4), "copying the step's inputs");
         if (bucket > 0) {
             Cuda.check(JCudaDriver.cuGraphLaunch(graph(bucket), stream), "cuGraphLaunch");
@@ -266,37 +267,66 @@ public final class CudaBackend implements Backend {
             pass.run(launcher, plan.rows, plan.logitRows);
         }
         Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "the step's kernels");
-        int[] ids = new int[wanted];
-        float[] lp = new float[wanted];
-        if (wanted > 0) {
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(ids), argIds, wanted * 4L), "copying argmaxes");
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(lp), argLogprobs, wanted * 4L), "copying log-probabilities");
-        }
+        return collect(needs);
+    }
+
+    /** Copies back what the needs ask for: reductions of every row, candidates of TOP_K rows, whole rows. */
+    private StepOutput collect(RowNeed[] needs) {
+        int rows = needs.length;
         int vocab = c.vocabSize();
-        int full = 0;
-        for (boolean f : fullRows) {
-            full += f ? 1 : 0;
+        int[] ids = new int[rows];
+        float[] lp = new float[rows];
+        float[] stats = new float[2 * rows];
+        if (rows > 0) {
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(ids), samples.ids(), rows * 4L), "copying argmaxes");
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(lp), samples.logprobs(), rows * 4L), "copying log-probabilities");
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(stats), samples.stats(), rows * 8L), "copying row statistics");
         }
-        float[] host = new float[Math.multiplyExact(full, vocab)];
-        int[] offsets = new int[wanted];
+        StepOutput.Candidates[] candidates = null;
+        int whole = 0;
+        for (RowNeed n : needs) {
+            whole += n.kind() == RowNeed.Kind.WHOLE ? 1 : 0;
+            if (n.kind() == RowNeed.Kind.TOP_K && candidates == null) {
+                candidates = new StepOutput.Candidates[rows];
+            }
+        }
+        int[] candIds = null;
+        float[] candLogits = null;
+        double[] sumT = null;
+        if (candidates != null) {
+            int maxK = samples.maxK();
+            candIds = new int[rows * maxK];
+            candLogits = new float[rows * maxK];
+            sumT = new double[rows];
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(candIds), samples.candIds(), (long) rows * maxK * 4), "copying candidates");
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(candLogits), samples.candLogits(), (long) rows * maxK * 4), "copying candidates");
+            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(sumT), samples.sumT(), rows * 8L), "copying candidate sums");
+        }
+        float[] host = new float[Math.multiplyExact(whole, vocab)];
+        int[] offsets = new int[rows];
         float[] row = null;
         int k = 0;
-        for (int i = 0; i < wanted; i++) {
+        for (int i = 0; i < rows; i++) {
             if (ids[i] < 0 || ids[i] >= vocab) {
                 throw new CudaException("logits row " + i + " has no maximum (NaN logits): the step's computation went wrong");
             }
-            if (fullRows[i]) {
+            offsets[i] = -1;
+            RowNeed n = needs[i];
+            if (n.kind() == RowNeed.Kind.WHOLE) {
                 if (row == null) {
                     row = new float[vocab];
                 }
                 Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(row), logits.withByteOffset((long) i * vocab * 4), (long) vocab * 4), "copying logits");
                 System.arraycopy(row, 0, host, k * vocab, vocab);
                 offsets[i] = k++ * vocab;
-            } else {
-                offsets[i] = -1;
+            } else if (n.kind() == RowNeed.Kind.TOP_K) {
+                int count = Math.min(n.k(), vocab);
+                int from = i * samples.maxK();
+                candidates[i] = new StepOutput.Candidates(Arrays.copyOfRange(candIds, from, from + count), Arrays.copyOfRange(candLogits, from, from + count),
+                        stats[2 * i], stats[2 * i + 1], n.temperature() > 0 ? sumT[i] : 0);
             }
         }
-        return new StepOutput(host, offsets, ids, lp);
+        return new StepOutput(host, offsets, ids, lp, candidates);
     }
 
     /** The graph for decode steps of {@code rows} (padded) rows, captured on first use. */

@@ -3,6 +3,7 @@ package io.boundless.engine.cuda;
 import io.boundless.engine.backend.Backend;
 import io.boundless.engine.backend.BackendKind;
 import io.boundless.engine.backend.CpuBackend;
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.model.ModelConfig;
@@ -206,9 +207,9 @@ public final class DeviceCheck {
         for (int i = 0; i < table.length; i++) {
             table[i] = i;
         }
-        boolean[] full = new boolean[prompt.length];
-        Arrays.fill(full, true);
-        StepOutput out = b.forward(List.of(new Chunk(prompt, 0, table, 0, prompt.length)), full);
+        RowNeed[] whole = new RowNeed[prompt.length];
+        Arrays.fill(whole, RowNeed.WHOLE);
+        StepOutput out = b.forward(List.of(new Chunk(prompt, 0, table, 0, prompt.length)), whole);
         float[] logits = new float[prompt.length * vocab];
         for (int r = 0; r < prompt.length; r++) {
             System.arraycopy(out.logits(), out.offset(r), logits, r * vocab, vocab);

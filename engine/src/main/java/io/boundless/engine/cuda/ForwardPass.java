@@ -9,7 +9,7 @@ import jcuda.driver.CUdeviceptr;
  * per layer norm and fused q|k|v product, RoPE with the KV write, paged attention, output product
  * accumulated into the residual, norm and fused gate|up product, SiLU·mul (GELU for GPT-2), down
  * product accumulated into the residual; then the final norm of the wanted rows, the vocabulary
- * product and each row's argmax. Products of up to 8 rows take the GEMV kernels, with Llama's
+ * product and each row's sample reduction (argmax, top candidates). Products of up to 8 rows take the GEMV kernels, with Llama's
  * RMSNorm folded into them (7 launches per layer at decode), larger ones the GEMM. Kept
  * apart from the device so that a test can check every launch against the compiled kernels'
  * signatures without a GPU.
@@ -33,7 +33,13 @@ final class ForwardPass {
 
     /** Activation buffers, each sized for the most rows a step has; {@code inputs} holds the {@link StepPlan}. */
     record Buffers(CUdeviceptr x, CUdeviceptr xn, CUdeviceptr qkv, CUdeviceptr att, CUdeviceptr gu, CUdeviceptr act, CUdeviceptr last,
-            CUdeviceptr logits, CUdeviceptr argIds, CUdeviceptr argLogprobs, CUdeviceptr inputs, int capacity) {}
+            CUdeviceptr logits, Samples samples, CUdeviceptr inputs, int capacity) {}
+
+    /**
+     * What the sampling kernel writes per logits row: argmax ids and log-probabilities, candidate
+     * ids and logits [rows × maxK], (max, log-sum-exp) pairs, sums at temperature (double).
+     */
+    record Samples(CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr candIds, CUdeviceptr candLogits, CUdeviceptr stats, CUdeviceptr sumT, int maxK) {}
 
     /** The KV cache: per layer keys then values, each {@code layerBytes}. */
     record Cache(CUdeviceptr base, long layerBytes, WeightType type, int blockSize) {}
@@ -87,7 +93,9 @@ final class ForwardPass {
         }
         norm(k, b.last(), b.x(), in(StepPlan.LOGIT_ROWS), g.finalNorm(), g.finalNormBias(), r);
         matmul(k, b.logits(), b.last(), null, 0f, g.output(), null, r, false);
-        k.launch("argmax_logprob", r, 1, 1024, b.argIds(), b.argLogprobs(), b.logits(), c.vocabSize());
+        Samples s = b.samples();
+        k.launch("sample_rows", r, 1, 1024, s.ids(), s.logprobs(), s.candIds(), s.candLogits(), s.stats(), s.sumT(), b.logits(), c.vocabSize(),
+                in(StepPlan.ROW_K), in(StepPlan.ROW_T), s.maxK());
     }
 
     private void norm(Launcher k, CUdeviceptr out, CUdeviceptr in, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr bias, int n) {

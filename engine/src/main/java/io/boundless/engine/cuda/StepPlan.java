@@ -1,5 +1,6 @@
 package io.boundless.engine.cuda;
 
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.model.Transformer.Chunk;
 import java.util.List;
 
@@ -8,10 +9,12 @@ import java.util.List;
  * copy. The layout is fixed by the capacity, so that the device addresses of every part stay the
  * same from step to step (a captured CUDA graph reads them):
  * <pre>
- * ids[cap] | positions[cap] | slots[cap] | rowTable[cap] | logitRows[cap] | block tables ...
+ * ids[cap] | positions[cap] | slots[cap] | rowTable[cap] | logitRows[cap] | rowK[cap] | rowT[cap] | block tables ...
  * </pre>
  * Row r is the r-th token of the step; {@code rowTable[r]} is the offset of its sequence's block
- * table within the tables part; {@code logitRows} lists the rows whose logits are wanted. Padding
+ * table within the tables part; {@code logitRows} lists the rows whose logits are wanted, and for
+ * each of those {@code rowK} the top candidates the sampler needs (0: the argmax alone) and
+ * {@code rowT} its temperature (float bits). Padding
  * rows (to reach a graph's batch size) have id 0, position 0, slot -1 (nothing is written) and read
  * the first table.
  */
@@ -21,7 +24,9 @@ final class StepPlan {
     static final int SLOTS = 2;
     static final int ROW_TABLE = 3;
     static final int LOGIT_ROWS = 4;
-    static final int TABLES = 5;
+    static final int ROW_K = 5;
+    static final int ROW_T = 6;
+    static final int TABLES = 7;
 
     final int capacity;
     /** Rows the kernels run over: the tokens, or the graph batch size when padded. */
@@ -62,15 +67,18 @@ final class StepPlan {
     }
 
     /**
-     * Packs the chunks into {@code data} (of {@link #size} ints). {@code padTo} &gt; tokens pads a
-     * decode step to that many rows; 0 for no padding.
+     * Packs the chunks into {@code data} (of {@link #size} ints), with one need per wanted logits
+     * row. {@code padTo} &gt; tokens pads a decode step to that many rows; 0 for no padding.
      */
-    static StepPlan build(List<Chunk> chunks, int blockSize, int capacity, int[] data, int padTo) {
+    static StepPlan build(List<Chunk> chunks, RowNeed[] needs, int blockSize, int capacity, int[] data, int padTo) {
         int tokens = 0;
         int wanted = 0;
         for (Chunk c : chunks) {
             tokens += c.tokens().length;
             wanted += c.logitRows();
+        }
+        if (needs.length != wanted) {
+            throw new IllegalArgumentException(needs.length + " row needs for " + wanted + " wanted logits rows");
         }
         boolean decode = isDecode(chunks);
         int rows = Math.max(tokens, padTo);
@@ -100,6 +108,9 @@ final class StepPlan {
                 data[SLOTS * capacity + r] = c.blockTable()[p / blockSize] * blockSize + p % blockSize;
                 data[ROW_TABLE * capacity + r] = tableAt;
                 if (j >= c.logitsFrom() && j < c.logitsTo()) {
+                    RowNeed need = needs[lr];
+                    data[ROW_K * capacity + lr] = need.kind() == RowNeed.Kind.TOP_K ? need.k() : 0;
+                    data[ROW_T * capacity + lr] = Float.floatToRawIntBits(need.kind() == RowNeed.Kind.TOP_K ? need.temperature() : 0f);
                     data[LOGIT_ROWS * capacity + lr++] = r;
                 }
             }
@@ -110,6 +121,8 @@ final class StepPlan {
             data[POSITIONS * capacity + r] = 0;
             data[SLOTS * capacity + r] = -1;
             data[ROW_TABLE * capacity + r] = 0;
+            data[ROW_K * capacity + lr] = 0;
+            data[ROW_T * capacity + lr] = 0;
             data[LOGIT_ROWS * capacity + lr++] = r;
         }
         return new StepPlan(capacity, rows, tokens, decode ? rows : wanted, TABLES * capacity + tableAt, decode, data);
@@ -133,6 +146,14 @@ final class StepPlan {
 
     int logitRow(int i) {
         return data[LOGIT_ROWS * capacity + i];
+    }
+
+    int rowK(int i) {
+        return data[ROW_K * capacity + i];
+    }
+
+    float rowT(int i) {
+        return Float.intBitsToFloat(data[ROW_T * capacity + i]);
     }
 
     int tableEntry(int i) {

@@ -53,6 +53,89 @@ public final class Sampler {
         return new Sample(token, logsm[token], topIds, topLp);
     }
 
+    /**
+     * The same choice as {@link #sample} from a row's top candidates instead of the whole row, for
+     * rows without penalties or suppressed tokens that are greedy or sample with top-k: the tokens
+     * outside the k best can never be drawn, so the draw needs only their probabilities' sum over
+     * the whole vocabulary ({@code sumAtTemperature}, for top-p's threshold). Probabilities, the
+     * kept set and the draw are computed as in {@link #sample}, summing in token-id order; the
+     * log-probabilities are the raw row's log-softmax (logit - log-sum-exp).
+     *
+     * @param ids     candidate ids, best first (by logit, then lowest id); at least max(top_k, logprobs) of them, or 1 when greedy
+     * @param logits  their logits
+     */
+    public static Sample fromCandidates(int[] ids, float[] logits, float max, float logSumExp, double sumAtTemperature, SamplingParams p,
+            SplittableRandom rnd) {
+        int n = ids.length;
+        int chosen;
+        if (p.isGreedy()) {
+            chosen = 0;
+        } else {
+            if (p.topK() <= 0 || p.topK() > n) {
+                throw new IllegalArgumentException("sampling from " + n + " candidates needs 0 < top_k <= " + n + ", got " + p.topK());
+            }
+            double[] prob = new double[n];
+            for (int j = 0; j < n; j++) {
+                prob[j] = logits[j] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((logits[j] - max) / p.temperature());
+            }
+            boolean[] keep = new boolean[n];
+            double cum = 0;
+            for (int r = 0; r < n; r++) {
+                boolean inK = r < p.topK();
+                boolean inP = cum < p.topP() * sumAtTemperature; // the token that crosses p is kept
+                keep[r] = inK && inP;
+                cum += prob[r];
+            }
+            if (p.minP() > 0) {
+                for (int r = 0; r < n; r++) {
+                    if (prob[r] < p.minP() * 1.0) { // the top probability is exp(0) = 1
+                        keep[r] = false;
+                    }
+                }
+            }
+            // the kept tokens in id order, as the whole-row draw walks them
+            Integer[] order = new Integer[n];
+            for (int r = 0; r < n; r++) {
+                order[r] = r;
+            }
+            Arrays.sort(order, (a, b) -> Integer.compare(ids[a], ids[b]));
+            double total = 0;
+            for (int r : order) {
+                if (keep[r]) {
+                    total += prob[r];
+                }
+            }
+            double u = rnd.nextDouble() * total;
+            double acc = 0;
+            int last = -1;
+            chosen = -1;
+            for (int r : order) {
+                if (keep[r] && prob[r] > 0) {
+                    acc += prob[r];
+                    last = r;
+                    if (u < acc) {
+                        chosen = r;
+                        break;
+                    }
+                }
+            }
+            if (chosen < 0) {
+                chosen = last >= 0 ? last : 0;
+            }
+        }
+        int[] topIds = new int[0];
+        float[] topLp = new float[0];
+        if (p.logprobs() > 0) {
+            int k = Math.min(p.logprobs(), n);
+            topIds = Arrays.copyOf(ids, k);
+            topLp = new float[k];
+            for (int j = 0; j < k; j++) {
+                topLp[j] = logits[j] - logSumExp;
+            }
+        }
+        return new Sample(ids[chosen], logits[chosen] - logSumExp, topIds, topLp);
+    }
+
     /** The log-probability of a given token under the model's distribution, and the top alternatives. */
     public static Sample score(float[] logits, int offset, int vocab, int token, int topN) {
         float[] logsm = logSoftmax(java.util.Arrays.copyOfRange(logits, offset, offset + vocab));

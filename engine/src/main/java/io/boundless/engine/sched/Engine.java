@@ -2,6 +2,7 @@ package io.boundless.engine.sched;
 
 import io.boundless.engine.backend.Backend;
 import io.boundless.engine.backend.Backends;
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.kv.BlockManager;
 import io.boundless.engine.model.ModelConfig;
@@ -23,8 +24,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * The engine loop: requests come in from any thread; one engine thread repeats
  * schedule → execute → update (vLLM's {@code step()}): the scheduler picks this step's work, the
  * backend (CPU or CUDA) computes it in one batch, and the sampler turns each finished row into a
- * token. Greedy rows without penalties or logprobs take the backend's argmax, so a GPU sends two
- * numbers for them instead of a vocabulary of logits.
+ * token. The engine asks the backend for as little of each logits row as its sampling needs
+ * (the argmax, or the top candidates, see {@link #need}), so that a GPU sends a few numbers
+ * instead of a vocabulary of floats.
  */
 public final class Engine implements AutoCloseable {
     private final Backend backend;
@@ -261,18 +263,14 @@ public final class Engine implements AutoCloseable {
                 chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
             }
         }
-        List<Boolean> full = new ArrayList<>();
+        List<RowNeed> needs = new ArrayList<>();
         for (int i = 0; i < work.size(); i++) {
             Transformer.Chunk chunk = chunks.get(i);
             for (int j = 0; j < chunk.logitRows(); j++) {
-                full.add(!argmaxSuffices(work.get(i).seq()));
+                needs.add(need(work.get(i).seq()));
             }
         }
-        boolean[] fullRows = new boolean[full.size()];
-        for (int i = 0; i < fullRows.length; i++) {
-            fullRows[i] = full.get(i);
-        }
-        StepOutput out = backend.forward(chunks, fullRows);
+        StepOutput out = backend.forward(chunks, needs.toArray(RowNeed[]::new));
         int row = 0;
         int vocab = model.vocabSize();
         for (int i = 0; i < work.size(); i++) {
@@ -329,21 +327,34 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Whether this sequence's next token is the plain argmax of its logits: greedy, no penalties,
-     * no logprobs, nothing suppressed (forks of a greedy leader take the same argmax).
+     * How much of this sequence's logits row the sampler needs: its argmax for plain greedy; its
+     * top candidates for greedy with logprobs and for top-k sampling (k up to the backend's
+     * maximum); the whole row for scoring, penalties, suppressed tokens (before min_new_tokens), and
+     * sampling without top-k. Forks of a leader share its row and its parameters.
      */
-    private static boolean argmaxSuffices(Sequence s) {
+    static RowNeed need(Sequence s) {
         SamplingParams p = s.params;
-        return s.scoreFrom < 0 && p.isGreedy() && p.logprobs() == 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0
-                && p.frequencyPenalty() == 0 && s.generated() >= p.minNewTokens();
+        boolean plain = s.scoreFrom < 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0 && p.frequencyPenalty() == 0
+                && s.generated() >= p.minNewTokens();
+        if (!plain) {
+            return RowNeed.WHOLE;
+        }
+        if (p.isGreedy()) {
+            return p.logprobs() == 0 ? RowNeed.ARGMAX : RowNeed.topK(p.logprobs(), 0);
+        }
+        int k = Math.max(p.topK(), p.logprobs());
+        return p.topK() > 0 && k <= RowNeed.MAX_TOP_K ? RowNeed.topK(k, p.temperature()) : RowNeed.WHOLE;
     }
 
     private void emit(Sequence s, StepOutput out, int row) {
         SamplingParams p = s.params;
         Sampler.Sample sample;
+        StepOutput.Candidates c = out.candidates(row);
         if (out.isFull(row)) {
             int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
             sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress);
+        } else if (c != null) {
+            sample = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, s.rng);
         } else {
             sample = new Sampler.Sample(out.argmax()[row], out.argmaxLogprob()[row], new int[0], new float[0]);
         }

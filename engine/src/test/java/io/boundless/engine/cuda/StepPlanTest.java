@@ -3,6 +3,7 @@ package io.boundless.engine.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.model.Transformer.Chunk;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +34,16 @@ class StepPlanTest {
                 chunks.add(new Chunk(toks, start, table, from, len));
             }
             int[] data = new int[StepPlan.size(128, 512)];
-            StepPlan plan = StepPlan.build(chunks, BS, 128, data, 0);
+            int wanted = chunks.stream().mapToInt(Chunk::logitRows).sum();
+            RowNeed[] needs = new RowNeed[wanted];
+            for (int i = 0; i < wanted; i++) {
+                needs[i] = switch (rnd.nextInt(3)) {
+                    case 0 -> RowNeed.WHOLE;
+                    case 1 -> RowNeed.ARGMAX;
+                    default -> RowNeed.topK(1 + rnd.nextInt(64), rnd.nextFloat());
+                };
+            }
+            StepPlan plan = StepPlan.build(chunks, needs, BS, 128, data, 0);
             int r = 0;
             int lr = 0;
             for (Chunk c : chunks) {
@@ -48,6 +58,9 @@ class StepPlanTest {
                         assertThat(plan.tableEntry(plan.tableOffset(r) + q / BS)).isEqualTo(c.blockTable()[q / BS]);
                     }
                     if (j >= c.logitsFrom() && j < c.logitsTo()) {
+                        RowNeed need = needs[lr];
+                        assertThat(plan.rowK(lr)).isEqualTo(need.kind() == RowNeed.Kind.TOP_K ? need.k() : 0);
+                        assertThat(plan.rowT(lr)).isEqualTo(need.kind() == RowNeed.Kind.TOP_K ? need.temperature() : 0f);
                         assertThat(plan.logitRow(lr++)).isEqualTo(r);
                     }
                 }
@@ -66,7 +79,7 @@ class StepPlanTest {
         int bucket = StepPlan.bucket(3, 256);
         assertThat(bucket).isEqualTo(4);
         int[] data = new int[StepPlan.size(16, 64)];
-        StepPlan plan = StepPlan.build(chunks, BS, 16, data, bucket);
+        StepPlan plan = StepPlan.build(chunks, new RowNeed[] {RowNeed.ARGMAX, RowNeed.topK(5, 0.7f), RowNeed.WHOLE}, BS, 16, data, bucket);
         assertThat(plan.rows).isEqualTo(4);
         assertThat(plan.tokens).isEqualTo(3);
         assertThat(plan.logitRows).isEqualTo(4);
@@ -75,6 +88,8 @@ class StepPlanTest {
         assertThat(plan.position(3)).isZero();
         assertThat(plan.tableEntry(plan.tableOffset(3))).isEqualTo(3); // a real block: reading it is harmless
         assertThat(plan.logitRow(3)).isEqualTo(3);
+        assertThat(plan.rowK(1)).isEqualTo(5);
+        assertThat(plan.rowK(3)).isZero();
     }
 
     @Test
@@ -90,12 +105,13 @@ class StepPlanTest {
     void prefillIsNeverPaddedAndOverflowIsAClearError() {
         List<Chunk> prefill = List.of(new Chunk(new int[] {1, 2, 3}, 0, new int[] {0}, true));
         assertThat(StepPlan.isDecode(prefill)).isFalse();
-        assertThatThrownBy(() -> StepPlan.build(prefill, BS, 16, new int[StepPlan.size(16, 8)], 8)).hasMessageContaining("only a decode step");
+        assertThatThrownBy(() -> StepPlan.build(prefill, new RowNeed[] {RowNeed.WHOLE}, BS, 16, new int[StepPlan.size(16, 8)], 8)).hasMessageContaining("only a decode step");
         List<Chunk> big = List.of(new Chunk(new int[20], 0, new int[5], true));
-        assertThatThrownBy(() -> StepPlan.build(big, BS, 16, new int[StepPlan.size(16, 8)], 0)).hasMessageContaining("exceeds the device buffers' 16");
+        assertThatThrownBy(() -> StepPlan.build(big, new RowNeed[] {RowNeed.WHOLE}, BS, 16, new int[StepPlan.size(16, 8)], 0)).hasMessageContaining("exceeds the device buffers' 16");
         List<Chunk> longTable = List.of(new Chunk(new int[1], 40, new int[11], true));
-        assertThatThrownBy(() -> StepPlan.build(longTable, BS, 16, new int[StepPlan.size(16, 8)], 0)).hasMessageContaining("block tables exceed");
+        assertThatThrownBy(() -> StepPlan.build(longTable, new RowNeed[] {RowNeed.WHOLE}, BS, 16, new int[StepPlan.size(16, 8)], 0)).hasMessageContaining("block tables exceed");
         List<Chunk> shortTable = List.of(new Chunk(new int[1], 40, new int[2], true));
-        assertThatThrownBy(() -> StepPlan.build(shortTable, BS, 16, new int[StepPlan.size(16, 64)], 0)).hasMessageContaining("does not cover position 40");
+        assertThatThrownBy(() -> StepPlan.build(prefill, new RowNeed[0], BS, 16, new int[StepPlan.size(16, 8)], 0)).hasMessageContaining("0 row needs for 1");
+        assertThatThrownBy(() -> StepPlan.build(shortTable, new RowNeed[] {RowNeed.WHOLE}, BS, 16, new int[StepPlan.size(16, 64)], 0)).hasMessageContaining("does not cover position 40");
     }
 }

@@ -104,4 +104,33 @@ class SamplerTest {
         assertThatThrownBy(() -> new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 4, 5, false)).hasMessageContaining("min_new_tokens");
         assertThatThrownBy(() -> params(Float.NaN, 0, 1, 0, null, 0)).hasMessageContaining("temperature");
     }
+
+    @Test
+    void samplingFromTheTopCandidatesEqualsSamplingFromTheWholeRow() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int trial = 0; trial < 2000; trial++) {
+            int vocab = 50 + rnd.nextInt(400);
+            float[] row = new float[vocab];
+            for (int i = 0; i < vocab; i++) {
+                // coarse values make ties, which both paths must break by the lowest id
+                row[i] = rnd.nextInt(4) == 0 ? Math.round(rnd.nextGaussian() * 4) / 2f : (float) (rnd.nextGaussian() * 3);
+            }
+            boolean greedy = rnd.nextInt(4) == 0;
+            int topK = greedy ? 0 : 1 + rnd.nextInt(64);
+            float topP = rnd.nextBoolean() ? 1 : 0.05f + 0.95f * rnd.nextFloat();
+            float minP = rnd.nextBoolean() ? 0 : rnd.nextFloat() * 0.3f;
+            float temperature = greedy ? 0 : 0.1f + 2 * rnd.nextFloat();
+            int logprobs = rnd.nextInt(6);
+            SamplingParams p = new SamplingParams(temperature, topK, topP, minP, 1, 0, 0, 9L, logprobs, List.of(), 10, 0, true);
+            long seed = rnd.nextLong();
+            Sampler.Sample whole = Sampler.sample(row, 0, vocab, p, new SplittableRandom(seed), new int[vocab], new boolean[vocab], new int[0]);
+            int k = Math.max(Math.max(topK, logprobs), 1);
+            var c = RowReduction.candidates(row, k, temperature);
+            Sampler.Sample reduced = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, new SplittableRandom(seed));
+            assertThat(reduced.token()).as("trial %d", trial).isEqualTo(whole.token());
+            assertThat(reduced.logprob()).as("trial %d", trial).isEqualTo(whole.logprob());
+            assertThat(reduced.topIds()).as("trial %d", trial).isEqualTo(whole.topIds());
+            assertThat(reduced.topLogprobs()).as("trial %d", trial).isEqualTo(whole.topLogprobs());
+        }
+    }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.boundless.engine.backend.Backend;
 import io.boundless.engine.backend.CpuBackend;
+import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.cpu.Rope;
 import io.boundless.engine.model.Transformer;
@@ -12,6 +13,7 @@ import io.boundless.engine.model.Architecture;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.model.ModelConfig;
 import io.boundless.engine.model.ModelWriter;
+import io.boundless.engine.sample.RowReduction;
 import io.boundless.engine.sample.Sampler;
 import io.boundless.engine.sample.SamplingParams;
 import io.boundless.engine.tensor.DType;
@@ -125,46 +127,42 @@ class EngineTest {
     }
 
     /**
-     * A backend that, like the CUDA one, returns only the argmax and its log-probability for rows
-     * the engine does not need whole (here computed from the CPU's logits), and counts them.
+     * A backend that, like the CUDA one, returns of each logits row only what the engine's need
+     * asks for (the reductions computed from the CPU's logits as the device computes them), and
+     * counts the needs.
      */
-    static final class ArgmaxOnly implements Backend {
+    static final class Reducing implements Backend {
         final CpuBackend cpu;
-        int reduced;
-        int whole;
+        final Map<RowNeed.Kind, Integer> counts = new java.util.EnumMap<>(RowNeed.Kind.class);
 
-        ArgmaxOnly(CpuBackend cpu) {
+        Reducing(CpuBackend cpu) {
             this.cpu = cpu;
         }
 
         @Override
-        public StepOutput forward(List<Transformer.Chunk> chunks, boolean[] fullRows) {
-            StepOutput all = cpu.forward(chunks, fullRows);
+        public StepOutput forward(List<Transformer.Chunk> chunks, RowNeed[] needs) {
+            StepOutput all = cpu.forward(chunks, needs);
             int vocab = CONFIG.vocabSize();
-            int[] offsets = new int[fullRows.length];
-            int[] ids = new int[fullRows.length];
-            float[] lps = new float[fullRows.length];
-            for (int i = 0; i < fullRows.length; i++) {
+            int[] offsets = new int[needs.length];
+            int[] ids = new int[needs.length];
+            float[] lps = new float[needs.length];
+            StepOutput.Candidates[] cands = new StepOutput.Candidates[needs.length];
+            for (int i = 0; i < needs.length; i++) {
                 float[] row = java.util.Arrays.copyOfRange(all.logits(), all.offset(i), all.offset(i) + vocab);
-                ids[i] = Sampler.argmax(row);
-                double sum = 0;
-                for (float v : row) {
-                    sum += Math.exp(v - row[ids[i]]);
+                ids[i] = RowReduction.argmax(row);
+                lps[i] = row[ids[i]] - RowReduction.logSumExp(row);
+                offsets[i] = needs[i].kind() == RowNeed.Kind.WHOLE ? all.offset(i) : -1;
+                if (needs[i].kind() == RowNeed.Kind.TOP_K) {
+                    cands[i] = RowReduction.candidates(row, needs[i].k(), needs[i].temperature());
                 }
-                lps[i] = (float) -Math.log(sum);
-                offsets[i] = fullRows[i] ? all.offset(i) : -1;
-                if (fullRows[i]) {
-                    whole++;
-                } else {
-                    reduced++;
-                }
+                counts.merge(needs[i].kind(), 1, Integer::sum);
             }
-            return new StepOutput(all.logits(), offsets, ids, lps);
+            return new StepOutput(all.logits(), offsets, ids, lps, cands);
         }
 
         @Override
         public String name() {
-            return "argmax-only";
+            return "reducing";
         }
 
         @Override
@@ -194,39 +192,43 @@ class EngineTest {
     }
 
     @Test
-    void greedyRowsTakeTheBackendsArgmaxAndSampledOrLogprobRowsComeWhole() {
+    void reducedRowsSampleExactlyAsWholeRows() {
         long seed = new Random().nextLong();
         int[] p = prompt(seed, 17);
         SamplingParams greedy = greedyPastEos(12);
         SamplingParams withLogprobs = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 3, List.of(), 12, 0, true);
-        SamplingParams sampled = new SamplingParams(0.8f, 20, 0.9f, 0, 1.1f, 0, 0, 5L, 0, List.of(), 12, 0, true);
+        SamplingParams topK = new SamplingParams(0.8f, 20, 0.9f, 0.05f, 1, 0, 0, seed, 2, List.of(), 12, 0, true);
+        SamplingParams topKOnly = new SamplingParams(1.3f, 40, 1, 0, 1, 0, 0, seed + 1, 0, List.of(), 12, 0, true);
+        SamplingParams topPOnly = new SamplingParams(0.8f, 0, 0.9f, 0, 1, 0, 0, seed + 2, 0, List.of(), 12, 0, true);
+        SamplingParams penalized = new SamplingParams(0.8f, 20, 1, 0, 1.1f, 0, 0, seed + 3, 0, List.of(), 12, 0, true);
         SamplingParams minTokens = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 12, 4, true);
         EngineConfig cfg = new EngineConfig(4, 256 * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4), 512, 16, 64, 2);
         Collector reference = new Collector();
         Collector reduced = new Collector();
-        ArgmaxOnly backend = new ArgmaxOnly(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()));
-        List<SamplingParams> all = List.of(greedy, withLogprobs, sampled, minTokens);
+        Reducing backend = new Reducing(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()));
+        List<SamplingParams> all = List.of(greedy, withLogprobs, topK, topKOnly, topPOnly, penalized, minTokens);
         long[] refIds = new long[all.size()];
         long[] redIds = new long[all.size()];
         try (Engine e = engine(256, 512); Engine r = new Engine(CONFIG, cfg, backend)) {
             for (int i = 0; i < all.size(); i++) {
-                refIds[i] = e.submit(p, all.get(i), 1, 0, reference)[0];
-                redIds[i] = r.submit(p, all.get(i), 1, 0, reduced)[0];
+                refIds[i] = e.submit(p, all.get(i), i == 2 ? 2 : 1, 0, reference)[0];
+                redIds[i] = r.submit(p, all.get(i), i == 2 ? 2 : 1, 0, reduced)[0];
             }
             drain(e);
             drain(r);
         }
         for (int i = 0; i < all.size(); i++) {
-            assertThat(reduced.tokens.get(redIds[i])).as("seed %d, params %d", seed, i).isEqualTo(reference.tokens.get(refIds[i]));
-            List<Float> a = reduced.logprobs.get(redIds[i]);
-            List<Float> b = reference.logprobs.get(refIds[i]);
-            for (int t = 0; t < a.size(); t++) {
-                assertThat(a.get(t)).isCloseTo(b.get(t), org.assertj.core.data.Offset.offset(1e-5f));
+            for (int sample = 0; sample < (i == 2 ? 2 : 1); sample++) {
+                long ref = refIds[i] + sample;
+                long red = redIds[i] + sample;
+                assertThat(reduced.tokens.get(red)).as("seed %d, params %d, sample %d", seed, i, sample).isEqualTo(reference.tokens.get(ref));
+                assertThat(reduced.logprobs.get(red)).as("seed %d, params %d", seed, i).isEqualTo(reference.logprobs.get(ref));
             }
         }
-        // greedy rows went reduced; logprobs, sampling, and minimum-length rows came whole
-        assertThat(backend.reduced).isGreaterThanOrEqualTo(12 + 8);
-        assertThat(backend.whole).isGreaterThanOrEqualTo(12 + 12 + 4);
+        // greedy: argmax; logprobs and top-k sampling: candidates; top-p alone, penalties and min_new_tokens: whole rows
+        assertThat(backend.counts.get(RowNeed.Kind.ARGMAX)).isEqualTo(12 + 8);
+        assertThat(backend.counts.get(RowNeed.Kind.TOP_K)).isEqualTo(12 + (1 + 2 * 11) + 12); // n = 2: one prompt row, then a row per sample
+        assertThat(backend.counts.get(RowNeed.Kind.WHOLE)).isEqualTo(12 + 12 + 4);
     }
 
     @Test
