@@ -156,12 +156,33 @@ inline void run_block(Block& b, const char* name) {
         f.wait = RUNNING;
         start(f);
     }
+    // Warp by warp: a warp's lanes run until each waits; a completed warp barrier releases them at
+    // once and the warp goes on, so a warp's shuffles cost no pass over the whole block. When every
+    // live thread waits at __syncthreads, the block barrier releases.
+    int warps = (n + 31) / 32;
     for (;;) {
         bool ran = false;
-        for (auto& f : b.fibers) {
-            if (f.wait == RUNNING) {
-                resume(b, f);
-                ran = true;
+        for (int w = 0; w < warps; w++) {
+            int lo = w * 32, hi = std::min(n, lo + 32);
+            for (;;) {
+                bool any = false;
+                for (int l = lo; l < hi; l++) {
+                    if (b.fibers[l].wait == RUNNING) {
+                        resume(b, b.fibers[l]);
+                        any = ran = true;
+                    }
+                }
+                int live = 0, waiting = 0;
+                for (int l = lo; l < hi; l++) {
+                    live += b.fibers[l].wait != DONE;
+                    waiting += b.fibers[l].wait == WARP_BARRIER;
+                }
+                if (waiting > 0 && waiting == live) {
+                    for (int l = lo; l < hi; l++) b.fibers[l].wait = b.fibers[l].wait == WARP_BARRIER ? RUNNING : b.fibers[l].wait;
+                    continue;
+                }
+                if (!any) break;
+                if (waiting == 0) break;  // the rest wait at __syncthreads or are done
             }
         }
         int done = 0, atBlock = 0;
@@ -170,23 +191,11 @@ inline void run_block(Block& b, const char* name) {
             atBlock += f.wait == BLOCK_BARRIER;
         }
         if (done == n) return;
-        bool released = false;
         if (atBlock > 0 && atBlock + done == n) {  // exited threads count as arrived
             for (auto& f : b.fibers) if (f.wait == BLOCK_BARRIER) f.wait = RUNNING;
-            released = true;
+            continue;
         }
-        for (int w = 0; w * 32 < n; w++) {
-            int live = 0, waiting = 0;
-            for (int l = w * 32; l < std::min(n, w * 32 + 32); l++) {
-                live += b.fibers[l].wait != DONE;
-                waiting += b.fibers[l].wait == WARP_BARRIER;
-            }
-            if (waiting > 0 && waiting == live) {
-                for (int l = w * 32; l < std::min(n, w * 32 + 32); l++) if (b.fibers[l].wait == WARP_BARRIER) b.fibers[l].wait = RUNNING;
-                released = true;
-            }
-        }
-        if (!ran && !released) {
+        if (!ran) {
             std::fprintf(stderr, "DEADLOCK in %s block (%u,%u): %d done, %d at __syncthreads, the rest at a warp shuffle with lanes missing\n",
                     name, block_idx.x, block_idx.y, done, atBlock);
             std::exit(3);
@@ -204,7 +213,7 @@ void launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 threads, A..
     if ((int)b.fibers.size() != n) {
         b.fibers.clear();
         b.fibers.resize(n);
-        for (auto& f : b.fibers) f.stack.resize(128 * 1024);
+        for (auto& f : b.fibers) f.stack.resize(32 * 1024);
     }
     for (int i = 0; i < n; i++) {
         b.fibers[i].linear = i;

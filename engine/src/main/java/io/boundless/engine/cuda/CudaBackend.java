@@ -19,15 +19,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import jcuda.Pointer;
-import jcuda.driver.CUcontext;
-import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUgraph;
-import jcuda.driver.CUgraphExec;
-import jcuda.driver.CUstream;
-import jcuda.driver.CUstreamCaptureMode;
-import jcuda.driver.JCudaDriver;
 
 /**
  * The forward pass on an NVIDIA GPU through JCuda's driver API. Weights are uploaded once (see
@@ -35,17 +27,18 @@ import jcuda.driver.JCudaDriver;
  * memory left free times {@link CudaOptions#memoryFraction}; the block manager above hands the
  * blocks out exactly as on the CPU, so prefix caching, preemption and n &gt; 1 sharing are the same.
  *
- * <p>A step: the host packs token ids, positions, cache slots, block tables and wanted rows into one
- * int array ({@link StepPlan}) and copies it over; then per layer: norm, one fused q|k|v product,
- * RoPE, KV write, paged attention, output product accumulated into the residual, norm, one fused
- * gate|up product, SiLU·mul (GELU for GPT-2), down product accumulated into the residual; then the
- * final norm of the wanted rows, the vocabulary product and each row's argmax and log-probability.
- * Products of up to 8 rows take the GEMV kernels (memory-bound, 16-byte loads), larger ones the
- * tensor-core GEMM. Only argmaxes, their log-probabilities and the rows the sampler needs whole
- * come back. Decode steps replay a CUDA graph captured per batch-size bucket (1, 2, 4, ...), padded
- * with rows that write nothing.
+ * <p>A step: the host packs token ids, positions, cache slots, block tables, wanted rows and what
+ * the sampler needs of each ({@link StepPlan}) and copies them over in one copy; {@link ForwardPass}
+ * launches the kernels; only argmaxes, top-k candidates and the rows the sampler needs whole come
+ * back. Decode steps replay a CUDA graph captured per batch-size bucket (1, 2, 4, ...), padded with
+ * rows that write nothing.
  *
- * <p>Called from one thread at a time (the engine thread); the context is made current on it.
+ * <p>Unlike the CPU backend, logits are not batch-invariant: a row computed in a step of up to 8
+ * rows takes the GEMV (float32 activations), in a larger step the tensor-core GEMM (activations
+ * rounded to BF16/F16), so a seeded request reproduces only with the same batches.
+ *
+ * <p>Called from one thread at a time (the engine thread); the context is made current on it. All
+ * driver calls go through a {@link Device}: JCuda's on a GPU, an emulation of the kernels in tests.
  */
 public final class CudaBackend implements Backend {
     private static final long UPLOAD_CHUNK = 32L << 20;
@@ -56,12 +49,8 @@ public final class CudaBackend implements Backend {
     private final ModelConfig c;
     private final CudaOptions options;
     private final Cuda.Probe probe;
-    private final CUdevice device = new CUdevice();
-    private final CUcontext context = new CUcontext();
-    private final CUstream stream = new CUstream();
-    private final Kernels kernels;
-    private final List<CUdeviceptr> allocations = new ArrayList<>();
-    private final Map<Integer, CUgraphExec> graphs = new HashMap<>();
+    private final Device dev;
+    private final Map<Integer, Object> graphs = new HashMap<>();
     private final boolean llama;
     private final int blockSize;
     private final int capacity;
@@ -71,7 +60,6 @@ public final class CudaBackend implements Backend {
     private long allocated;
     private final long weightBytes;
     private final long workspaceBytes;
-    private Thread boundThread;
     private boolean closed;
 
     private final ForwardPass pass;
@@ -95,6 +83,12 @@ public final class CudaBackend implements Backend {
      * model (its dimensions, or no memory left for a KV block).
      */
     public CudaBackend(ModelWeights weights, Cuda.Probe probe, CudaOptions options, int blockSize, int maxRows, int maxRunning) {
+        this(weights, probe, options, blockSize, maxRows, maxRunning, () -> new JCudaDevice(probe, options));
+    }
+
+    /** On a given device (tests pass an emulated one); the shape checks come before the device opens. */
+    CudaBackend(ModelWeights weights, Cuda.Probe probe, CudaOptions options, int blockSize, int maxRows, int maxRunning,
+            java.util.function.Supplier<Device> opener) {
         if (!probe.usable()) {
             throw new BackendUnavailableException(probe.reason());
         }
@@ -104,12 +98,8 @@ public final class CudaBackend implements Backend {
         this.blockSize = blockSize;
         this.llama = c.arch().isLlamaLike();
         checkShapes(c);
-        Cuda.check(JCudaDriver.cuDeviceGet(device, options.device()), "cuDeviceGet");
-        Cuda.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-        bindContext();
+        this.dev = opener.get();
         try {
-            Cuda.check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
-            this.kernels = new Kernels(probe.major(), probe.minor(), options.syncEachLaunch());
             this.kvType = options.precision() == Precision.F32 ? WeightType.F32 : WeightType.BF16;
 
             // weights
@@ -156,27 +146,26 @@ public final class CudaBackend implements Backend {
             this.workspaceBytes = allocated - weightBytes;
 
             // KV cache from what is left
-            long[] free = new long[1];
-            long[] total = new long[1];
-            Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            long[] info = dev.memoryInfo();
             long perBlock = bytesPerBlock(c, blockSize, kvType);
-            long budget = (long) (free[0] * options.memoryFraction());
+            long budget = (long) (info[0] * options.memoryFraction());
             long blocks = Math.min(budget / perBlock, Integer.MAX_VALUE / blockSize - 1);
             if (blocks < 1) {
                 throw new BackendUnavailableException("after the weights (" + mib(weightBytes) + ") and workspaces (" + mib(workspaceBytes)
-                        + ") the device has " + mib(free[0]) + " free; " + options.memoryFraction() + " of it holds no KV block of " + mib(perBlock));
+                         + ") the device has " + mib(info[0]) + " free; " + options.memoryFraction() + " of it holds no KV block of " + mib(perBlock));
             }
             this.numBlocks = (int) blocks;
             this.kvLayerBytes = (long) numBlocks * blockSize * c.kvDim() * kvType.bytes;
             this.kvBytes = 2L * c.layers() * kvLayerBytes;
             this.kv = alloc(kvBytes);
-            Cuda.check(JCudaDriver.cuMemsetD32(kv, 0, kvBytes / 4), "cuMemsetD32 (KV cache)");
-            Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+            dev.fill32(kv, 0, kvBytes / 4);
+            dev.synchronize();
+            info = dev.memoryInfo();
             this.pass = new ForwardPass(c, globals, layers, new ForwardPass.Buffers(x, xn, qkv, att, gu, act, last, logits, samples, inputs,
                     capacity), new ForwardPass.Cache(kv, kvLayerBytes, kvType, blockSize));
-            this.launcher = (kernel, gx, gy, threads, args) -> kernels.launch(kernel, gx, gy, threads, stream, args);
-            this.freeAfter = free[0];
-            this.totalMemory = total[0];
+            this.launcher = dev::launch;
+            this.freeAfter = info[0];
+            this.totalMemory = info[1];
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -218,15 +207,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String device() {
-        return probe.name() + " (compute capability " + probe.major() + "." + probe.minor() + ", " + kernels.form + ", " + options.precision()
+        return probe.name() + " (compute capability " + probe.major() + "." + probe.minor() + ", " + dev.kernelForm() + ", " + options.precision()
                 + " weights, " + kvType + " KV cache, CUDA graphs " + (graphMax > 0 ? "up to batch " + graphMax : "off") + ")";
     }
 
     @Override
     public java.util.Optional<String> pciBusId() {
-        String[] id = new String[1];
-        int r = JCudaDriver.cuDeviceGetPCIBusId(id, 32, device);
-        return r == jcuda.driver.CUresult.CUDA_SUCCESS && id[0] != null ? java.util.Optional.of(id[0].trim()) : java.util.Optional.empty();
+        return dev.pciBusId();
     }
 
     public Memory memory() {
@@ -245,7 +232,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public StepOutput forward(List<Chunk> chunks, RowNeed[] needs) {
-        bindContext();
+        dev.bind();
         for (Chunk ch : chunks) {
             for (int j = 0; j < ch.tokens().length; j++) {
                 int id = ch.tokens()[j];
@@ -260,13 +247,13 @@ public final class CudaBackend implements Backend {
         int tokens = chunks.stream().mapToInt(ch -> ch.tokens().length).sum();
         int bucket = graphMax > 0 && StepPlan.isDecode(chunks) ? StepPlan.bucket(tokens, graphMax) : 0;
         StepPlan plan = StepPlan.build(chunks, needs, blockSize, capacity, hostInputs, bucket);
-        Cuda.check(JCudaDriver.cuMemcpyHtoD(inputs, Pointer.to(hostInputs), (long) plan.used * 4), "copying the step's inputs");
+        dev.upload(inputs, hostInputs, plan.used);
         if (bucket > 0) {
-            Cuda.check(JCudaDriver.cuGraphLaunch(graph(bucket), stream), "cuGraphLaunch");
+            dev.launchGraph(graph(bucket));
         } else {
             pass.run(launcher, plan.rows, plan.logitRows);
         }
-        Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "the step's kernels");
+        dev.synchronize();
         return collect(needs);
     }
 
@@ -278,9 +265,9 @@ public final class CudaBackend implements Backend {
         float[] lp = new float[rows];
         float[] stats = new float[2 * rows];
         if (rows > 0) {
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(ids), samples.ids(), rows * 4L), "copying argmaxes");
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(lp), samples.logprobs(), rows * 4L), "copying log-probabilities");
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(stats), samples.stats(), rows * 8L), "copying row statistics");
+            dev.download(ids, samples.ids(), rows);
+            dev.download(lp, samples.logprobs(), rows);
+            dev.download(stats, samples.stats(), 2 * rows);
         }
         StepOutput.Candidates[] candidates = null;
         int whole = 0;
@@ -298,9 +285,9 @@ public final class CudaBackend implements Backend {
             candIds = new int[rows * maxK];
             candLogits = new float[rows * maxK];
             sumT = new double[rows];
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(candIds), samples.candIds(), (long) rows * maxK * 4), "copying candidates");
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(candLogits), samples.candLogits(), (long) rows * maxK * 4), "copying candidates");
-            Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(sumT), samples.sumT(), rows * 8L), "copying candidate sums");
+            dev.download(candIds, samples.candIds(), rows * maxK);
+            dev.download(candLogits, samples.candLogits(), rows * maxK);
+            dev.download(sumT, samples.sumT(), rows);
         }
         float[] host = new float[Math.multiplyExact(whole, vocab)];
         int[] offsets = new int[rows];
@@ -316,7 +303,7 @@ public final class CudaBackend implements Backend {
                 if (row == null) {
                     row = new float[vocab];
                 }
-                Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(row), logits.withByteOffset((long) i * vocab * 4), (long) vocab * 4), "copying logits");
+                dev.download(row, logits.withByteOffset((long) i * vocab * 4), vocab);
                 System.arraycopy(row, 0, host, k * vocab, vocab);
                 offsets[i] = k++ * vocab;
             } else if (n.kind() == RowNeed.Kind.TOP_K) {
@@ -330,34 +317,28 @@ public final class CudaBackend implements Backend {
     }
 
     /** The graph for decode steps of {@code rows} (padded) rows, captured on first use. */
-    private CUgraphExec graph(int rows) {
-        CUgraphExec exec = graphs.get(rows);
-        if (exec != null) {
-            return exec;
+    private Object graph(int rows) {
+        Object g = graphs.get(rows);
+        if (g != null) {
+            return g;
         }
-        CUgraph g = new CUgraph();
-        Cuda.check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
-        kernels.capturing = true;
+        dev.beginCapture();
         try {
             pass.run(launcher, rows, rows);
         } finally {
-            kernels.capturing = false;
-            Cuda.check(JCudaDriver.cuStreamEndCapture(stream, g), "cuStreamEndCapture");
+            g = dev.endCapture();
         }
-        exec = new CUgraphExec();
-        Cuda.check(JCudaDriver.cuGraphInstantiate(exec, g, 0), "cuGraphInstantiate");
-        JCudaDriver.cuGraphDestroy(g);
-        graphs.put(rows, exec);
-        return exec;
+        graphs.put(rows, g);
+        return g;
     }
 
     @Override
     public void copyBlock(int from, int to) {
-        bindContext();
+        dev.bind();
         long bytes = (long) blockSize * c.kvDim() * kvType.bytes;
         for (int l = 0; l < 2 * c.layers(); l++) {
             CUdeviceptr base = kv.withByteOffset(l * kvLayerBytes);
-            Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(base.withByteOffset(to * bytes), base.withByteOffset(from * bytes), bytes, stream), "copying a KV block");
+            dev.copy(base.withByteOffset(to * bytes), base.withByteOffset(from * bytes), bytes);
         }
     }
 
@@ -412,22 +393,20 @@ public final class CudaBackend implements Backend {
             return null;
         }
         CUdeviceptr d = alloc((long) v.length * 4);
-        Cuda.check(JCudaDriver.cuMemcpyHtoD(d, Pointer.to(v), (long) v.length * 4), "uploading a vector");
+        dev.upload(d, v, v.length);
         return d;
     }
 
-    private static void copyIn(CUdeviceptr dst, MemorySegment src, long bytes) {
-        Cuda.check(JCudaDriver.cuMemcpyHtoD(dst, Pointer.to(src.asSlice(0, bytes).asByteBuffer()), bytes), "uploading weights");
+    private void copyIn(CUdeviceptr dst, MemorySegment src, long bytes) {
+        dev.upload(dst, src, bytes);
     }
 
     private CUdeviceptr alloc(long bytes) {
-        CUdeviceptr p = new CUdeviceptr();
-        int r = JCudaDriver.cuMemAlloc(p, Math.max(bytes, 4));
-        if (r != jcuda.driver.CUresult.CUDA_SUCCESS) {
-            throw new BackendUnavailableException("cannot allocate " + mib(bytes) + " on " + probe.name() + " (" + jcuda.driver.CUresult.stringFor(r)
-                    + "; " + mib(allocated) + " allocated so far)");
+        CUdeviceptr p = dev.alloc(bytes);
+        if (p == null) {
+            throw new BackendUnavailableException("cannot allocate " + mib(bytes) + " on " + probe.name() + " (out of memory; " + mib(allocated)
+                    + " allocated so far)");
         }
-        allocations.add(p);
         allocated += bytes;
         return p;
     }
@@ -436,34 +415,14 @@ public final class CudaBackend implements Backend {
         return (bytes >> 20) + " MiB";
     }
 
-    private void bindContext() {
-        if (boundThread != Thread.currentThread()) {
-            Cuda.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-            boundThread = Thread.currentThread();
-        }
-    }
-
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        boundThread = null;
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuCtxSynchronize();
-        for (CUgraphExec g : graphs.values()) {
-            JCudaDriver.cuGraphExecDestroy(g);
+        if (dev != null) {
+            dev.close();
         }
-        graphs.clear();
-        for (CUdeviceptr p : allocations) {
-            JCudaDriver.cuMemFree(p);
-        }
-        allocations.clear();
-        if (kernels != null) {
-            kernels.unload();
-        }
-        JCudaDriver.cuStreamDestroy(stream);
-        JCudaDriver.cuDevicePrimaryCtxRelease(device);
     }
 }
