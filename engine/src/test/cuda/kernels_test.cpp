@@ -368,11 +368,14 @@ static void test_sample() {
     logits[1 * vocab + 7] = logits[1 * vocab + 7 + 1024] = logits[1 * vocab + 7 + 2048] = 100;  // the maximum three times in one thread
     std::vector<int> rowK = {0, 1, 5, 64, 20, 0};
     std::vector<float> rowT = {0, 0, 0.7f, 1.3f, 0, 0.5f};
-    std::vector<int> ids(rows), candIds(rows * maxK, -1);
-    std::vector<float> lp(rows), candLogits(rows * maxK), stats(rows * 2);
+    std::vector<int> rowMode(rows, 0);
+    std::vector<float> rowMinP(rows, 0);
+    std::vector<double> rowU(rows, 0);
+    std::vector<int> ids(rows), candIds(rows * maxK, -1), drawn(rows, -1);
+    std::vector<float> lp(rows), candLogits(rows * maxK), stats(rows * 2), drawnLogits(rows);
     std::vector<double> sumT(rows, -1);
     emu::launch("sample_rows", sample_rows, dim3(rows), dim3(1024), ids.data(), lp.data(), candIds.data(), candLogits.data(), stats.data(), sumT.data(),
-            logits.data(), vocab, rowK.data(), rowT.data(), maxK);
+            drawn.data(), drawnLogits.data(), logits.data(), vocab, rowK.data(), rowT.data(), rowMode.data(), rowMinP.data(), rowU.data(), maxK);
     int wrong = 0;
     Err e;
     for (int r = 0; r < rows; r++) {
@@ -400,6 +403,49 @@ static void test_sample() {
     }
     report("sample_rows: argmax, candidates and ids (mismatches)", wrong, 0);
     report("sample_rows: log-probabilities, log-sum-exp, sums at temperature", e.worst, 1e-6);
+
+    // draws with temperature and min-p from a uniform number, against the sequential walk Sampler does
+    int draws = 0, mismatched = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        const int rowsD = 4;
+        int v = 50 + (int)(std::uniform_int_distribution<int>(0, 4000)(rng));
+        std::vector<float> lg(rowsD * v);
+        for (auto& x : lg) x = (float)(2.5 * gauss());
+        std::vector<int> mode(rowsD, 1), k(rowsD, trial % 3), d(rowsD, -1), ig(rowsD), ci(rowsD * maxK);
+        std::vector<float> t(rowsD), mp(rowsD), dl(rowsD), lpp(rowsD), cl(rowsD * maxK), st(rowsD * 2);
+        std::vector<double> u(rowsD), sT(rowsD);
+        for (int r = 0; r < rowsD; r++) {
+            t[r] = (float)(0.2 + 1.5 * std::fabs(uniform()));
+            mp[r] = r % 2 ? (float)(0.1 * std::fabs(uniform())) : 0.f;
+            u[r] = std::fabs(uniform());
+            if (trial == 0 && r == 3) u[r] = 0.9999999999;  // the walk's very end
+        }
+        emu::launch("sample_rows", sample_rows, dim3(rowsD), dim3(1024), ig.data(), lpp.data(), ci.data(), cl.data(), st.data(), sT.data(), d.data(),
+                dl.data(), lg.data(), v, k.data(), t.data(), mode.data(), mp.data(), u.data(), maxK);
+        for (int r = 0; r < rowsD; r++) {
+            const float* row = &lg[r * v];
+            float mx = *std::max_element(row, row + v);
+            std::vector<double> prob(v);
+            double total = 0;
+            for (int i = 0; i < v; i++) {
+                prob[i] = std::exp((double)((row[i] - mx) / t[r]));
+                if (!(mp[r] > 0 && prob[i] < mp[r])) total += prob[i];
+            }
+            double target = u[r] * total, acc = 0;
+            int want = -1, last = -1;
+            for (int i = 0; i < v && want < 0; i++) {
+                if (!(mp[r] > 0 && prob[i] < mp[r]) && prob[i] > 0) {
+                    acc += prob[i];
+                    last = i;
+                    if (target < acc) want = i;
+                }
+            }
+            if (want < 0) want = last;
+            draws++;
+            mismatched += d[r] != want || dl[r] != row[want];
+        }
+    }
+    report("sample_rows: tokens drawn on the device (" + std::to_string(draws) + " draws, mismatches)", mismatched, 0);
 }
 
 #include <chrono>

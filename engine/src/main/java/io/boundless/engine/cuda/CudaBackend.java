@@ -141,7 +141,8 @@ public final class CudaBackend implements Backend {
             this.logits = alloc((long) capacity * c.vocabSize() * 4);
             int maxK = RowNeed.MAX_TOP_K;
             this.samples = new ForwardPass.Samples(alloc((long) capacity * 4), alloc((long) capacity * 4), alloc((long) capacity * maxK * 4),
-                    alloc((long) capacity * maxK * 4), alloc((long) capacity * 2 * 4), alloc((long) capacity * 8), maxK);
+                    alloc((long) capacity * maxK * 4), alloc((long) capacity * 2 * 4), alloc((long) capacity * 8), alloc((long) capacity * 4),
+                    alloc((long) capacity * 4), maxK);
             this.inputs = alloc((long) hostInputs.length * 4);
             this.workspaceBytes = allocated - weightBytes;
 
@@ -270,11 +271,23 @@ public final class CudaBackend implements Backend {
             dev.download(stats, samples.stats(), 2 * rows);
         }
         StepOutput.Candidates[] candidates = null;
+        int[] drawn = null;
+        float[] drawnLogprob = null;
         int whole = 0;
         for (RowNeed n : needs) {
             whole += n.kind() == RowNeed.Kind.WHOLE ? 1 : 0;
-            if (n.kind() == RowNeed.Kind.TOP_K && candidates == null) {
+            if ((n.kind() == RowNeed.Kind.TOP_K || n.kind() == RowNeed.Kind.DRAW && n.k() > 0) && candidates == null) {
                 candidates = new StepOutput.Candidates[rows];
+            }
+            if (n.kind() == RowNeed.Kind.DRAW && drawn == null) {
+                drawn = new int[rows];
+                drawnLogprob = new float[rows];
+                dev.download(drawn, samples.drawn(), rows);
+                float[] logitsDrawn = new float[rows];
+                dev.download(logitsDrawn, samples.drawnLogits(), rows);
+                for (int i = 0; i < rows; i++) {
+                    drawnLogprob[i] = logitsDrawn[i] - stats[2 * i + 1];
+                }
             }
         }
         int[] candIds = null;
@@ -306,14 +319,21 @@ public final class CudaBackend implements Backend {
                 dev.download(row, logits.withByteOffset((long) i * vocab * 4), vocab);
                 System.arraycopy(row, 0, host, k * vocab, vocab);
                 offsets[i] = k++ * vocab;
-            } else if (n.kind() == RowNeed.Kind.TOP_K) {
+            } else if (n.kind() == RowNeed.Kind.TOP_K || n.kind() == RowNeed.Kind.DRAW && n.k() > 0) {
                 int count = Math.min(n.k(), vocab);
                 int from = i * samples.maxK();
                 candidates[i] = new StepOutput.Candidates(Arrays.copyOfRange(candIds, from, from + count), Arrays.copyOfRange(candLogits, from, from + count),
-                        stats[2 * i], stats[2 * i + 1], n.temperature() > 0 ? sumT[i] : 0);
+                        stats[2 * i], stats[2 * i + 1], n.kind() == RowNeed.Kind.TOP_K && n.temperature() > 0 ? sumT[i] : 0);
+            }
+            if (n.kind() == RowNeed.Kind.DRAW) {
+                if (drawn[i] < 0 || drawn[i] >= vocab) {
+                    throw new CudaException("logits row " + i + ": the device drew no token (" + drawn[i] + ")");
+                }
+            } else if (drawn != null) {
+                drawn[i] = -1;
             }
         }
-        return new StepOutput(host, offsets, ids, lp, candidates);
+        return new StepOutput(host, offsets, ids, lp, candidates, drawn, drawnLogprob);
     }
 
     /** The graph for decode steps of {@code rows} (padded) rows, captured on first use. */

@@ -37,9 +37,11 @@ final class ForwardPass {
 
     /**
      * What the sampling kernel writes per logits row: argmax ids and log-probabilities, candidate
-     * ids and logits [rows × maxK], (max, log-sum-exp) pairs, sums at temperature (double).
+     * ids and logits [rows × maxK], (max, log-sum-exp) pairs, sums at temperature (double), drawn
+     * ids and their logits.
      */
-    record Samples(CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr candIds, CUdeviceptr candLogits, CUdeviceptr stats, CUdeviceptr sumT, int maxK) {}
+    record Samples(CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr candIds, CUdeviceptr candLogits, CUdeviceptr stats, CUdeviceptr sumT,
+            CUdeviceptr drawn, CUdeviceptr drawnLogits, int maxK) {}
 
     /** The KV cache: per layer keys then values, each {@code layerBytes}. */
     record Cache(CUdeviceptr base, long layerBytes, WeightType type, int blockSize) {}
@@ -94,8 +96,9 @@ final class ForwardPass {
         norm(k, b.last(), b.x(), in(StepPlan.LOGIT_ROWS), g.finalNorm(), g.finalNormBias(), r);
         matmul(k, b.logits(), b.last(), null, 0f, g.output(), null, r, false);
         Samples s = b.samples();
-        k.launch("sample_rows", r, 1, 1024, s.ids(), s.logprobs(), s.candIds(), s.candLogits(), s.stats(), s.sumT(), b.logits(), c.vocabSize(),
-                in(StepPlan.ROW_K), in(StepPlan.ROW_T), s.maxK());
+        k.launch("sample_rows", r, 1, 1024, s.ids(), s.logprobs(), s.candIds(), s.candLogits(), s.stats(), s.sumT(), s.drawn(), s.drawnLogits(),
+                b.logits(), c.vocabSize(), in(StepPlan.ROW_K), in(StepPlan.ROW_T), in(StepPlan.ROW_MODE), in(StepPlan.ROW_MIN_P), in(StepPlan.ROW_U),
+                s.maxK());
     }
 
     private void norm(Launcher k, CUdeviceptr out, CUdeviceptr in, CUdeviceptr rows, CUdeviceptr w, CUdeviceptr bias, int n) {

@@ -9,24 +9,29 @@ import java.util.List;
  * copy. The layout is fixed by the capacity, so that the device addresses of every part stay the
  * same from step to step (a captured CUDA graph reads them):
  * <pre>
- * ids[cap] | positions[cap] | slots[cap] | rowTable[cap] | logitRows[cap] | rowK[cap] | rowT[cap] | block tables ...
+ * rowU[2 cap] | ids[cap] | positions[cap] | slots[cap] | rowTable[cap] | logitRows[cap] | rowK[cap] | rowT[cap] |
+ * rowMinP[cap] | rowMode[cap] | block tables ...
  * </pre>
  * Row r is the r-th token of the step; {@code rowTable[r]} is the offset of its sequence's block
  * table within the tables part; {@code logitRows} lists the rows whose logits are wanted, and for
- * each of those {@code rowK} the top candidates the sampler needs (0: the argmax alone) and
- * {@code rowT} its temperature (float bits). Padding
+ * each of those {@code rowK} the top candidates the sampler needs (0: none), {@code rowT} its
+ * temperature (float bits), and for a draw on the device {@code rowMode} 1, {@code rowMinP} and
+ * {@code rowU} (a double, first so that it is 8-byte aligned). Padding
  * rows (to reach a graph's batch size) have id 0, position 0, slot -1 (nothing is written) and read
  * the first table.
  */
 final class StepPlan {
-    static final int IDS = 0;
-    static final int POSITIONS = 1;
-    static final int SLOTS = 2;
-    static final int ROW_TABLE = 3;
-    static final int LOGIT_ROWS = 4;
-    static final int ROW_K = 5;
-    static final int ROW_T = 6;
-    static final int TABLES = 7;
+    static final int ROW_U = 0; // two parts: doubles
+    static final int IDS = 2;
+    static final int POSITIONS = 3;
+    static final int SLOTS = 4;
+    static final int ROW_TABLE = 5;
+    static final int LOGIT_ROWS = 6;
+    static final int ROW_K = 7;
+    static final int ROW_T = 8;
+    static final int ROW_MIN_P = 9;
+    static final int ROW_MODE = 10;
+    static final int TABLES = 11;
 
     final int capacity;
     /** Rows the kernels run over: the tokens, or the graph batch size when padded. */
@@ -108,9 +113,7 @@ final class StepPlan {
                 data[SLOTS * capacity + r] = c.blockTable()[p / blockSize] * blockSize + p % blockSize;
                 data[ROW_TABLE * capacity + r] = tableAt;
                 if (j >= c.logitsFrom() && j < c.logitsTo()) {
-                    RowNeed need = needs[lr];
-                    data[ROW_K * capacity + lr] = need.kind() == RowNeed.Kind.TOP_K ? need.k() : 0;
-                    data[ROW_T * capacity + lr] = Float.floatToRawIntBits(need.kind() == RowNeed.Kind.TOP_K ? need.temperature() : 0f);
+                    setNeed(data, capacity, lr, needs[lr]);
                     data[LOGIT_ROWS * capacity + lr++] = r;
                 }
             }
@@ -121,11 +124,30 @@ final class StepPlan {
             data[POSITIONS * capacity + r] = 0;
             data[SLOTS * capacity + r] = -1;
             data[ROW_TABLE * capacity + r] = 0;
-            data[ROW_K * capacity + lr] = 0;
-            data[ROW_T * capacity + lr] = 0;
+            setNeed(data, capacity, lr, RowNeed.ARGMAX);
             data[LOGIT_ROWS * capacity + lr++] = r;
         }
         return new StepPlan(capacity, rows, tokens, decode ? rows : wanted, TABLES * capacity + tableAt, decode, data);
+    }
+
+    private static void setNeed(int[] data, int capacity, int lr, RowNeed need) {
+        boolean reduced = need.kind() == RowNeed.Kind.TOP_K || need.kind() == RowNeed.Kind.DRAW;
+        boolean draw = need.kind() == RowNeed.Kind.DRAW;
+        data[ROW_K * capacity + lr] = reduced ? need.k() : 0;
+        data[ROW_T * capacity + lr] = Float.floatToRawIntBits(reduced ? need.temperature() : 0f);
+        data[ROW_MIN_P * capacity + lr] = Float.floatToRawIntBits(draw ? need.minP() : 0f);
+        data[ROW_MODE * capacity + lr] = draw ? 1 : 0;
+        long u = Double.doubleToRawLongBits(draw ? need.u() : 0);
+        data[ROW_U * capacity + 2 * lr] = (int) u;              // little-endian: low word first
+        data[ROW_U * capacity + 2 * lr + 1] = (int) (u >>> 32);
+    }
+
+    int rowMode(int i) {
+        return data[ROW_MODE * capacity + i];
+    }
+
+    double rowU(int i) {
+        return Double.longBitsToDouble((data[ROW_U * capacity + 2 * i] & 0xffffffffL) | ((long) data[ROW_U * capacity + 2 * i + 1] << 32));
     }
 
     int id(int r) {

@@ -22,6 +22,16 @@ public final class Sampler {
      */
     public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rnd,
             int[] counts, boolean[] seen, int[] suppress) {
+        return sample(logits, offset, vocab, p, rnd, counts, seen, suppress, Double.NaN);
+    }
+
+    /**
+     * As above with the draw's uniform number given ({@code u} in [0, 1), drawn from the sequence's
+     * stream before the step so that a device could use it; NaN: draw it here). The draw uses one
+     * uniform number either way, so both give the same token.
+     */
+    public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rnd,
+            int[] counts, boolean[] seen, int[] suppress, double u) {
         float[] raw = Arrays.copyOfRange(logits, offset, offset + vocab);
         float[] l = raw.clone();
         if (p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0) {
@@ -39,7 +49,7 @@ public final class Sampler {
                 l[s] = Float.NEGATIVE_INFINITY;
             }
         }
-        int token = p.isGreedy() ? argmax(l) : draw(l, p, rnd);
+        int token = p.isGreedy() ? argmax(l) : draw(l, p, rnd, u);
         float[] logsm = logSoftmax(raw);
         int[] topIds = new int[0];
         float[] topLp = new float[0];
@@ -147,7 +157,7 @@ public final class Sampler {
         return new Sample(token, logsm[token], topIds, topLp);
     }
 
-    private static int draw(float[] l, SamplingParams p, SplittableRandom rnd) {
+    private static int draw(float[] l, SamplingParams p, SplittableRandom rnd, double uniform) {
         int n = l.length;
         float max = Float.NEGATIVE_INFINITY;
         for (float v : l) {
@@ -194,7 +204,7 @@ public final class Sampler {
                 total += prob[i];
             }
         }
-        double u = rnd.nextDouble() * total;
+        double u = (Double.isNaN(uniform) ? rnd.nextDouble() : uniform) * total;
         double acc = 0;
         int last = -1;
         for (int i = 0; i < n; i++) {

@@ -270,7 +270,8 @@ public final class Engine implements AutoCloseable {
                 needs.add(need(work.get(i).seq()));
             }
         }
-        StepOutput out = backend.forward(chunks, needs.toArray(RowNeed[]::new));
+        RowNeed[] rowNeeds = needs.toArray(RowNeed[]::new);
+        StepOutput out = backend.forward(chunks, rowNeeds);
         int row = 0;
         int vocab = model.vocabSize();
         for (int i = 0; i < work.size(); i++) {
@@ -304,9 +305,9 @@ public final class Engine implements AutoCloseable {
             }
             int logitsRow = row++;
             if (s.pendingSamples > 0) {
-                forkSamples(s, out, logitsRow);
+                forkSamples(s, out, logitsRow, rowNeeds[logitsRow]);
             }
-            emit(s, out, logitsRow);
+            emit(s, out, logitsRow, rowNeeds[logitsRow]);
         }
         busyNanos += System.nanoTime() - t0;
         steps++;
@@ -314,7 +315,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** n > 1: the leader's prompt is computed; its forks share the blocks and sample from the same logits. */
-    private void forkSamples(Sequence leader, StepOutput out, int row) {
+    private void forkSamples(Sequence leader, StepOutput out, int row, RowNeed need) {
         int n = leader.pendingSamples;
         leader.pendingSamples = 0;
         for (int k = 0; k < n; k++) {
@@ -322,7 +323,7 @@ public final class Engine implements AutoCloseable {
             f.sampleIndex = k + 1;
             live.put(f.id, f);
             scheduler.addRunning(f);
-            emit(f, out, row);
+            emit(f, out, row, need);
         }
     }
 
@@ -342,17 +343,33 @@ public final class Engine implements AutoCloseable {
         if (p.isGreedy()) {
             return p.logprobs() == 0 ? RowNeed.ARGMAX : RowNeed.topK(p.logprobs(), 0);
         }
-        int k = Math.max(p.topK(), p.logprobs());
-        return p.topK() > 0 && k <= RowNeed.MAX_TOP_K ? RowNeed.topK(k, p.temperature()) : RowNeed.WHOLE;
+        if (p.topK() > 0) {
+            int k = Math.max(p.topK(), p.logprobs());
+            return k <= RowNeed.MAX_TOP_K ? RowNeed.topK(k, p.temperature()) : RowNeed.WHOLE;
+        }
+        if (p.topP() == 1 && s.pendingSamples == 0) {
+            // the draw's one uniform number, taken now instead of at sampling time: nothing else reads the
+            // stream in between (a leader about to fork splits its stream first, so it keeps the whole row)
+            return RowNeed.draw(p.temperature(), p.minP(), s.rng.nextDouble(), p.logprobs());
+        }
+        return RowNeed.WHOLE;
     }
 
-    private void emit(Sequence s, StepOutput out, int row) {
+    private void emit(Sequence s, StepOutput out, int row, RowNeed need) {
         SamplingParams p = s.params;
         Sampler.Sample sample;
         StepOutput.Candidates c = out.candidates(row);
         if (out.isFull(row)) {
             int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
-            sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress);
+            double u = need.kind() == RowNeed.Kind.DRAW ? need.u() : Double.NaN;
+            sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress, u);
+        } else if (need.kind() == RowNeed.Kind.DRAW) {
+            int k = c == null ? 0 : Math.min(p.logprobs(), c.ids().length);
+            float[] top = new float[k];
+            for (int j = 0; j < k; j++) {
+                top[j] = c.logits()[j] - c.logSumExp();
+            }
+            sample = new Sampler.Sample(out.drawn(row), out.drawnLogprob()[row], c == null ? new int[0] : java.util.Arrays.copyOf(c.ids(), k), top);
         } else if (c != null) {
             sample = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, s.rng);
         } else {

@@ -113,9 +113,9 @@ class EmulatedCudaBackendTest {
     }
 
     /**
-     * Top-k sampling from the device's candidates, n = 2 sharing a prompt (a copy-on-write block
-     * copy on the device), and preemption for lack of blocks: the same tokens as the CPU engine with
-     * the same number of blocks.
+     * Top-k sampling from the device's candidates, temperature sampling drawn on the device, n = 2
+     * sharing a prompt (a copy-on-write block copy on the device), and preemption for lack of
+     * blocks: the same tokens as the CPU engine with the same number of blocks.
      */
     @Test
     void samplingSharingAndPreemptionMatchTheCpu() throws IOException {
@@ -154,7 +154,9 @@ class EmulatedCudaBackendTest {
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(prompts.length + 1);
         for (int i = 0; i < prompts.length; i++) {
             int prompt = i;
-            SamplingParams p = new SamplingParams(0.8f, 20, 0.9f, 0, 1, 0, 0, 100L + i, 2, List.of(), 24, 0, true);
+            // even prompts: top-k (candidates from the device); odd: temperature and min-p (drawn on the device)
+            SamplingParams p = i % 2 == 0 ? new SamplingParams(0.8f, 20, 0.9f, 0, 1, 0, 0, 100L + i, 2, List.of(), 24, 0, true)
+                    : new SamplingParams(1.1f, 0, 1, 0.01f, 1, 0, 0, 100L + i, 1, List.of(), 24, 0, true);
             long[] ids = e.submit(prompts[i], p, i == 0 ? 2 : 1, 0, new SequenceListener() {
                 @Override
                 public void onToken(Sequence seq, Sampler.Sample sample) {

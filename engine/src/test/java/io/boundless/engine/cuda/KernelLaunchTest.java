@@ -98,7 +98,7 @@ class KernelLaunchTest {
                     llama ? null : d, d, llama ? null : d, matrix(wt, llama ? 2 * c.intermediate() : c.intermediate(), c.hidden()), llama ? null : d,
                     matrix(wt, c.hidden(), c.intermediate()), llama ? null : d));
         }
-        return new ForwardPass(c, g, layers, new ForwardPass.Buffers(d, d, d, d, d, d, d, d, new ForwardPass.Samples(d, d, d, d, d, d, 64), d, 512), new ForwardPass.Cache(d, 1 << 20, kvType, 16));
+        return new ForwardPass(c, g, layers, new ForwardPass.Buffers(d, d, d, d, d, d, d, d, new ForwardPass.Samples(d, d, d, d, d, d, d, d, 64), d, 512), new ForwardPass.Cache(d, 1 << 20, kvType, 16));
     }
 
     static ForwardPass.Matrix matrix(WeightType wt, int rows, int cols) {

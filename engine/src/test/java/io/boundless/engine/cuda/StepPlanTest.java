@@ -37,9 +37,10 @@ class StepPlanTest {
             int wanted = chunks.stream().mapToInt(Chunk::logitRows).sum();
             RowNeed[] needs = new RowNeed[wanted];
             for (int i = 0; i < wanted; i++) {
-                needs[i] = switch (rnd.nextInt(3)) {
+                needs[i] = switch (rnd.nextInt(4)) {
                     case 0 -> RowNeed.WHOLE;
                     case 1 -> RowNeed.ARGMAX;
+                    case 2 -> RowNeed.draw(0.1f + rnd.nextFloat(), rnd.nextFloat() * 0.2f, rnd.nextDouble(), rnd.nextInt(5));
                     default -> RowNeed.topK(1 + rnd.nextInt(64), rnd.nextFloat());
                 };
             }
@@ -59,8 +60,11 @@ class StepPlanTest {
                     }
                     if (j >= c.logitsFrom() && j < c.logitsTo()) {
                         RowNeed need = needs[lr];
-                        assertThat(plan.rowK(lr)).isEqualTo(need.kind() == RowNeed.Kind.TOP_K ? need.k() : 0);
-                        assertThat(plan.rowT(lr)).isEqualTo(need.kind() == RowNeed.Kind.TOP_K ? need.temperature() : 0f);
+                        boolean reduced = need.kind() == RowNeed.Kind.TOP_K || need.kind() == RowNeed.Kind.DRAW;
+                        assertThat(plan.rowK(lr)).isEqualTo(reduced ? need.k() : 0);
+                        assertThat(plan.rowT(lr)).isEqualTo(reduced ? need.temperature() : 0f);
+                        assertThat(plan.rowMode(lr)).isEqualTo(need.kind() == RowNeed.Kind.DRAW ? 1 : 0);
+                        assertThat(plan.rowU(lr)).isEqualTo(need.kind() == RowNeed.Kind.DRAW ? need.u() : 0.0);
                         assertThat(plan.logitRow(lr++)).isEqualTo(r);
                     }
                 }

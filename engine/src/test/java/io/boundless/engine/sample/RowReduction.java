@@ -53,6 +53,32 @@ public final class RowReduction {
         return new StepOutput.Candidates(ids, logits, max, logSumExp(row), sumT);
     }
 
+    /** The token Sampler draws with temperature and min-p alone, given its uniform number (ids walked in order). */
+    public static int draw(float[] row, float temperature, float minP, double u) {
+        float max = row[argmax(row)];
+        double[] prob = new double[row.length];
+        double total = 0;
+        for (int i = 0; i < row.length; i++) {
+            prob[i] = row[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((row[i] - max) / temperature);
+            if (!(minP > 0 && prob[i] < minP)) {
+                total += prob[i];
+            }
+        }
+        double target = u * total;
+        double acc = 0;
+        int last = -1;
+        for (int i = 0; i < row.length; i++) {
+            if (!(minP > 0 && prob[i] < minP) && prob[i] > 0) {
+                acc += prob[i];
+                last = i;
+                if (target < acc) {
+                    return i;
+                }
+            }
+        }
+        return last >= 0 ? last : argmax(row);
+    }
+
     private static boolean before(float v, int i, float w, int j) {
         return v > w || (v == w && i < j);
     }

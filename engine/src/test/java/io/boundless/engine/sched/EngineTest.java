@@ -147,17 +147,24 @@ class EngineTest {
             int[] ids = new int[needs.length];
             float[] lps = new float[needs.length];
             StepOutput.Candidates[] cands = new StepOutput.Candidates[needs.length];
+            int[] drawn = new int[needs.length];
+            float[] drawnLp = new float[needs.length];
             for (int i = 0; i < needs.length; i++) {
                 float[] row = java.util.Arrays.copyOfRange(all.logits(), all.offset(i), all.offset(i) + vocab);
                 ids[i] = RowReduction.argmax(row);
                 lps[i] = row[ids[i]] - RowReduction.logSumExp(row);
                 offsets[i] = needs[i].kind() == RowNeed.Kind.WHOLE ? all.offset(i) : -1;
-                if (needs[i].kind() == RowNeed.Kind.TOP_K) {
+                if (needs[i].kind() == RowNeed.Kind.TOP_K || needs[i].kind() == RowNeed.Kind.DRAW && needs[i].k() > 0) {
                     cands[i] = RowReduction.candidates(row, needs[i].k(), needs[i].temperature());
+                }
+                drawn[i] = -1;
+                if (needs[i].kind() == RowNeed.Kind.DRAW) {
+                    drawn[i] = RowReduction.draw(row, needs[i].temperature(), needs[i].minP(), needs[i].u());
+                    drawnLp[i] = row[drawn[i]] - RowReduction.logSumExp(row);
                 }
                 counts.merge(needs[i].kind(), 1, Integer::sum);
             }
-            return new StepOutput(all.logits(), offsets, ids, lps, cands);
+            return new StepOutput(all.logits(), offsets, ids, lps, cands, drawn, drawnLp);
         }
 
         @Override
@@ -202,11 +209,12 @@ class EngineTest {
         SamplingParams topPOnly = new SamplingParams(0.8f, 0, 0.9f, 0, 1, 0, 0, seed + 2, 0, List.of(), 12, 0, true);
         SamplingParams penalized = new SamplingParams(0.8f, 20, 1, 0, 1.1f, 0, 0, seed + 3, 0, List.of(), 12, 0, true);
         SamplingParams minTokens = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 12, 4, true);
+        SamplingParams temperatureOnly = new SamplingParams(0.9f, 0, 1, 0.02f, 1, 0, 0, seed + 4, 3, List.of(), 12, 0, true);
         EngineConfig cfg = new EngineConfig(4, 256 * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4), 512, 16, 64, 2);
         Collector reference = new Collector();
         Collector reduced = new Collector();
         Reducing backend = new Reducing(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()));
-        List<SamplingParams> all = List.of(greedy, withLogprobs, topK, topKOnly, topPOnly, penalized, minTokens);
+        List<SamplingParams> all = List.of(greedy, withLogprobs, topK, topKOnly, topPOnly, penalized, minTokens, temperatureOnly);
         long[] refIds = new long[all.size()];
         long[] redIds = new long[all.size()];
         try (Engine e = engine(256, 512); Engine r = new Engine(CONFIG, cfg, backend)) {
@@ -225,10 +233,12 @@ class EngineTest {
                 assertThat(reduced.logprobs.get(red)).as("seed %d, params %d", seed, i).isEqualTo(reference.logprobs.get(ref));
             }
         }
-        // greedy: argmax; logprobs and top-k sampling: candidates; top-p alone, penalties and min_new_tokens: whole rows
+        // greedy: argmax; logprobs and top-k sampling: candidates; temperature and min-p alone: drawn on the backend;
+        // top-p alone, penalties and min_new_tokens: whole rows
         assertThat(backend.counts.get(RowNeed.Kind.ARGMAX)).isEqualTo(12 + 8);
         assertThat(backend.counts.get(RowNeed.Kind.TOP_K)).isEqualTo(12 + (1 + 2 * 11) + 12); // n = 2: one prompt row, then a row per sample
         assertThat(backend.counts.get(RowNeed.Kind.WHOLE)).isEqualTo(12 + 12 + 4);
+        assertThat(backend.counts.get(RowNeed.Kind.DRAW)).isEqualTo(12);
     }
 
     @Test
