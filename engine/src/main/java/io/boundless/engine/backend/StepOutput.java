@@ -13,7 +13,7 @@ package io.boundless.engine.backend;
  * @param drawn       per row, the token drawn on the backend, or -1 (the array itself may be null)
  */
 public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] argmaxLogprob, Candidates[] candidates, int[] drawn,
-        float[] drawnLogprob) {
+        float[] drawnLogprob, java.util.function.IntFunction<float[]> rowFetcher) {
 
     /**
      * A row's k best tokens, by logit then lowest id, with their logits; the row's maximum logit and
@@ -28,7 +28,7 @@ public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] ar
         for (int i = 0; i < rows; i++) {
             offsets[i] = i * vocab;
         }
-        return new StepOutput(logits, offsets, null, null, null, null, null);
+        return new StepOutput(logits, offsets, null, null, null, null, null, null);
     }
 
     public boolean isFull(int row) {
@@ -40,6 +40,17 @@ public record StepOutput(float[] logits, int[] offsets, int[] argmax, float[] ar
             throw new IllegalStateException("logits row " + row + " was reduced on the device");
         }
         return offsets[row];
+    }
+
+    /**
+     * A reduced row, whole after all (copied from the device on demand; valid until the backend's
+     * next step): for top-p when the candidates turn out not to hold the top-p mass.
+     */
+    public float[] fetchRow(int row) {
+        if (rowFetcher == null) {
+            throw new IllegalStateException("logits row " + row + " was reduced and the backend cannot fetch it");
+        }
+        return rowFetcher.apply(row);
     }
 
     /** The token drawn on the backend for this row, or -1. */

@@ -333,7 +333,11 @@ public final class CudaBackend implements Backend {
                 drawn[i] = -1;
             }
         }
-        return new StepOutput(host, offsets, ids, lp, candidates, drawn, drawnLogprob);
+        return new StepOutput(host, offsets, ids, lp, candidates, drawn, drawnLogprob, i -> {
+            float[] fetched = new float[vocab];
+            dev.download(fetched, logits.withByteOffset((long) i * vocab * 4), vocab);
+            return fetched;
+        });
     }
 
     /** The graph for decode steps of {@code rows} (padded) rows, captured on first use. */

@@ -92,10 +92,29 @@ public final class DeviceCheck {
         System.out.flush();
     }
 
+    /** The driver, the device, and NVML's reading of the same device (found by its PCI bus id). */
     static int probe() {
         Cuda.Probe p = Cuda.probe(0);
         result("probe", p.usable() ? 1 : 0, "", p.usable() ? "PASS" : "FAIL", p.describe());
-        return p.usable() ? 0 : 1;
+        if (!p.usable()) {
+            return 1;
+        }
+        jcuda.driver.CUdevice dev = new jcuda.driver.CUdevice();
+        Cuda.check(JCudaDriver.cuDeviceGet(dev, 0), "cuDeviceGet");
+        String[] bus = new String[1];
+        Cuda.check(JCudaDriver.cuDeviceGetPCIBusId(bus, 32, dev), "cuDeviceGetPCIBusId");
+        Nvml.Opened o = Nvml.open(bus[0].trim());
+        if (o.nvml() == null) {
+            result("nvml", 0, "", "FAIL", o.reason());
+            return 1;
+        }
+        try (Nvml n = o.nvml()) {
+            Nvml.Reading r = n.read();
+            boolean ok = r.memoryTotal() > 0 && r.memoryUsed() <= r.memoryTotal() && r.utilization() >= 0 && r.utilization() <= 1;
+            result("nvml", r.memoryTotal() / 1e9, "GB", ok ? "PASS" : "FAIL", "bus " + n.busId() + ", utilization " + r.utilization() + ", used "
+                    + r.memoryUsed() / (1 << 20) + " MiB");
+            return ok ? 0 : 1;
+        }
     }
 
     /** A backend under test, made for a model. */

@@ -71,6 +71,10 @@ public final class Sampler {
      * kept set and the draw are computed as in {@link #sample}, summing in token-id order; the
      * log-probabilities are the raw row's log-softmax (logit - log-sum-exp).
      *
+     * With top-p and no top-k, the candidates suffice only when their probabilities reach top_p of the
+     * whole sum (then every token after them is cut); otherwise this returns null, having used
+     * nothing of the random stream, and the caller samples from the whole row.
+     *
      * @param ids     candidate ids, best first (by logit, then lowest id); at least max(top_k, logprobs) of them, or 1 when greedy
      * @param logits  their logits
      */
@@ -81,17 +85,23 @@ public final class Sampler {
         if (p.isGreedy()) {
             chosen = 0;
         } else {
-            if (p.topK() <= 0 || p.topK() > n) {
-                throw new IllegalArgumentException("sampling from " + n + " candidates needs 0 < top_k <= " + n + ", got " + p.topK());
+            boolean topPOnly = p.topK() <= 0 && p.topP() < 1;
+            if (!topPOnly && (p.topK() <= 0 || p.topK() > n)) { // the engine routes top_k at or above the vocabulary as top_k 0
+                throw new IllegalArgumentException("sampling from " + n + " candidates needs 0 < top_k <= " + n + " or top_p < 1, got top_k " + p.topK());
             }
             double[] prob = new double[n];
+            double all = 0;
             for (int j = 0; j < n; j++) {
                 prob[j] = logits[j] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((logits[j] - max) / p.temperature());
+                all += prob[j];
+            }
+            if (topPOnly && !(all >= p.topP() * sumAtTemperature)) {
+                return null;
             }
             boolean[] keep = new boolean[n];
             double cum = 0;
             for (int r = 0; r < n; r++) {
-                boolean inK = r < p.topK();
+                boolean inK = topPOnly || r < p.topK();
                 boolean inP = cum < p.topP() * sumAtTemperature; // the token that crosses p is kept
                 keep[r] = inK && inP;
                 cum += prob[r];

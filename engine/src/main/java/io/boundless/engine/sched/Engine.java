@@ -267,7 +267,7 @@ public final class Engine implements AutoCloseable {
         for (int i = 0; i < work.size(); i++) {
             Transformer.Chunk chunk = chunks.get(i);
             for (int j = 0; j < chunk.logitRows(); j++) {
-                needs.add(need(work.get(i).seq()));
+                needs.add(need(work.get(i).seq(), model.vocabSize()));
             }
         }
         RowNeed[] rowNeeds = needs.toArray(RowNeed[]::new);
@@ -329,12 +329,14 @@ public final class Engine implements AutoCloseable {
 
     /**
      * How much of this sequence's logits row the sampler needs: its argmax for plain greedy; its
-     * top candidates for greedy with logprobs and for top-k sampling (k up to the backend's
-     * maximum); the whole row for scoring, penalties, suppressed tokens (before min_new_tokens), and
-     * sampling without top-k. Forks of a leader share its row and its parameters.
+     * top candidates for greedy with logprobs, for top-k sampling (k up to the backend's maximum)
+     * and for top-p alone (the 64 best; the row is fetched when they fall short of top_p); a draw
+     * on the backend for temperature and min-p alone; the whole row for scoring, penalties and
+     * suppressed tokens (before min_new_tokens). Forks of a leader share its row and its parameters.
      */
-    static RowNeed need(Sequence s) {
+    static RowNeed need(Sequence s, int vocab) {
         SamplingParams p = s.params;
+        int topK = p.topK() < vocab ? p.topK() : 0; // top_k at or above the vocabulary cuts nothing
         boolean plain = s.scoreFrom < 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0 && p.frequencyPenalty() == 0
                 && s.generated() >= p.minNewTokens();
         if (!plain) {
@@ -343,11 +345,15 @@ public final class Engine implements AutoCloseable {
         if (p.isGreedy()) {
             return p.logprobs() == 0 ? RowNeed.ARGMAX : RowNeed.topK(p.logprobs(), 0);
         }
-        if (p.topK() > 0) {
-            int k = Math.max(p.topK(), p.logprobs());
-            return k <= RowNeed.MAX_TOP_K ? RowNeed.topK(k, p.temperature()) : RowNeed.WHOLE;
+        if (topK > 0) {
+            int k = Math.max(topK, p.logprobs());
+            return k <= RowNeed.MAX_TOP_K && k <= vocab ? RowNeed.topK(k, p.temperature()) : RowNeed.WHOLE;
         }
-        if (p.topP() == 1 && s.pendingSamples == 0) {
+        if (p.topP() < 1) {
+            // top-p alone: the 64 best usually hold the mass at top_p; when they do not, the engine fetches the row
+            return RowNeed.MAX_TOP_K <= vocab ? RowNeed.topK(RowNeed.MAX_TOP_K, p.temperature()) : RowNeed.WHOLE;
+        }
+        if (s.pendingSamples == 0) {
             // the draw's one uniform number, taken now instead of at sampling time: nothing else reads the
             // stream in between (a leader about to fork splits its stream first, so it keeps the whole row)
             return RowNeed.draw(p.temperature(), p.minP(), s.rng.nextDouble(), p.logprobs());
@@ -372,6 +378,9 @@ public final class Engine implements AutoCloseable {
             sample = new Sampler.Sample(out.drawn(row), out.drawnLogprob()[row], c == null ? new int[0] : java.util.Arrays.copyOf(c.ids(), k), top);
         } else if (c != null) {
             sample = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, s.rng);
+            if (sample == null) { // the candidates did not hold top_p of the mass: the whole row after all
+                sample = Sampler.sample(out.fetchRow(row), 0, model.vocabSize(), p, s.rng, s.outputCounts, s.seen, new int[0]);
+            }
         } else {
             sample = new Sampler.Sample(out.argmax()[row], out.argmaxLogprob()[row], new int[0], new float[0]);
         }

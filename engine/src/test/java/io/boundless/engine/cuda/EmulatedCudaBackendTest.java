@@ -113,7 +113,8 @@ class EmulatedCudaBackendTest {
     }
 
     /**
-     * Top-k sampling from the device's candidates, temperature sampling drawn on the device, n = 2
+     * Top-k sampling from the device's candidates, temperature sampling drawn on the device, top-p
+     * from a row fetched after the candidates fell short, n = 2
      * sharing a prompt (a copy-on-write block copy on the device), and preemption for lack of
      * blocks: the same tokens as the CPU engine with the same number of blocks.
      */
@@ -154,9 +155,11 @@ class EmulatedCudaBackendTest {
         java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(prompts.length + 1);
         for (int i = 0; i < prompts.length; i++) {
             int prompt = i;
-            // even prompts: top-k (candidates from the device); odd: temperature and min-p (drawn on the device)
+            // even prompts: top-k (candidates from the device); 1: temperature and min-p (drawn on the device);
+            // 3: top-p alone beyond the 64 best (the row fetched from the device afterwards)
             SamplingParams p = i % 2 == 0 ? new SamplingParams(0.8f, 20, 0.9f, 0, 1, 0, 0, 100L + i, 2, List.of(), 24, 0, true)
-                    : new SamplingParams(1.1f, 0, 1, 0.01f, 1, 0, 0, 100L + i, 1, List.of(), 24, 0, true);
+                    : i == 1 ? new SamplingParams(1.1f, 0, 1, 0.01f, 1, 0, 0, 100L + i, 1, List.of(), 24, 0, true)
+                    : new SamplingParams(3f, 0, 0.999f, 0, 1, 0, 0, 100L + i, 0, List.of(), 24, 0, true);
             long[] ids = e.submit(prompts[i], p, i == 0 ? 2 : 1, 0, new SequenceListener() {
                 @Override
                 public void onToken(Sequence seq, Sampler.Sample sample) {

@@ -108,6 +108,8 @@ class SamplerTest {
     @Test
     void samplingFromTheTopCandidatesEqualsSamplingFromTheWholeRow() {
         java.util.Random rnd = new java.util.Random(3);
+        int covered = 0;
+        int fallbacks = 0;
         for (int trial = 0; trial < 2000; trial++) {
             int vocab = 50 + rnd.nextInt(400);
             float[] row = new float[vocab];
@@ -116,21 +118,33 @@ class SamplerTest {
                 row[i] = rnd.nextInt(4) == 0 ? Math.round(rnd.nextGaussian() * 4) / 2f : (float) (rnd.nextGaussian() * 3);
             }
             boolean greedy = rnd.nextInt(4) == 0;
-            int topK = greedy ? 0 : 1 + rnd.nextInt(64);
-            float topP = rnd.nextBoolean() ? 1 : 0.05f + 0.95f * rnd.nextFloat();
+            boolean topPOnly = !greedy && rnd.nextInt(3) == 0;
+            int topK = greedy || topPOnly ? 0 : 1 + rnd.nextInt(Math.min(64, vocab - 1));
+            float topP = topPOnly || rnd.nextBoolean() ? 0.05f + 0.9f * rnd.nextFloat() : 1;
             float minP = rnd.nextBoolean() ? 0 : rnd.nextFloat() * 0.3f;
             float temperature = greedy ? 0 : 0.1f + 2 * rnd.nextFloat();
             int logprobs = rnd.nextInt(6);
             SamplingParams p = new SamplingParams(temperature, topK, topP, minP, 1, 0, 0, 9L, logprobs, List.of(), 10, 0, true);
             long seed = rnd.nextLong();
             Sampler.Sample whole = Sampler.sample(row, 0, vocab, p, new SplittableRandom(seed), new int[vocab], new boolean[vocab], new int[0]);
-            int k = Math.max(Math.max(topK, logprobs), 1);
-            var c = RowReduction.candidates(row, k, temperature);
-            Sampler.Sample reduced = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, new SplittableRandom(seed));
+            int k = topPOnly ? 64 : Math.max(Math.max(topK, logprobs), 1);
+            var c = RowReduction.candidates(row, Math.min(k, vocab), temperature);
+            SplittableRandom stream = new SplittableRandom(seed);
+            Sampler.Sample reduced = Sampler.fromCandidates(c.ids(), c.logits(), c.max(), c.logSumExp(), c.sumAtTemperature(), p, stream);
+            if (reduced == null) { // top-p beyond the 64 best: the stream is untouched, the whole row decides
+                assertThat(topPOnly).isTrue();
+                fallbacks++;
+                reduced = Sampler.sample(row, 0, vocab, p, stream, new int[vocab], new boolean[vocab], new int[0]);
+            } else if (topPOnly) {
+                covered++;
+            }
             assertThat(reduced.token()).as("trial %d", trial).isEqualTo(whole.token());
             assertThat(reduced.logprob()).as("trial %d", trial).isEqualTo(whole.logprob());
             assertThat(reduced.topIds()).as("trial %d", trial).isEqualTo(whole.topIds());
             assertThat(reduced.topLogprobs()).as("trial %d", trial).isEqualTo(whole.topLogprobs());
         }
+        // both ways of top-p alone happened
+        assertThat(covered).isGreaterThan(10);
+        assertThat(fallbacks).isGreaterThan(10);
     }
 }

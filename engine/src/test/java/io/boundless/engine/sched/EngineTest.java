@@ -134,6 +134,7 @@ class EngineTest {
     static final class Reducing implements Backend {
         final CpuBackend cpu;
         final Map<RowNeed.Kind, Integer> counts = new java.util.EnumMap<>(RowNeed.Kind.class);
+        int fetched;
 
         Reducing(CpuBackend cpu) {
             this.cpu = cpu;
@@ -164,7 +165,10 @@ class EngineTest {
                 }
                 counts.merge(needs[i].kind(), 1, Integer::sum);
             }
-            return new StepOutput(all.logits(), offsets, ids, lps, cands, drawn, drawnLp);
+            return new StepOutput(all.logits(), offsets, ids, lps, cands, drawn, drawnLp, i -> {
+                fetched++;
+                return java.util.Arrays.copyOfRange(all.logits(), all.offset(i), all.offset(i) + vocab);
+            });
         }
 
         @Override
@@ -210,11 +214,12 @@ class EngineTest {
         SamplingParams penalized = new SamplingParams(0.8f, 20, 1, 0, 1.1f, 0, 0, seed + 3, 0, List.of(), 12, 0, true);
         SamplingParams minTokens = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 12, 4, true);
         SamplingParams temperatureOnly = new SamplingParams(0.9f, 0, 1, 0.02f, 1, 0, 0, seed + 4, 3, List.of(), 12, 0, true);
+        SamplingParams topPWide = new SamplingParams(3f, 0, 0.999f, 0, 1, 0, 0, seed + 5, 0, List.of(), 12, 0, true);
         EngineConfig cfg = new EngineConfig(4, 256 * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4), 512, 16, 64, 2);
         Collector reference = new Collector();
         Collector reduced = new Collector();
         Reducing backend = new Reducing(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()));
-        List<SamplingParams> all = List.of(greedy, withLogprobs, topK, topKOnly, topPOnly, penalized, minTokens, temperatureOnly);
+        List<SamplingParams> all = List.of(greedy, withLogprobs, topK, topKOnly, topPOnly, penalized, minTokens, temperatureOnly, topPWide);
         long[] refIds = new long[all.size()];
         long[] redIds = new long[all.size()];
         try (Engine e = engine(256, 512); Engine r = new Engine(CONFIG, cfg, backend)) {
@@ -236,8 +241,11 @@ class EngineTest {
         // greedy: argmax; logprobs and top-k sampling: candidates; temperature and min-p alone: drawn on the backend;
         // top-p alone, penalties and min_new_tokens: whole rows
         assertThat(backend.counts.get(RowNeed.Kind.ARGMAX)).isEqualTo(12 + 8);
-        assertThat(backend.counts.get(RowNeed.Kind.TOP_K)).isEqualTo(12 + (1 + 2 * 11) + 12); // n = 2: one prompt row, then a row per sample
-        assertThat(backend.counts.get(RowNeed.Kind.WHOLE)).isEqualTo(12 + 12 + 4);
+        // top-k: 12, n = 2 (one prompt row, then a row per sample), 12; top-p alone: 12 and 12 (at temperature 3
+        // and top_p 0.999 the 64 best never hold the mass, so those rows are fetched whole afterwards)
+        assertThat(backend.counts.get(RowNeed.Kind.TOP_K)).isEqualTo(12 + (1 + 2 * 11) + 12 + 12 + 12);
+        assertThat(backend.fetched).isBetween(12, 24);
+        assertThat(backend.counts.get(RowNeed.Kind.WHOLE)).isEqualTo(12 + 4);
         assertThat(backend.counts.get(RowNeed.Kind.DRAW)).isEqualTo(12);
     }
 
