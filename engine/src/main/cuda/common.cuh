@@ -45,6 +45,20 @@ __device__ __forceinline__ float block_max(float v, float* shared) {
     return warp_max(t);
 }
 
+// Sum of doubles over a block, added in warp order, so the same in every thread and every run.
+// shared: 32 doubles.
+__device__ __forceinline__ double block_sum_double(double v, double* shared) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    double t = 0;
+    for (int w = 0; w < warps; w++) t += shared[w];  // the same order in every thread and every run
+    return t;
+}
+
 // Eight consecutive weights of row `row` starting at column `col` (col % 8 == 0), as floats.
 // BF16/F16: one 16-byte load. F32: two. Q8: one 8-byte load and the block's scale.
 template <int WT>

@@ -45,22 +45,10 @@ extern "C" __global__ void layer_norm(float* out, const float* x, const int* row
     const float* in = x + (long)(rows ? rows[r] : r) * n;
     double s = 0;
     for (int i = threadIdx.x; i < n; i += blockDim.x) s += in[i];
-    // double block sum
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    if ((threadIdx.x & 31) == 0) red2[threadIdx.x >> 5] = s;
-    __syncthreads();
-    double mean = 0;
-    for (int i = 0; i < (blockDim.x + 31) / 32; i++) mean += red2[i];
-    mean /= n;
-    __syncthreads();
+    double mean = block_sum_double(s, red2) / n;
     double v = 0;
     for (int i = threadIdx.x; i < n; i += blockDim.x) { double d = in[i] - mean; v += d * d; }
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if ((threadIdx.x & 31) == 0) red2[threadIdx.x >> 5] = v;
-    __syncthreads();
-    double var = 0;
-    for (int i = 0; i < (blockDim.x + 31) / 32; i++) var += red2[i];
-    var /= n;
+    double var = block_sum_double(v, red2) / n;
     float inv = (float)(1.0 / sqrt(var + eps));
     float m = (float)mean;
     for (int i = threadIdx.x; i < n; i += blockDim.x) out[(long)r * n + i] = (in[i] - m) * inv * w[i] + b[i];

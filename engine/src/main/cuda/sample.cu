@@ -36,18 +36,6 @@ __device__ __forceinline__ void block_best(float& v, int& i, float* sv, int* si)
     }
 }
 
-__device__ __forceinline__ double block_sum_double(double v, double* shared) {
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    __syncthreads();
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    double t = 0;
-    for (int w = 0; w < warps; w++) t += shared[w];  // the same order in every thread and every run
-    return t;
-}
-
 // ids, logprobs: [rows]; candIds, candLogits: [rows x maxK]; stats: [rows x 2] (max, log-sum-exp);
 // sumT: [rows]; drawn, drawnLogits: [rows]. Per row: rowK candidates (0: none), rowT temperature
 // (0: no sumT), rowMode 1 to draw with rowU (a uniform number in [0, 1)) and rowMinP.
