@@ -1,6 +1,7 @@
 package io.boundless.engine.sched;
 
 import io.boundless.engine.backend.Backend;
+import io.boundless.engine.backend.BackendFailure;
 import io.boundless.engine.backend.Backends;
 import io.boundless.engine.backend.RowNeed;
 import io.boundless.engine.backend.StepOutput;
@@ -81,6 +82,33 @@ public final class Engine implements AutoCloseable {
         return backend.device();
     }
 
+    /** The engine's backend failed for good; no request can be served here any more (UNAVAILABLE). */
+    public static final class UnavailableException extends RuntimeException {
+        public UnavailableException(String message) {
+            super(message);
+        }
+    }
+
+    private volatile BackendFailure failure;
+    private volatile java.util.function.Consumer<BackendFailure> failureListener = f -> { };
+
+    /** Heard once, on the engine thread, when the backend fails for good. */
+    public void onFailure(java.util.function.Consumer<BackendFailure> listener) {
+        this.failureListener = listener;
+    }
+
+    /** Why the engine stopped serving, if its backend failed for good. */
+    public java.util.Optional<String> failure() {
+        BackendFailure f = failure;
+        return f == null ? java.util.Optional.empty() : java.util.Optional.of("the " + backend.name() + " backend failed: " + f.getMessage());
+    }
+
+    private void checkUsable() {
+        if (failure != null) {
+            throw new UnavailableException(failure().orElseThrow() + "; this replica serves no more requests and should be restarted");
+        }
+    }
+
     /** The engine refused a request because its queue is full (RESOURCE_EXHAUSTED). */
     public static final class OverloadedException extends RuntimeException {
         public OverloadedException(String message) {
@@ -94,6 +122,7 @@ public final class Engine implements AutoCloseable {
      * naming the value; a full queue is an OverloadedException.
      */
     public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener) {
+        checkUsable();
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
@@ -140,6 +169,7 @@ public final class Engine implements AutoCloseable {
      * the continuation before it, with up to topN alternatives. The listener's onScore gets it.
      */
     public long score(int[] prompt, int[] continuation, int topN, SequenceListener listener) {
+        checkUsable();
         if (prompt.length == 0 || continuation.length == 0) {
             throw new IllegalArgumentException("Score needs a non-empty prompt and continuation");
         }
@@ -213,8 +243,13 @@ public final class Engine implements AutoCloseable {
             try {
                 worked = step();
             } catch (RuntimeException | Error e) {
-                // A failed step ends the sequences in flight (their listeners hear ABORTED) but not the engine.
+                // A failed step ends the sequences in flight (their listeners hear ABORTED); the engine goes on,
+                // unless its device failed for good: then it refuses everything from here on.
                 lastError = e;
+                if (e instanceof BackendFailure f && failure == null) {
+                    failure = f;
+                    failureListener.accept(f);
+                }
                 failAll();
                 worked = false;
             }
@@ -239,6 +274,10 @@ public final class Engine implements AutoCloseable {
         Runnable r;
         while ((r = inbox.poll()) != null) {
             r.run();
+        }
+        if (failure != null) { // requests queued before the failure end without touching the device
+            failAll();
+            return false;
         }
         List<Scheduler.Work> work = scheduler.schedule();
         runningNow = scheduler.runningCount();

@@ -21,7 +21,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -51,10 +50,11 @@ class EngineTest {
 
     /** Collects tokens and ends per sequence id. */
     static final class Collector implements SequenceListener {
-        final Map<Long, List<Integer>> tokens = new HashMap<>();
-        final Map<Long, List<Float>> logprobs = new HashMap<>();
-        final Map<Long, Sequence.FinishReason> finished = new HashMap<>();
-        final Map<Long, Integer> cached = new HashMap<>();
+        // concurrent: some tests read these from the test thread while the engine thread writes them
+        final Map<Long, List<Integer>> tokens = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Long, List<Float>> logprobs = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Long, Sequence.FinishReason> finished = new java.util.concurrent.ConcurrentHashMap<>();
+        final Map<Long, Integer> cached = new java.util.concurrent.ConcurrentHashMap<>();
 
         @Override
         public void onToken(Sequence seq, Sampler.Sample sample) {
@@ -247,6 +247,90 @@ class EngineTest {
         assertThat(backend.fetched).isBetween(12, 24);
         assertThat(backend.counts.get(RowNeed.Kind.WHOLE)).isEqualTo(12 + 4);
         assertThat(backend.counts.get(RowNeed.Kind.DRAW)).isEqualTo(12);
+    }
+
+    /** A CPU backend whose device "fails" from the given step on, with a device failure or an ordinary error. */
+    static final class FailingBackend implements Backend {
+        final CpuBackend cpu;
+        final int failFrom;
+        final boolean deviceFailure;
+        int steps;
+
+        FailingBackend(CpuBackend cpu, int failFrom, boolean deviceFailure) {
+            this.cpu = cpu;
+            this.failFrom = failFrom;
+            this.deviceFailure = deviceFailure;
+        }
+
+        @Override
+        public StepOutput forward(List<Transformer.Chunk> chunks, RowNeed[] needs) {
+            if (++steps == failFrom || deviceFailure && steps > failFrom) {
+                if (deviceFailure) {
+                    throw new io.boundless.engine.cuda.CudaException("the step's kernels failed: CUDA_ERROR_ILLEGAL_ADDRESS");
+                }
+                throw new IllegalStateException("a bad step");
+            }
+            return cpu.forward(chunks, needs);
+        }
+
+        @Override
+        public String name() {
+            return "failing";
+        }
+
+        @Override
+        public String device() {
+            return cpu.device();
+        }
+
+        @Override
+        public int numBlocks() {
+            return cpu.numBlocks();
+        }
+
+        @Override
+        public int blockSize() {
+            return cpu.blockSize();
+        }
+
+        @Override
+        public void copyBlock(int from, int to) {
+            cpu.copyBlock(from, to);
+        }
+
+        @Override
+        public void close() {
+            cpu.close();
+        }
+    }
+
+    @Test
+    void aDeviceFailureStopsTheEngineWithAClearErrorAndAnOrdinaryErrorDoesNot() {
+        EngineConfig cfg = new EngineConfig(4, 64 * io.boundless.engine.kv.KvCache.bytesPerBlock(CONFIG, 4), 512, 16, 64, 2);
+        for (boolean device : new boolean[] {true, false}) {
+            List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+            try (Engine e = new Engine(CONFIG, cfg, new FailingBackend(new CpuBackend(model.weights(), 2, 4, cfg.kvBudgetBytes()), 3, device))) {
+                e.onFailure(f -> heard.add(f.getMessage()));
+                Collector c = new Collector();
+                long id = e.submit(prompt(1, 9), greedyPastEos(10), 1, 0, c)[0];
+                e.start(); // the engine thread is where a failed step is caught
+                org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> c.finished.containsKey(id));
+                assertThat(c.finished.get(id)).isEqualTo(Sequence.FinishReason.ABORTED);
+                assertThat(c.tokens.get(id)).hasSize(2); // prefill and one decode, then the failed step
+                if (device) {
+                    assertThat(e.failure()).contains("the failing backend failed: the step's kernels failed: CUDA_ERROR_ILLEGAL_ADDRESS");
+                    assertThat(heard).containsExactly("the step's kernels failed: CUDA_ERROR_ILLEGAL_ADDRESS");
+                    assertThatThrownBy(() -> e.submit(prompt(2, 5), greedyPastEos(3), 1, 0, c)).isInstanceOf(Engine.UnavailableException.class)
+                            .hasMessageContaining("serves no more requests");
+                    assertThatThrownBy(() -> e.score(prompt(2, 5), new int[] {1}, 0, c)).isInstanceOf(Engine.UnavailableException.class);
+                } else {
+                    assertThat(e.failure()).isEmpty();
+                    long next = e.submit(prompt(2, 5), greedyPastEos(3), 1, 0, c)[0];
+                    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30)).until(() -> c.finished.containsKey(next));
+                    assertThat(c.finished.get(next)).isEqualTo(Sequence.FinishReason.LENGTH);
+                }
+            }
+        }
     }
 
     @Test

@@ -24,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Liveness;
 import org.eclipse.microprofile.health.Readiness;
 import org.jboss.logging.Logger;
 
@@ -74,6 +75,12 @@ public class InferenceLifecycle {
             int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
             engine = new Engine(model.weights(), new EngineConfig(config.blockSize(), (long) config.kvCacheMib() << 20,
                     config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads, backend, cuda));
+            engine.onFailure(f -> {
+                // the device is gone for this process: out of rotation (readiness, gRPC health) and restarted (liveness)
+                LOG.errorf("the %s backend failed; this replica serves no more requests: %s", engine.backendName(), f.getMessage());
+                grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
+                grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.NOT_SERVING);
+            });
             engine.start();
             LOG.infof("loaded %s (%s, %d layers, vocabulary %d) in %d ms on %s: %s; KV cache %d blocks of %d tokens", modelName,
                     model.config().arch(), model.config().layers(), model.config().vocabSize(), (System.nanoTime() - t0) / 1_000_000,
@@ -146,7 +153,7 @@ public class InferenceLifecycle {
     }
 
     public boolean isReady() {
-        return ready;
+        return ready && (engine == null || engine.failure().isEmpty());
     }
 
     /** Quarkus readiness: up once the model is loaded and warmed up. */
@@ -162,7 +169,27 @@ public class InferenceLifecycle {
             if (lifecycle.isReady()) {
                 return r.up().withData("model", lifecycle.modelName()).build();
             }
-            return r.down().withData("reason", lifecycle.notReadyReason).build();
+            Engine e = lifecycle.engine();
+            String reason = e != null && e.failure().isPresent() ? e.failure().get() : lifecycle.notReadyReason;
+            return r.down().withData("reason", reason).build();
+        }
+    }
+
+    /** Quarkus liveness: down once the backend failed for good (a CUDA error poisons the context until the process ends). */
+    @Liveness
+    @ApplicationScoped
+    static class BackendAlive implements HealthCheck {
+        @Inject
+        InferenceLifecycle lifecycle;
+
+        @Override
+        public HealthCheckResponse call() {
+            var r = HealthCheckResponse.named("backend");
+            Engine e = lifecycle.engine();
+            if (e != null && e.failure().isPresent()) {
+                return r.down().withData("reason", e.failure().get()).build();
+            }
+            return r.up().build();
         }
     }
 }

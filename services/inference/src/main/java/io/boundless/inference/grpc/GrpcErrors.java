@@ -14,6 +14,7 @@ final class GrpcErrors {
         Status status = switch (t) {
             case StatusRuntimeException s -> s.getStatus();
             case Engine.OverloadedException e -> Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
+            case Engine.UnavailableException e -> Status.UNAVAILABLE.withDescription(e.getMessage());
             case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
             case ModelFormatException e -> Status.FAILED_PRECONDITION.withDescription(e.getMessage());
             default -> {

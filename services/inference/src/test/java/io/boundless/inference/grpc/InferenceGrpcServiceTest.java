@@ -209,6 +209,8 @@ class InferenceGrpcServiceTest {
         assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("boundless.inference.v1.Inference").build())
                 .getStatus()).isEqualTo(ServingStatus.SERVING);
         RestAssured.get("/q/health/ready").then().statusCode(200);
+        // liveness includes the backend's health (down only after a device failure)
+        assertThat(RestAssured.get("/q/health/live").then().statusCode(200).extract().asString()).contains("\"backend\"");
         generate(request(5, SamplingParameters.newBuilder().setMaxNewTokens(3)).build());
         String metrics = RestAssured.get("/q/metrics").asString();
         assertThat(metrics).contains("boundless_time_to_first_token_seconds_bucket", "boundless_inter_token_latency_seconds_bucket",
