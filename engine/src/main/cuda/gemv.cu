@@ -49,6 +49,62 @@ __device__ void gemv(float* y, const float* x, const float* norm, float eps, con
     }
 }
 
+// Llama's MLP in one pass at decode: out[m, j] = silu(gate_j . x_m) * (up_j . x_m), gate rows 0..N-1 and
+// up rows N..2N-1 of one stacked matrix, x RMS-normalized on the way in as above. A warp reads its
+// gate and up rows side by side (twice the loads in flight) and writes the product, so the gate|up
+// output and the SiLU kernel are skipped.
+template <int WT, int M>
+__device__ void gemv_swiglu(float* out, const float* x, const float* norm, float eps, const void* w, const float* scales, int rows, int N, int K) {
+    int warp = (blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (warp >= N) return;
+    float ag[M], au[M], ss[M];
+#pragma unroll
+    for (int m = 0; m < M; m++) ag[m] = au[m] = ss[m] = 0.f;
+#pragma unroll 2
+    for (int c = lane * 8; c < K; c += 256) {
+        float g8[8], u8[8];
+        load8<WT>(w, scales, warp, K, c, g8);
+        load8<WT>(w, scales, warp + N, K, c, u8);
+        if (norm) {
+            const float4* gp = reinterpret_cast<const float4*>(norm + c);
+            float4 n0 = gp[0], n1 = gp[1];
+            float nv[8] = {n0.x, n0.y, n0.z, n0.w, n1.x, n1.y, n1.z, n1.w};
+#pragma unroll
+            for (int i = 0; i < 8; i++) { g8[i] *= nv[i]; u8[i] *= nv[i]; }
+        }
+#pragma unroll
+        for (int m = 0; m < M; m++) {
+            if (m < rows) {
+                const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
+                float4 a = xp[0], b = xp[1];
+                ag[m] += g8[0] * a.x + g8[1] * a.y + g8[2] * a.z + g8[3] * a.w + g8[4] * b.x + g8[5] * b.y + g8[6] * b.z + g8[7] * b.w;
+                au[m] += u8[0] * a.x + u8[1] * a.y + u8[2] * a.z + u8[3] * a.w + u8[4] * b.x + u8[5] * b.y + u8[6] * b.z + u8[7] * b.w;
+                if (norm) ss[m] += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < M; m++) {
+        if (m >= rows) continue;
+        float scale = norm ? rsqrtf(warp_sum(ss[m]) / K + eps) : 1.f;
+        float g = warp_sum(ag[m]) * scale, u = warp_sum(au[m]) * scale;
+        if (lane == 0) out[(long)m * N + warp] = g / (1.f + expf(-g)) * u;
+    }
+}
+
+#define SWIGLU(NAME, WT, M) \
+    extern "C" __global__ void __launch_bounds__(128) NAME(float* out, const float* x, const float* norm, float eps, const void* w, \
+            const float* scales, int rows, int N, int K) { \
+        gemv_swiglu<WT, M>(out, x, norm, eps, w, scales, rows, N, K); }
+#define SWIGLU_ALL(WTNAME, WT) \
+    SWIGLU(gemv_swiglu_##WTNAME##_1, WT, 1) SWIGLU(gemv_swiglu_##WTNAME##_2, WT, 2) SWIGLU(gemv_swiglu_##WTNAME##_4, WT, 4) \
+    SWIGLU(gemv_swiglu_##WTNAME##_8, WT, 8)
+SWIGLU_ALL(f32, WT_F32)
+SWIGLU_ALL(bf16, WT_BF16)
+SWIGLU_ALL(f16, WT_F16)
+SWIGLU_ALL(q8, WT_Q8)
+
 #define GEMV(NAME, WT, M) \
     extern "C" __global__ void __launch_bounds__(128) NAME(float* y, const float* x, const float* norm, float eps, const void* w, const float* scales, \
             const float* bias, int rows, int N, int K, int accumulate) { \

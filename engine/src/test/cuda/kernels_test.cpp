@@ -37,6 +37,16 @@ struct Err {
     }
 };
 
+// ||got - want|| / ||want|| over all values (where single values can cancel, as in gate * up)
+struct NormErr {
+    double num = 0, den = 0;
+    void add(double got, double want) {
+        num += (got - want) * (got - want);
+        den += want * want;
+    }
+    double value() const { return std::sqrt(num) / std::sqrt(den); }
+};
+
 static float bf16_round(float f) { return __bfloat162float(__float2bfloat16(f)); }
 static float f16_round(float f) { return __half2float(__float2half(f)); }
 
@@ -126,6 +136,51 @@ static void test_gemv() {
                     report(std::string("gemv_") + type_name(type) + "_" + std::to_string(m) + " rows " + std::to_string(rows) +
                                    (norm ? " rmsnorm" : acc ? " bias+accumulate" : ""),
                             e.worst, 2e-5);
+                }
+            }
+        }
+    }
+}
+
+using Swiglu = void (*)(float*, const float*, const float*, float, const void*, const float*, int, int, int);
+static Swiglu swiglu_kernel(int type, int m) {
+    static const Swiglu table[4][4] = {{gemv_swiglu_f32_1, gemv_swiglu_f32_2, gemv_swiglu_f32_4, gemv_swiglu_f32_8},
+            {gemv_swiglu_bf16_1, gemv_swiglu_bf16_2, gemv_swiglu_bf16_4, gemv_swiglu_bf16_8},
+            {gemv_swiglu_f16_1, gemv_swiglu_f16_2, gemv_swiglu_f16_4, gemv_swiglu_f16_8},
+            {gemv_swiglu_q8_1, gemv_swiglu_q8_2, gemv_swiglu_q8_4, gemv_swiglu_q8_8}};
+    return table[type][m == 1 ? 0 : m == 2 ? 1 : m == 4 ? 2 : 3];
+}
+
+static void test_swiglu() {
+    const int N = 37, K = 288;  // 37 outputs from 74 stacked rows (gate 0..36, up 37..73)
+    for (int type = 0; type < 4; type++) {
+        Weights w = weights(type, 2 * N, K);
+        for (int m : {1, 2, 4, 8}) {
+            for (int rows : {m, std::max(1, m - 1)}) {
+                for (bool norm : {false, true}) {
+                    std::vector<float> x = randoms((size_t)rows * K), g = randoms(K), out((size_t)rows * N, NAN);
+                    emu::launch("gemv_swiglu", swiglu_kernel(type, m), dim3((N + 3) / 4), dim3(128), out.data(), x.data(), norm ? g.data() : nullptr,
+                            1e-5f, w.data(), w.scale(), rows, N, K);
+                    NormErr e;
+                    for (int r = 0; r < rows; r++) {
+                        double ss = 0;
+                        for (int k = 0; k < K; k++) ss += (double)x[r * K + k] * x[r * K + k];
+                        double scale = norm ? 1.0 / std::sqrt(ss / K + 1e-5) : 1.0;
+                        for (int n = 0; n < N; n++) {
+                            double gate = 0, up = 0;
+                            for (int k = 0; k < K; k++) {
+                                double xv = x[r * K + k] * (norm ? g[k] : 1.0);
+                                gate += w.value[(size_t)n * K + k] * xv;
+                                up += w.value[(size_t)(n + N) * K + k] * xv;
+                            }
+                            gate *= scale;
+                            up *= scale;
+                            e.add(out[r * N + n], gate / (1 + std::exp(-gate)) * up);
+                        }
+                    }
+                    report(std::string("gemv_swiglu_") + type_name(type) + "_" + std::to_string(m) + " rows " + std::to_string(rows) +
+                                   (norm ? " rmsnorm" : "") + " (norm-wise)",
+                            e.value(), 1e-6);
                 }
             }
         }
@@ -459,6 +514,7 @@ template <typename F> static void timed(const char* what, F f) {
 
 int main() {
     timed("gemv", test_gemv);
+    timed("gemv_swiglu", test_swiglu);
     timed("gemm", test_gemm);
     timed("attention", [] {
         test_attention<float>("paged_attention_f32", paged_attention_f32, false);

@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
             K(embed_f32), K(embed_bf16), K(embed_f16), K(embed_q8), K(rms_norm), K(layer_norm), K(rope_kv_write_f32), K(rope_kv_write_bf16),
             K(silu_mul), K(gelu), K(gemv_f32_1), K(gemv_f32_2), K(gemv_f32_4), K(gemv_f32_8), K(gemv_bf16_1), K(gemv_bf16_2), K(gemv_bf16_4),
             K(gemv_bf16_8), K(gemv_f16_1), K(gemv_f16_2), K(gemv_f16_4), K(gemv_f16_8), K(gemv_q8_1), K(gemv_q8_2), K(gemv_q8_4), K(gemv_q8_8),
+            K(gemv_swiglu_f32_1), K(gemv_swiglu_f32_2), K(gemv_swiglu_f32_4), K(gemv_swiglu_f32_8), K(gemv_swiglu_bf16_1), K(gemv_swiglu_bf16_2),
+            K(gemv_swiglu_bf16_4), K(gemv_swiglu_bf16_8), K(gemv_swiglu_f16_1), K(gemv_swiglu_f16_2), K(gemv_swiglu_f16_4), K(gemv_swiglu_f16_8),
+            K(gemv_swiglu_q8_1), K(gemv_swiglu_q8_2), K(gemv_swiglu_q8_4), K(gemv_swiglu_q8_8),
             K(gemm_f32), K(gemm_bf16), K(gemm_f16), K(gemm_q8), K(paged_attention_f32), K(paged_attention_bf16), K(sample_rows)};
     std::map<std::string, double> seconds;
     std::string line;

@@ -10,7 +10,8 @@ import jcuda.driver.CUdeviceptr;
  * accumulated into the residual, norm and fused gate|up product, SiLU·mul (GELU for GPT-2), down
  * product accumulated into the residual; then the final norm of the wanted rows, the vocabulary
  * product and each row's sample reduction (argmax, top candidates). Products of up to 8 rows take the GEMV kernels, with Llama's
- * RMSNorm folded into them (7 launches per layer at decode), larger ones the GEMM. Kept
+ * RMSNorm folded into them and, for Llama's MLP, SiLU·mul too (6 launches per layer at decode),
+ * larger ones the GEMM. Kept
  * apart from the device so that a test can check every launch against the compiled kernels'
  * signatures without a GPU.
  */
@@ -84,7 +85,12 @@ final class ForwardPass {
             matmul(k, b.x(), b.att(), null, 0f, lw.o(), lw.oBias(), n, true);
             long elements = (long) n * inter;
             int blocks = (int) Math.min(4096, (elements + 255) / 256);
-            if (llama) {
+            if (llama && n <= 8) {
+                // RMSNorm, gate|up and SiLU·mul in one pass
+                Matrix gu = lw.gateUp();
+                k.launch("gemv_swiglu_" + gu.type().suffix + "_" + gemvRows(n), (inter + 3) / 4, 1, 128, b.act(), b.x(), lw.ffnNorm(), c.normEps(),
+                        gu.values(), gu.scales(), n, inter, gu.cols());
+            } else if (llama) {
                 normedMatmul(k, b.gu(), lw.ffnNorm(), null, lw.gateUp(), null, n);
                 k.launch("silu_mul", blocks, 1, 256, b.act(), b.gu(), n, inter);
             } else {
@@ -130,7 +136,7 @@ final class ForwardPass {
         }
         int acc = accumulate ? 1 : 0;
         if (rows <= 8) {
-            int m = rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : 8;
+            int m = gemvRows(rows);
             k.launch("gemv_" + w.type().suffix + "_" + m, (w.rows() + 3) / 4, 1, 128, y, in, norm, eps, w.values(), w.scales(), bias, rows, w.rows(),
                     w.cols(), acc);
         } else {
@@ -141,6 +147,11 @@ final class ForwardPass {
             k.launch("gemm_" + w.type().suffix, (w.rows() + 63) / 64, (rows + 63) / 64, threads, y, in, w.values(), w.scales(), bias, rows, w.rows(),
                     w.cols(), acc);
         }
+    }
+
+    /** The GEMV kernel for this many rows: 1, 2, 4 or 8. */
+    static int gemvRows(int rows) {
+        return rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : 8;
     }
 
     private CUdeviceptr in(int part) {

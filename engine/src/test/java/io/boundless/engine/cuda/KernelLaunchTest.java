@@ -118,7 +118,7 @@ class KernelLaunchTest {
                             Checking k = new Checking(signatures);
                             pass.run(k, n, r);
                             used.addAll(k.launched);
-                            int perLayer = arch.isLlamaLike() && n <= 8 ? 7 : 9;
+                            int perLayer = arch.isLlamaLike() && n <= 8 ? 6 : 9;
                             assertThat(k.launched).as("%s %s n=%d", arch, wt, n).hasSize(1 + 2 * perLayer + 3);
                         }
                     }
