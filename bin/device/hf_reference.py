@@ -51,7 +51,10 @@ def main():
         t0 = time.time()
         model = build(make(), dtype).eval()
         d = os.path.join(out, name)
-        model.save_pretrained(d, safe_serialization=True)
+        try:
+            model.save_pretrained(d, safe_serialization=True)
+        except TypeError:  # transformers versions where safetensors is the only format
+            model.save_pretrained(d)
         vocab = model.config.vocab_size
         g = torch.Generator().manual_seed(11)
         ids = torch.randint(0, vocab, (1, PROMPT_LEN), generator=g)
