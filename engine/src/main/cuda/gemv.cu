@@ -7,6 +7,19 @@
 // each weight for all M activation rows.
 #include "common.cuh"
 
+// Eight consecutive floats (16-byte aligned), and the two sums both GEMVs take over them.
+__device__ __forceinline__ void floats8(const float* p, float v[8]) {
+    const float4* q = reinterpret_cast<const float4*>(p);
+    float4 a = q[0], b = q[1];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+__device__ __forceinline__ float dot8(const float w[8], const float x[8]) {
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < 8; i++) s += w[i] * x[i];
+    return s;
+}
+
 template <int WT, int M>
 __device__ void gemv(float* y, const float* x, const float* norm, float eps, const void* w, const float* scales, const float* bias, int rows, int N,
         int K, int accumulate) {
@@ -21,18 +34,18 @@ __device__ void gemv(float* y, const float* x, const float* norm, float eps, con
         float wv[8];
         load8<WT>(w, scales, warp, K, c, wv);
         if (norm) {
-            const float4* gp = reinterpret_cast<const float4*>(norm + c);
-            float4 g0 = gp[0], g1 = gp[1];
-            wv[0] *= g0.x; wv[1] *= g0.y; wv[2] *= g0.z; wv[3] *= g0.w;
-            wv[4] *= g1.x; wv[5] *= g1.y; wv[6] *= g1.z; wv[7] *= g1.w;
+            float nv[8];
+            floats8(norm + c, nv);
+#pragma unroll
+            for (int i = 0; i < 8; i++) wv[i] *= nv[i];
         }
 #pragma unroll
         for (int m = 0; m < M; m++) {
             if (m < rows) {
-                const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
-                float4 a = xp[0], b = xp[1];
-                acc[m] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
-                if (norm) ss[m] += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+                float xv[8];
+                floats8(x + (long)m * K + c, xv);
+                acc[m] += dot8(wv, xv);
+                if (norm) ss[m] += dot8(xv, xv);
             }
         }
     }
@@ -67,20 +80,19 @@ __device__ void gemv_swiglu(float* out, const float* x, const float* norm, float
         load8<WT>(w, scales, warp, K, c, g8);
         load8<WT>(w, scales, warp + N, K, c, u8);
         if (norm) {
-            const float4* gp = reinterpret_cast<const float4*>(norm + c);
-            float4 n0 = gp[0], n1 = gp[1];
-            float nv[8] = {n0.x, n0.y, n0.z, n0.w, n1.x, n1.y, n1.z, n1.w};
+            float nv[8];
+            floats8(norm + c, nv);
 #pragma unroll
             for (int i = 0; i < 8; i++) { g8[i] *= nv[i]; u8[i] *= nv[i]; }
         }
 #pragma unroll
         for (int m = 0; m < M; m++) {
             if (m < rows) {
-                const float4* xp = reinterpret_cast<const float4*>(x + (long)m * K + c);
-                float4 a = xp[0], b = xp[1];
-                ag[m] += g8[0] * a.x + g8[1] * a.y + g8[2] * a.z + g8[3] * a.w + g8[4] * b.x + g8[5] * b.y + g8[6] * b.z + g8[7] * b.w;
-                au[m] += u8[0] * a.x + u8[1] * a.y + u8[2] * a.z + u8[3] * a.w + u8[4] * b.x + u8[5] * b.y + u8[6] * b.z + u8[7] * b.w;
-                if (norm) ss[m] += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+                float xv[8];
+                floats8(x + (long)m * K + c, xv);
+                ag[m] += dot8(g8, xv);
+                au[m] += dot8(u8, xv);
+                if (norm) ss[m] += dot8(xv, xv);
             }
         }
     }
