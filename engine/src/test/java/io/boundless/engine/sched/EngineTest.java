@@ -126,18 +126,51 @@ class EngineTest {
         }
     }
 
+    /** A test backend over the CPU one: everything but forward and name delegates. */
+    abstract static class OverCpu implements Backend {
+        final CpuBackend cpu;
+
+        OverCpu(CpuBackend cpu) {
+            this.cpu = cpu;
+        }
+
+        @Override
+        public String device() {
+            return cpu.device();
+        }
+
+        @Override
+        public int numBlocks() {
+            return cpu.numBlocks();
+        }
+
+        @Override
+        public int blockSize() {
+            return cpu.blockSize();
+        }
+
+        @Override
+        public void copyBlock(int from, int to) {
+            cpu.copyBlock(from, to);
+        }
+
+        @Override
+        public void close() {
+            cpu.close();
+        }
+    }
+
     /**
      * A backend that, like the CUDA one, returns of each logits row only what the engine's need
      * asks for (the reductions computed from the CPU's logits as the device computes them), and
      * counts the needs.
      */
-    static final class Reducing implements Backend {
-        final CpuBackend cpu;
+    static final class Reducing extends OverCpu {
         final Map<RowNeed.Kind, Integer> counts = new java.util.EnumMap<>(RowNeed.Kind.class);
         int fetched;
 
         Reducing(CpuBackend cpu) {
-            this.cpu = cpu;
+            super(cpu);
         }
 
         @Override
@@ -174,31 +207,6 @@ class EngineTest {
         @Override
         public String name() {
             return "reducing";
-        }
-
-        @Override
-        public String device() {
-            return cpu.device();
-        }
-
-        @Override
-        public int numBlocks() {
-            return cpu.numBlocks();
-        }
-
-        @Override
-        public int blockSize() {
-            return cpu.blockSize();
-        }
-
-        @Override
-        public void copyBlock(int from, int to) {
-            cpu.copyBlock(from, to);
-        }
-
-        @Override
-        public void close() {
-            cpu.close();
         }
     }
 
@@ -250,14 +258,13 @@ class EngineTest {
     }
 
     /** A CPU backend whose device "fails" from the given step on, with a device failure or an ordinary error. */
-    static final class FailingBackend implements Backend {
-        final CpuBackend cpu;
+    static final class FailingBackend extends OverCpu {
         final int failFrom;
         final boolean deviceFailure;
         int steps;
 
         FailingBackend(CpuBackend cpu, int failFrom, boolean deviceFailure) {
-            this.cpu = cpu;
+            super(cpu);
             this.failFrom = failFrom;
             this.deviceFailure = deviceFailure;
         }
@@ -276,31 +283,6 @@ class EngineTest {
         @Override
         public String name() {
             return "failing";
-        }
-
-        @Override
-        public String device() {
-            return cpu.device();
-        }
-
-        @Override
-        public int numBlocks() {
-            return cpu.numBlocks();
-        }
-
-        @Override
-        public int blockSize() {
-            return cpu.blockSize();
-        }
-
-        @Override
-        public void copyBlock(int from, int to) {
-            cpu.copyBlock(from, to);
-        }
-
-        @Override
-        public void close() {
-            cpu.close();
         }
     }
 
