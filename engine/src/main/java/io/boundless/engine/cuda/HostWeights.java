@@ -122,16 +122,6 @@ public final class HostWeights {
         };
     }
 
-    /** A float vector's bytes, little-endian, or null for null. */
-    public static MemorySegment floats(float[] v, Arena arena) {
-        if (v == null) {
-            return null;
-        }
-        MemorySegment s = arena.allocate((long) v.length * 4, 16);
-        MemorySegment.copy(v, 0, s, F32, 0, v.length);
-        return s;
-    }
-
     /** Concatenation of vectors (biases of stacked matrices); null when all are null, zeros for a missing one. */
     public static float[] concat(float[][] parts, int[] lengths) {
         if (Arrays.stream(parts).allMatch(p -> p == null)) {
