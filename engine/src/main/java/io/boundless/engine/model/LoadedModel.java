@@ -27,17 +27,8 @@ public final class LoadedModel implements AutoCloseable {
 
     public static LoadedModel open(Path path) {
         if (Files.isDirectory(path)) {
-            Path configFile = path.resolve("config.json");
-            Map<String, Object> json;
-            try {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> parsed = (Map<String, Object>) Json.parse(Files.readString(configFile));
-                json = parsed;
-            } catch (IOException | IllegalArgumentException | ClassCastException e) {
-                throw new ModelFormatException(configFile + " cannot be read: " + e.getMessage(), e);
-            }
-            ModelConfig config = ModelConfig.fromHuggingFace(json, configFile.toString());
-            SafeTensors.Sharded files = SafeTensors.openDirectory(path);
+            ModelConfig config = huggingFaceConfig(path);
+            SafeTensors.Sharded files = huggingFaceWeights(path);
             Arena arena = Arena.ofShared();
             try {
                 return new LoadedModel(ModelWeights.fromHuggingFace(config, files.tensors(), arena), files, arena);
@@ -47,7 +38,7 @@ public final class LoadedModel implements AutoCloseable {
                 throw e instanceof ModelFormatException m ? new ModelFormatException(path + ": " + m.getMessage(), m) : e;
             }
         }
-        Gguf g = Gguf.open(path);
+        Gguf g = gguf(path);
         try {
             ModelConfig config = ModelConfig.fromGguf(g);
             return new LoadedModel(ModelWeights.fromGguf(config, g.tensors()), g, null);
@@ -55,6 +46,70 @@ public final class LoadedModel implements AutoCloseable {
             g.close();
             throw e instanceof ModelFormatException m ? new ModelFormatException(path + ": " + m.getMessage(), m) : e;
         }
+    }
+
+    /**
+     * Checks that path holds a model this engine serves, as {@link #open} would load it, and returns
+     * its config: the config (architecture, dimensions, RoPE), the weight files' headers, and every
+     * tensor the config needs with its shape. Nothing stays mapped and no weight is copied, so this
+     * is cheap for any size. A problem is a ModelFormatException whose message names it.
+     */
+    public static ModelConfig inspect(Path path) {
+        if (Files.isDirectory(path)) {
+            ModelConfig config = huggingFaceConfig(path);
+            try (SafeTensors.Sharded files = huggingFaceWeights(path)) {
+                ModelWeights.checkHuggingFace(config, files.tensors());
+            } catch (ModelFormatException e) {
+                throw named(path, e);
+            }
+            return config;
+        }
+        try (Gguf g = gguf(path)) {
+            ModelConfig config = ModelConfig.fromGguf(g);
+            ModelWeights.fromGguf(config, g.tensors());  // views only: binding checks names and shapes
+            return config;
+        } catch (ModelFormatException e) {
+            throw named(path, e);
+        }
+    }
+
+    /** The error with the model's path in front, unless its message starts with a path inside it already. */
+    private static ModelFormatException named(Path path, ModelFormatException e) {
+        return e.getMessage().startsWith(path.toString()) ? e : new ModelFormatException(path + ": " + e.getMessage(), e);
+    }
+
+    private static ModelConfig huggingFaceConfig(Path dir) {
+        Path configFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new ModelFormatException(dir + " has no config.json: a Hugging Face model directory holds config.json and its"
+                    + " weights as *.safetensors");
+        }
+        Map<String, Object> json;
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> parsed = (Map<String, Object>) Json.parse(Files.readString(configFile));
+            json = parsed;
+        } catch (IOException | IllegalArgumentException | ClassCastException e) {
+            throw new ModelFormatException(configFile + " cannot be read: " + e.getMessage(), e);
+        }
+        return ModelConfig.fromHuggingFace(json, configFile.toString());
+    }
+
+    private static SafeTensors.Sharded huggingFaceWeights(Path dir) {
+        if (!Files.isRegularFile(dir.resolve("model.safetensors")) && !Files.isRegularFile(dir.resolve("model.safetensors.index.json"))) {
+            boolean pytorch = Files.isRegularFile(dir.resolve("pytorch_model.bin")) || Files.isRegularFile(dir.resolve("pytorch_model.bin.index.json"));
+            throw new ModelFormatException(dir + " has no model.safetensors or model.safetensors.index.json"
+                    + (pytorch ? " (PyTorch .bin weights are not read: save the model again with transformers, whose save_pretrained writes"
+                    + " safetensors)" : ""));
+        }
+        return SafeTensors.openDirectory(dir);
+    }
+
+    private static Gguf gguf(Path path) {
+        if (!Files.exists(path)) {
+            throw new ModelFormatException(path + " does not exist");
+        }
+        return Gguf.open(path);
     }
 
     public ModelWeights weights() {

@@ -41,7 +41,20 @@ public record ModelWeights(ModelConfig config, Tensor embeddings, Tensor positio
 
     /** Binds Hugging Face names ({@code model.layers.N.self_attn.q_proj.weight}, GPT-2's {@code h.N.attn.c_attn.weight}). */
     public static ModelWeights fromHuggingFace(ModelConfig c, Map<String, Tensor> t, Arena arena) {
-        Binder b = new Binder(t, c);
+        return bindHuggingFace(c, t, arena, true);
+    }
+
+    /**
+     * Checks that the tensors hold every weight the config needs, with the right shapes, as
+     * {@link #fromHuggingFace} would, without copying anything (GPT-2's Conv1D weights are checked,
+     * not transposed). A problem is a ModelFormatException naming the tensor.
+     */
+    public static void checkHuggingFace(ModelConfig c, Map<String, Tensor> t) {
+        bindHuggingFace(c, t, null, false);
+    }
+
+    private static ModelWeights bindHuggingFace(ModelConfig c, Map<String, Tensor> t, Arena arena, boolean transpose) {
+        Binder b = new Binder(t, c, transpose);
         List<LayerWeights> layers = new ArrayList<>();
         if (c.arch() == Architecture.GPT2) {
             String p = t.containsKey("transformer.wte.weight") ? "transformer." : "";
@@ -81,7 +94,7 @@ public record ModelWeights(ModelConfig config, Tensor embeddings, Tensor positio
 
     /** Binds GGUF names ({@code blk.N.attn_q.weight}, ...). */
     public static ModelWeights fromGguf(ModelConfig c, Map<String, Tensor> t) {
-        Binder b = new Binder(t, c);
+        Binder b = new Binder(t, c, true);
         List<LayerWeights> layers = new ArrayList<>();
         boolean gpt2 = c.arch() == Architecture.GPT2;
         for (int i = 0; i < c.layers(); i++) {
@@ -113,8 +126,8 @@ public record ModelWeights(ModelConfig config, Tensor embeddings, Tensor positio
                 b.vec("output_norm.weight", c.hidden()), gpt2 ? b.vec("output_norm.bias", c.hidden()) : null, out, gpt2 ? null : layout, ropeFreqs);
     }
 
-    /** Looks tensors up by name and checks their shapes, naming what is wrong. */
-    private record Binder(Map<String, Tensor> tensors, ModelConfig config) {
+    /** Looks tensors up by name and checks their shapes, naming what is wrong (transpose false: check Conv1D weights only). */
+    private record Binder(Map<String, Tensor> tensors, ModelConfig config, boolean transpose) {
         Tensor get(String name) {
             Tensor t = tensors.get(name);
             if (t == null) {
@@ -147,6 +160,9 @@ public record ModelWeights(ModelConfig config, Tensor embeddings, Tensor positio
             Tensor t = get(name);
             if (!Arrays.equals(t.shape(), new long[] {in, out})) {
                 throw new ModelFormatException("tensor " + name + " has shape " + Arrays.toString(t.shape()) + ", GPT-2's Conv1D implies [" + in + ", " + out + "]");
+            }
+            if (!transpose) {
+                return t;
             }
             float[] src = t.toFloatArray();
             MemorySegment seg = arena.allocate((long) in * out * 4, 64);
