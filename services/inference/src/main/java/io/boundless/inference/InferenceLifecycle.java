@@ -5,6 +5,7 @@ import io.boundless.engine.backend.BackendKind;
 import io.boundless.engine.backend.BackendUnavailableException;
 import io.boundless.engine.cuda.CudaOptions;
 import io.boundless.engine.cuda.Precision;
+import io.boundless.engine.format.ModelFormatException;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.sample.Sampler;
 import io.boundless.engine.sample.SamplingParams;
@@ -89,15 +90,25 @@ public class InferenceLifecycle {
             ready = true;
             grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
             grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
-        } catch (BackendUnavailableException e) {
-            if (model != null) {
-                model.close();
-                model = null;
-            }
+        } catch (BackendUnavailableException | ModelFormatException | java.io.UncheckedIOException e) {
+            // the configured model or backend cannot be served here: no retry helps, so the process says why and exits
+            closeModel();
             cannotStart(e.getMessage());
         } catch (RuntimeException e) {
-            notReadyReason = "loading failed: " + e.getMessage();
-            LOG.error(notReadyReason, e);
+            closeModel();
+            LOG.error("loading failed", e);  // not the configuration: a bug, so the stack trace goes to the log
+            cannotStart("loading failed: " + e);
+        }
+    }
+
+    private void closeModel() {
+        if (engine != null) {
+            engine.close();
+            engine = null;
+        }
+        if (model != null) {
+            model.close();
+            model = null;
         }
     }
 
