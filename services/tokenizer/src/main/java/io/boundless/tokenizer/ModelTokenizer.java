@@ -62,8 +62,9 @@ public final class ModelTokenizer implements AutoCloseable {
             template = ChatTemplate.compile(override);
         }
         if (template == null) {
-            throw new InvalidRequestException("model " + info.model()
-                    + " has no chat_template in its tokenizer_config.json; pass chat_template in the request");
+            throw new InvalidRequestException("model " + info.model() + " has no chat template (no chat_template in its"
+                    + " tokenizer_config.json and no chat_template.jinja): it is a base model; encode plain text, or pass chat_template"
+                    + " in the request");
         }
         Map<String, Object> vars = new HashMap<>(templateGlobals);
         vars.put("messages", messages);

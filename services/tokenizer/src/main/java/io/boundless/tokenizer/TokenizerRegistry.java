@@ -165,12 +165,25 @@ public final class TokenizerRegistry implements AutoCloseable {
             globals.put("additional_special_tokens", additional);
 
             String templateSource = chatTemplateSource(config.get("chat_template"));
+            Path templateOrigin = configFile;
+            // transformers (4.43 on, and every save_pretrained of version 5) keeps the template in its own files,
+            // which replace tokenizer_config.json's: chat_template.jinja is the default, chat_templates/<name>.jinja named ones
+            Path jinja = dir.resolve(CHAT_TEMPLATE_FILE);
+            Path named = dir.resolve(CHAT_TEMPLATE_DIR);
+            if (Files.isRegularFile(jinja)) {
+                templateSource = Files.readString(jinja);
+                templateOrigin = jinja;
+            } else if (Files.isDirectory(named) && hasJinja(named)) {
+                Path def = named.resolve("default.jinja");
+                templateSource = Files.isRegularFile(def) ? Files.readString(def) : null;
+                templateOrigin = def;
+            }
             ChatTemplate template = null;
             if (templateSource != null) {
                 try {
                     template = ChatTemplate.compile(templateSource);
                 } catch (TemplateException e) {
-                    throw new ModelLoadException("chat_template of " + configFile + " does not parse: " + e.getMessage(), e);
+                    throw new ModelLoadException("the chat template in " + templateOrigin + " does not parse: " + e.getMessage(), e);
                 }
             }
             long maxLength = 0;
@@ -197,6 +210,17 @@ public final class TokenizerRegistry implements AutoCloseable {
             return null;
         }
         return n.isTextual() ? n.asText() : n.path("content").isTextual() ? n.path("content").asText() : null;
+    }
+
+    /** A model's own chat template file, as transformers' save_pretrained writes it. */
+    public static final String CHAT_TEMPLATE_FILE = "chat_template.jinja";
+    /** transformers' folder of named chat templates ({@code <name>.jinja}); "default" is the one used. */
+    public static final String CHAT_TEMPLATE_DIR = "chat_templates";
+
+    private static boolean hasJinja(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".jinja"));
+        }
     }
 
     /** chat_template is a string, or a list of named templates of which "default" is the one. */

@@ -55,4 +55,49 @@ class TokenizerRegistryTest {
             assertThatThrownBy(() -> registry.get("odd")).isInstanceOf(ModelLoadException.class).hasMessageContaining("odd");
         }
     }
+
+    /** transformers 5's save_pretrained writes the template to chat_template.jinja only; its loader lets the files win. */
+    @Test
+    void aChatTemplateFileReplacesTheConfigsTemplateAsTransformersLoadsIt(@TempDir Path store) throws IOException {
+        Path llama = TestData.lenml("llama2");  // the smallest vocabulary: six loads
+        String config = "{\"chat_template\": \"CONFIG {{ messages[0]['content'] }}\"}";
+        Path onlyConfig = version(store, "config-only", llama, config);
+        Path withFile = version(store, "with-file", llama, config);
+        Files.writeString(withFile.resolve("chat_template.jinja"), "FILE {{ messages[0]['content'] }}");
+        Path onlyFile = version(store, "file-only", llama, "{}");
+        Files.writeString(onlyFile.resolve("chat_template.jinja"), "FILE {{ messages[0]['content'] }}");
+        Path namedDefault = version(store, "named-default", llama, config);
+        Files.createDirectories(namedDefault.resolve("chat_templates"));
+        Files.writeString(namedDefault.resolve("chat_templates/default.jinja"), "NAMED {{ messages[0]['content'] }}");
+        Path namedOther = version(store, "named-other", llama, config);
+        Files.createDirectories(namedOther.resolve("chat_templates"));
+        Files.writeString(namedOther.resolve("chat_templates/tool_use.jinja"), "TOOLS {{ messages[0]['content'] }}");
+        Path broken = version(store, "broken-file", llama, "{}");
+        Files.writeString(broken.resolve("chat_template.jinja"), "{% if %}");
+        var hi = List.<java.util.Map<String, Object>>of(java.util.Map.of("role", "user", "content", "hi"));
+        try (TokenizerRegistry registry = new TokenizerRegistry(store, TestData.JSON)) {
+            assertThat(render(registry, "config-only", hi)).isEqualTo("CONFIG hi");
+            assertThat(render(registry, "with-file", hi)).isEqualTo("FILE hi");
+            assertThat(render(registry, "file-only", hi)).isEqualTo("FILE hi");
+            assertThat(registry.get("file-only").info().hasChatTemplate()).isTrue();
+            assertThat(render(registry, "named-default", hi)).isEqualTo("NAMED hi");
+            // named templates without a default replace the config's too: there is no default template then
+            assertThat(registry.get("named-other").info().hasChatTemplate()).isFalse();
+            assertThatThrownBy(() -> render(registry, "named-other", hi)).isInstanceOf(InvalidRequestException.class)
+                    .hasMessageContaining("has no chat template");
+            assertThatThrownBy(() -> registry.get("broken-file")).isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining(broken.resolve("chat_template.jinja") + " does not parse");
+        }
+    }
+
+    private static Path version(Path store, String model, Path tokenizer, String config) throws IOException {
+        Path dir = Files.createDirectories(store.resolve(model).resolve("1"));
+        Files.createSymbolicLink(dir.resolve("tokenizer.json"), tokenizer.resolve("tokenizer.json").toAbsolutePath());
+        Files.writeString(dir.resolve("tokenizer_config.json"), config);
+        return dir;
+    }
+
+    private static String render(TokenizerRegistry registry, String model, List<java.util.Map<String, Object>> messages) {
+        return registry.get(model).applyChatTemplate(messages, false, List.of(), java.util.Map.of(), null);
+    }
 }

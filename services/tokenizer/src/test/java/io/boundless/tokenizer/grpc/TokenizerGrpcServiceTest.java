@@ -275,7 +275,7 @@ class TokenizerGrpcServiceTest {
                 Status.Code.INVALID_ARGUMENT, "syntax error");
         assertStatus(() -> tokenizer.applyChatTemplate(ApplyChatTemplateRequest.newBuilder().setModel("llama2")
                         .addMessages(ChatMessage.newBuilder().setRole("user").setContent("a")).build()),
-                Status.Code.INVALID_ARGUMENT, "no chat_template");
+                Status.Code.INVALID_ARGUMENT, "has no chat template (no chat_template in its tokenizer_config.json and no chat_template.jinja)");
     }
 
     @Test
