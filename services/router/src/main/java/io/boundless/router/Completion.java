@@ -13,6 +13,8 @@ import io.boundless.proto.tokenizer.v1.DecodeStreamRequest;
 import io.boundless.proto.tokenizer.v1.DecodeStreamResponse;
 import io.boundless.proto.tokenizer.v1.EncodeRequest;
 import io.boundless.proto.tokenizer.v1.EncodeResponse;
+import io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest;
+import io.boundless.proto.tokenizer.v1.GetTokenizerInfoResponse;
 import io.boundless.router.endpoints.Replica;
 import io.boundless.router.text.StopMatcher;
 import io.grpc.Deadline;
@@ -110,8 +112,47 @@ public final class Completion {
             for (var m : req.messages()) {
                 b.addMessages(io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent()));
             }
+            if (req.chatTemplate() != null) {
+                b.setChatTemplate(req.chatTemplate());
+            }
             stub.applyChatTemplate(b.build(), new Unary<ApplyChatTemplateResponse>(r -> toInts(r.getIdsList())));
         }
+    }
+
+    /**
+     * A chat that the tokenizer refused as INVALID_ARGUMENT: when the model has no template of its own
+     * (and the request brought none), that is the reason, and the client learns it with what to do
+     * instead; any other refusal (a template's raise_exception, a syntax error) keeps its own message.
+     * Asked only on this error path, so a served chat costs no extra call.
+     */
+    private void failChat(Status refusal) {
+        if (req.chatTemplate() != null) {
+            fail(refusal);
+            return;
+        }
+        gw.tokenizer.withDeadline(deadline).getTokenizerInfo(GetTokenizerInfoRequest.newBuilder().setModel(gw.tokenizerModel()).build(),
+                new StreamObserver<GetTokenizerInfoResponse>() {
+                    @Override
+                    public void onNext(GetTokenizerInfoResponse info) {
+                        fail(info.getHasChatTemplate() ? refusal : Status.INVALID_ARGUMENT.withDescription(noChatTemplate(req.model())));
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        fail(refusal);
+                    }
+
+                    @Override
+                    public void onCompleted() {}
+                });
+    }
+
+    /** What a chat for a model without a chat template is told. */
+    static String noChatTemplate(String model) {
+        return "model '" + model + "' has no chat template: it is a base model (its tokenizer_config.json has no chat_template and"
+                + " there is no chat_template.jinja), so it continues text but cannot chat. Send plain text to /v1/completions or"
+                + " Generate, or give a chat template: chat_template in the request, a chat_template.jinja in the model's directory,"
+                + " or boundless up --chat-template FILE";
     }
 
     /** The tokenizer's answer: ids, or an error mapped for the client. */
@@ -130,6 +171,10 @@ public final class Completion {
         @Override
         public void onError(Throwable t) {
             Status s = Status.fromThrowable(t);
+            if (req.messages() != null && s.getCode() == Status.Code.INVALID_ARGUMENT) {
+                failChat(s);
+                return;
+            }
             fail(switch (s.getCode()) {
                 case INVALID_ARGUMENT, DEADLINE_EXCEEDED, CANCELLED -> s;
                 case NOT_FOUND -> Status.FAILED_PRECONDITION.withDescription("the tokenizer service has no tokenizer for model '"

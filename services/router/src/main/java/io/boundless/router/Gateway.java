@@ -182,6 +182,9 @@ public final class Gateway implements AutoCloseable {
             if (bytes > config.maxPromptBytes()) {
                 throw invalid("the messages hold " + bytes + " characters; the limit is " + config.maxPromptBytes());
             }
+            if (req.chatTemplate() != null && req.chatTemplate().length() > config.maxPromptBytes()) {
+                throw invalid("chat_template has " + req.chatTemplate().length() + " characters; the limit is " + config.maxPromptBytes());
+            }
         }
     }
 

@@ -6,19 +6,22 @@ import java.util.List;
 
 /**
  * One text request, whatever API it came through: a prompt as text, as token ids, or as chat
- * messages (exactly one of them set), how to sample, and how many samples.
+ * messages (exactly one of them set), how to sample, and how many samples. chatTemplate, for chat
+ * messages only, replaces the model's template (null: the model's own).
  */
-public record TextRequest(String model, String text, int[] ids, List<ChatMessage> messages, Sampling sampling, int n, String requestId) {
+public record TextRequest(String model, String text, int[] ids, List<ChatMessage> messages, String chatTemplate, Sampling sampling, int n,
+        String requestId) {
 
     public static TextRequest ofText(String model, String text, Sampling s, int n, String id) {
-        return new TextRequest(model, text, null, null, s, n, id);
+        return new TextRequest(model, text, null, null, null, s, n, id);
     }
 
     public static TextRequest ofIds(String model, int[] ids, Sampling s, int n, String id) {
-        return new TextRequest(model, null, ids, null, s, n, id);
+        return new TextRequest(model, null, ids, null, null, s, n, id);
     }
 
-    public static TextRequest ofChat(String model, List<ChatMessage> messages, Sampling s, int n, String id) {
-        return new TextRequest(model, null, null, messages, s, n, id);
+    /** A chat request; an empty or null chatTemplate means the model's own. */
+    public static TextRequest ofChat(String model, List<ChatMessage> messages, String chatTemplate, Sampling s, int n, String id) {
+        return new TextRequest(model, null, null, messages, chatTemplate == null || chatTemplate.isEmpty() ? null : chatTemplate, s, n, id);
     }
 }

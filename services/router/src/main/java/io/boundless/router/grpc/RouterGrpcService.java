@@ -51,7 +51,8 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
 
     @Override
     public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
-        run(out, RouterGrpcService::asChat, () -> TextRequest.ofChat(req.getModel(), req.getMessagesList(), req.getSampling(), n(req.getN()), requestId()));
+        run(out, RouterGrpcService::asChat, () -> TextRequest.ofChat(req.getModel(), req.getMessagesList(), req.getChatTemplate(),
+                req.getSampling(), n(req.getN()), requestId()));
     }
 
     @Override

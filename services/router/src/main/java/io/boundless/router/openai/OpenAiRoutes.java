@@ -82,7 +82,8 @@ public class OpenAiRoutes {
             int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
             Sampling sampling = sampling(body, chat);
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-            TextRequest req = chat ? TextRequest.ofChat(model, messages(body), sampling, n, id) : prompt(body, model, sampling, n, id);
+            TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
+                    : prompt(body, model, sampling, n, id);
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
             Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)
@@ -260,9 +261,18 @@ public class OpenAiRoutes {
 
     /** A required string field. */
     private static String requiredText(JsonNode b, String key) {
+        String v = optionalText(b, key);
+        if (v == null) {
+            throw invalid(key + " is required", key);
+        }
+        return v;
+    }
+
+    /** An optional string field (null when absent or null). */
+    private static String optionalText(JsonNode b, String key) {
         JsonNode v = b.get(key);
         if (v == null || v.isNull()) {
-            throw invalid(key + " is required", key);
+            return null;
         }
         if (!v.isTextual()) {
             throw invalid(key + " must be a string", key);
