@@ -11,21 +11,26 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The inference process with a backend it cannot have: forcing CUDA on a machine without a GPU,
- * or naming an unknown backend, is one clear log line and exit status 1, not a stack trace and not
- * a process that lingers unready.
+ * The inference process with a backend it cannot have (forcing CUDA on a machine without a GPU,
+ * naming an unknown backend) or a model it cannot load: one clear log line and exit status 1, not a
+ * stack trace and not a process that lingers unready.
  */
 class BackendSelectionE2ETest {
     private final Path root = Path.of(System.getProperty("boundless.root", "..")).toAbsolutePath().normalize();
 
     private String run(String backend, Path log) throws Exception {
+        return run(Map.of("BOUNDLESS_INFERENCE_BACKEND", backend), log);
+    }
+
+    /** Runs one inference process with these settings over the service's own default model, expecting it to exit 1 by itself. */
+    private String run(Map<String, String> settings, Path log) throws Exception {
         Path work = root.resolve("e2e/target/backend-e2e");
         Files.createDirectories(work);
         LocalPlatform.Service inference = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(),
                 Map.of())).service("inference-1");
         Map<String, String> env = new HashMap<>(inference.env());
         env.remove("BOUNDLESS_INFERENCE_MODEL"); // the service's own default model
-        env.put("BOUNDLESS_INFERENCE_BACKEND", backend);
+        env.putAll(settings);
         ProcessBuilder pb = new ProcessBuilder(inference.command()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
         Process p = pb.start();
@@ -50,6 +55,15 @@ class BackendSelectionE2ETest {
     void anUnknownBackendExitsNamingTheChoices() throws Exception {
         String out = run("rocm", root.resolve("e2e/target/backend-e2e/rocm.log"));
         assertThat(out).contains("cannot start: backend must be auto, cpu or cuda, got 'rocm'");
+        assertThat(out).doesNotContain("\tat ");
+    }
+
+    @Test
+    void aModelItCannotLoadExitsWithOneClearLine() throws Exception {
+        Path gemma = Files.createDirectories(root.resolve("e2e/target/backend-e2e/gemma"));
+        Files.writeString(gemma.resolve("config.json"), "{\"model_type\": \"gemma\", \"hidden_size\": 2048}");
+        String out = run(Map.of("BOUNDLESS_INFERENCE_MODEL", gemma.toString()), root.resolve("e2e/target/backend-e2e/gemma.log"));
+        assertThat(out).contains("cannot start: " + gemma.resolve("config.json") + ": model_type gemma is not supported (llama, mistral, qwen2, gpt2)");
         assertThat(out).doesNotContain("\tat ");
     }
 }
