@@ -27,7 +27,12 @@ public class TokenizerClient {
             var dec = stub.decode(DecodeRequest.newBuilder().setModel(model).addAllIds(enc.getIdsList()).build());
             System.out.printf("back  %s%n", dec.getText());
         } catch (StatusRuntimeException e) {
-            System.err.println("error: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            if (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && e.getCause() instanceof java.net.ConnectException) {
+                System.err.println("boundless tokenize: no Boundless tokenizer answers at " + target
+                        + ": start one with bin/boundless up (or set BOUNDLESS_TOKENIZER to where one runs)");
+            } else {
+                System.err.println("boundless tokenize: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            }
             System.exit(1);
         } finally {
             channel.shutdownNow();

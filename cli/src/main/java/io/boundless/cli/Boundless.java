@@ -2,7 +2,6 @@ package io.boundless.cli;
 
 import io.boundless.proto.router.v1.ChatMessage;
 import io.boundless.proto.router.v1.ChatRequest;
-import io.boundless.proto.router.v1.FinishReason;
 import io.boundless.proto.router.v1.GenerateRequest;
 import io.boundless.proto.router.v1.ListModelsRequest;
 import io.boundless.proto.router.v1.RouterGrpc;
@@ -10,6 +9,7 @@ import io.boundless.proto.router.v1.Sampling;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
@@ -25,15 +25,33 @@ import java.util.concurrent.TimeUnit;
  * The {@code boundless} command.
  *
  * <pre>
- * boundless up [--model DIR] [--replicas N]   start the platform locally; Ctrl-C stops it
+ * boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
+ *                                             start the platform locally; Ctrl-C stops it
  * boundless chat [--max-tokens N] TEXT...     one chat turn through the router, streamed
  * boundless generate [--max-tokens N] TEXT... continue a prompt, streamed
  * boundless models                           list the served models
  * </pre>
  * The client commands talk to the router at BOUNDLESS_ROUTER (default 127.0.0.1:9100), with the
- * API key in BOUNDLESS_API_KEY if one is needed.
+ * API key in BOUNDLESS_API_KEY if one is needed. BOUNDLESS_HOME (default ~/.boundless) holds the
+ * local platform's model store and logs. Exit status: 0 done, 1 failed (one line says why), 2 usage.
  */
 public final class Boundless {
+    static final String USAGE = """
+            usage: boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
+                              start the platform locally (Ctrl-C stops it); PATH: a Hugging Face model directory or a .gguf file
+                   boundless chat [--max-tokens N] TEXT...      one chat turn through the router
+                   boundless generate [--max-tokens N] TEXT...  continue a prompt
+                   boundless models                             list the served models
+                   boundless tokenize TEXT...                   encode and decode through the tokenizer""";
+    static final String DEMO_CHAT = "Hello! How are you today?";
+    static final String DEMO_TEXT = "The capital of France is";
+
+    /** A command line that does not parse: the message, then the usage, exit status 2. */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         List<String> rest = new ArrayList<>(List.of(args));
@@ -43,54 +61,78 @@ public final class Boundless {
             rest = new ArrayList<>(rest.subList(2, rest.size()));
         }
         String command = rest.isEmpty() ? "" : rest.remove(0);
-        int code = switch (command) {
-            case "up" -> up(root, rest);
-            case "chat", "generate" -> text(command, rest);
-            case "models" -> models();
-            default -> {
-                System.err.println("""
-                        usage: boundless up [--model DIR] [--replicas N]    start the platform locally (Ctrl-C stops it)
-                               boundless chat [--max-tokens N] TEXT...      one chat turn through the router
-                               boundless generate [--max-tokens N] TEXT...  continue a prompt
-                               boundless models                             list the served models
-                               boundless tokenize TEXT...                   encode and decode through the tokenizer""");
-                yield 2;
+        int code;
+        try {
+            code = switch (command) {
+                case "up" -> up(root, rest);
+                case "chat", "generate" -> text(command, rest);
+                case "models" -> models();
+                default -> throw new UsageException(command.isEmpty() || command.equals("help") || command.equals("--help") ? null
+                        : "unknown command '" + command + "'");
+            };
+        } catch (UsageException e) {
+            if (e.getMessage() != null) {
+                System.err.println("boundless " + command + ": " + e.getMessage());
             }
-        };
+            System.err.println(USAGE);
+            code = 2;
+        }
         System.exit(code);
     }
 
     private static int up(Path root, List<String> args) throws Exception {
         Path model = null;
+        Path template = null;
         int replicas = 2;
+        int grpcPort = 9100;
+        int httpPort = 8100;
         for (Iterator<String> it = args.iterator(); it.hasNext(); ) {
             String a = it.next();
             switch (a) {
                 case "--model" -> model = Path.of(value(it, a));
-                case "--replicas" -> replicas = Integer.parseInt(value(it, a));
-                default -> throw new IllegalArgumentException("unknown option " + a);
+                case "--chat-template" -> template = Path.of(value(it, a));
+                case "--replicas" -> replicas = number(it, a, 1, 64);
+                case "--grpc-port" -> grpcPort = number(it, a, 1, 65535 - 66);
+                case "--http-port" -> httpPort = number(it, a, 1, 65535 - 66);
+                default -> throw new UsageException("unknown option " + a);
             }
         }
-        Path work = Path.of(System.getProperty("user.home"), ".boundless");
-        LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, 9100, 8100, Map.of(), Map.of(), Map.of()));
+        String home = System.getenv("BOUNDLESS_HOME");
+        Path work = home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".boundless");
+        LocalPlatform platform;
+        try {
+            platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, grpcPort, httpPort,
+                    Map.of(), Map.of(), Map.of(), template));
+        } catch (ModelSource.Refused | IllegalStateException e) {
+            System.err.println("boundless up: " + e.getMessage());
+            return 1;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        Thread hook = new Thread(() -> {  // Ctrl-C, while starting or after
             System.out.println("\nstopping the platform...");
             platform.close();
             stopped.countDown();
-        }));
-        System.out.println("starting the tokenizer, " + replicas + " inference replicas and the router (logs: " + work.resolve("logs") + ")...");
+        });
+        Runtime.getRuntime().addShutdownHook(hook);
+        System.out.println("starting the tokenizer, " + replicas + " inference replica" + (replicas == 1 ? "" : "s") + " and the router (logs: "
+                + work.resolve("logs") + ")...");
         try {
             platform.start(Duration.ofMinutes(4));
-        } catch (IllegalStateException | IllegalArgumentException e) {
+        } catch (ModelSource.Refused | IllegalStateException | IllegalArgumentException e) {
             System.err.println("boundless up: " + e.getMessage());
             platform.close();
+            Runtime.getRuntime().removeShutdownHook(hook);
             return 1;
         }
         StringBuilder banner = new StringBuilder("\nBoundless is up on loopback, serving model '" + platform.modelName() + "'");
         if (model == null) {
             banner.append(":\n  THE DEFAULT MODEL HAS RANDOM WEIGHTS. There is no trained default model yet: it answers with random\n"
                     + "  text, not language. Serve a real checkpoint with: boundless up --model /path/to/hf-model-dir");
+        } else if (template != null) {
+            banner.append(" with the chat template of " + template.toAbsolutePath().normalize());
+        } else if (!platform.canChat()) {
+            banner.append(":\n  it has no chat template (a base model): it continues text (/v1/completions, Generate, boundless generate);\n"
+                    + "  chat is refused with a 400 that says so. Give it a template with: boundless up --model ... --chat-template FILE");
         }
         banner.append("\n\n");
         for (var s : platform.services()) {
@@ -100,9 +142,20 @@ public final class Boundless {
         banner.append("  gRPC API:    127.0.0.1:" + platform.router().grpcPort() + "  boundless.router.v1.Router\n");
         banner.append("  Auth is off locally (the router's log says so).\n");
         System.out.println(banner);
-        System.out.print("boundless chat \"Hello! How are you today?\"\n> ");
-        chat("127.0.0.1:" + platform.router().grpcPort(), null, "Hello! How are you today?", 24, true);
-        System.out.println("\nTry: bin/boundless chat \"your question\"   — Ctrl-C stops the platform.");
+        boolean chat = platform.canChat();
+        String demo = chat ? DEMO_CHAT : DEMO_TEXT;
+        System.out.print("boundless " + (chat ? "chat" : "generate") + " \"" + demo + "\"\n> ");
+        String target = "127.0.0.1:" + platform.router().grpcPort();
+        try {
+            stream(target, demo, 24, chat);
+        } catch (StatusRuntimeException e) {
+            // the platform stays up: the request's failure is the router's answer, said in one line
+            System.out.println();
+            midLine = false;
+            System.err.println("the start-up request failed: " + describe(e, target));
+        }
+        System.out.println("\nTry: bin/boundless " + (chat ? "chat \"your question\"" : "generate \"your text\"")
+                + "   — Ctrl-C stops the platform.");
         stopped.await();
         return 0;
     }
@@ -113,56 +166,86 @@ public final class Boundless {
         for (Iterator<String> it = args.iterator(); it.hasNext(); ) {
             String a = it.next();
             if (a.equals("--max-tokens")) {
-                max = Integer.parseInt(value(it, a));
+                max = number(it, a, 1, Integer.MAX_VALUE);
             } else {
                 words.add(a);
             }
         }
         if (words.isEmpty()) {
-            System.err.println("boundless " + command + ": give the text");
-            return 2;
+            throw new UsageException("give the text");
         }
-        String target = System.getenv().getOrDefault("BOUNDLESS_ROUTER", "127.0.0.1:9100");
+        String target = routerTarget();
         try {
-            chat(target, null, String.join(" ", words), max, command.equals("chat"));
+            stream(target, String.join(" ", words), max, command.equals("chat"));
             return 0;
         } catch (StatusRuntimeException e) {
-            System.err.println("\nboundless " + command + ": " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            if (midLine) {
+                System.out.println();
+            }
+            System.err.println("boundless " + command + ": " + describe(e, target));
             return 1;
         }
     }
 
     private static int models() {
-        String target = System.getenv().getOrDefault("BOUNDLESS_ROUTER", "127.0.0.1:9100");
+        String target = routerTarget();
         ManagedChannel channel = channel(target);
         try {
-            for (var m : stub(channel).listModels(ListModelsRequest.getDefaultInstance()).getModelsList()) {
+            for (var m : stub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).listModels(ListModelsRequest.getDefaultInstance()).getModelsList()) {
                 System.out.printf("%s  (%d replicas ready, context %d tokens)%n", m.getId(), m.getReadyReplicas(), m.getContextLength());
             }
             return 0;
         } catch (StatusRuntimeException e) {
-            System.err.println("boundless models: " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
+            System.err.println("boundless models: " + describe(e, target));
             return 1;
         } finally {
             channel.shutdownNow();
         }
     }
 
+    private static String routerTarget() {
+        String t = System.getenv("BOUNDLESS_ROUTER");
+        return t == null || t.isBlank() ? "127.0.0.1:9100" : t.strip();
+    }
+
+    /**
+     * One line for a failed call: when nothing answers at the target (no platform), that, and how to
+     * start one; else the router's status and message.
+     */
+    static String describe(StatusRuntimeException e, String target) {
+        if (noServer(e)) {
+            return "no Boundless router answers at " + target + ": start one with bin/boundless up (or set BOUNDLESS_ROUTER to where one runs)";
+        }
+        return e.getStatus().getCode() + ": " + e.getStatus().getDescription();
+    }
+
+    /** The call never reached a server: the connection was refused, or the host is unknown or unreachable. */
+    static boolean noServer(StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+            return false;
+        }
+        for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof java.net.ConnectException || t instanceof java.net.UnknownHostException
+                    || t instanceof java.nio.channels.UnresolvedAddressException || t instanceof java.net.NoRouteToHostException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Streams one chat turn (or a plain continuation) to stdout. */
-    static void chat(String target, String model, String text, int maxTokens, boolean chat) {
+    static void stream(String target, String text, int maxTokens, boolean chat) {
         ManagedChannel channel = channel(target);
         try {
             var stub = stub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
-            String name = model != null ? model : stub.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getId();
+            String name = stub.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getId();
             Sampling sampling = Sampling.newBuilder().setMaxTokens(maxTokens).build();
-            var stream = chat
-                    ? stub.chat(ChatRequest.newBuilder().setModel(name).addMessages(ChatMessage.newBuilder().setRole("user").setContent(text)).setSampling(sampling).build())
-                    : null;
-            if (stream != null) {
-                stream.forEachRemaining(r -> print(r.getText(), r.getFinishReason(), r.hasUsage() ? r.getUsage() : null));
+            if (chat) {
+                stub.chat(ChatRequest.newBuilder().setModel(name).addMessages(ChatMessage.newBuilder().setRole("user").setContent(text))
+                        .setSampling(sampling).build()).forEachRemaining(r -> print(r.getText(), r.hasUsage() ? r.getUsage() : null));
             } else {
                 stub.generate(GenerateRequest.newBuilder().setModel(name).setText(text).setSampling(sampling).build())
-                        .forEachRemaining(r -> print(r.getText(), r.getFinishReason(), r.hasUsage() ? r.getUsage() : null));
+                        .forEachRemaining(r -> print(r.getText(), r.hasUsage() ? r.getUsage() : null));
             }
             System.out.flush();
         } finally {
@@ -170,10 +253,17 @@ public final class Boundless {
         }
     }
 
-    private static void print(String text, FinishReason finish, io.boundless.proto.router.v1.Usage usage) {
+    /** Text was printed since the last line break (a failure then starts a new line). */
+    private static boolean midLine;
+
+    private static void print(String text, io.boundless.proto.router.v1.Usage usage) {
         System.out.print(text);
+        if (!text.isEmpty()) {
+            midLine = !text.endsWith("\n");
+        }
         if (usage != null) {
             System.out.printf("%n[%d prompt tokens (%d cached), %d generated]%n", usage.getPromptTokens(), usage.getCachedPromptTokens(), usage.getCompletionTokens());
+            midLine = false;
         }
         System.out.flush();
     }
@@ -195,9 +285,22 @@ public final class Boundless {
 
     private static String value(Iterator<String> it, String option) {
         if (!it.hasNext()) {
-            throw new IllegalArgumentException(option + " needs a value");
+            throw new UsageException(option + " needs a value");
         }
         return it.next();
+    }
+
+    private static int number(Iterator<String> it, String option, int min, int max) {
+        String v = value(it, option);
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new UsageException(option + " takes a whole number from " + min + (max == Integer.MAX_VALUE ? "" : " to " + max) + ", not '" + v + "'");
     }
 
     private Boundless() {}

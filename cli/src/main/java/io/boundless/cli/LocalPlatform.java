@@ -28,7 +28,7 @@ public final class LocalPlatform implements AutoCloseable {
      * cpus: optional CPU lists per service name ("router", "tokenizer", "inference-1", ...), for benchmarks.
      */
     public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
-                          Map<String, String> inferenceEnv, Map<String, String> cpus) {
+                          Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
@@ -36,6 +36,12 @@ public final class LocalPlatform implements AutoCloseable {
             routerEnv = Map.copyOf(routerEnv);
             inferenceEnv = Map.copyOf(inferenceEnv);
             cpus = Map.copyOf(cpus);
+        }
+
+        /** Without a chat template file: the model's own template, if any. */
+        public Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
+                       Map<String, String> inferenceEnv, Map<String, String> cpus) {
+            this(root, workDir, model, replicas, grpcBase, httpBase, routerEnv, inferenceEnv, cpus, null);
         }
     }
 
@@ -45,21 +51,34 @@ public final class LocalPlatform implements AutoCloseable {
     private final Options options;
     private final List<Service> services = new ArrayList<>();
     private final Map<Service, Process> processes = new LinkedHashMap<>();
+    private final Map<Service, Long> logStarts = new LinkedHashMap<>();
     private final String modelName;
+    private final ModelSource source;  // null for the default model
+    private final String tokenizerModel;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
+    /**
+     * Plans the platform; a model that cannot be served ({@link ModelSource#check}) is refused here,
+     * before anything is written or started.
+     */
     public LocalPlatform(Options options) {
         this.options = options;
         Path java = Path.of(ProcessHandle.current().info().command().orElse("java"));
-        Path store = options.workDir().resolve("models");
+        Path store = options.workDir().resolve("models").toAbsolutePath().normalize();
         Path model;
         if (options.model() == null) {
-            modelName = "default-random";
+            if (options.chatTemplate() != null) {
+                throw new ModelSource.Refused("--chat-template needs --model: the default model has a chat template of its own");
+            }
+            source = null;
+            modelName = DEFAULT_MODEL;
             model = store.resolve(modelName).resolve("1");
+            tokenizerModel = modelName + "/1";
         } else {
-            model = options.model().toAbsolutePath().normalize();
-            String last = model.getFileName().toString();
-            modelName = last.matches("\\d+") ? model.getParent().getFileName().toString() : last.replaceFirst("\\.gguf$", "");
+            source = ModelSource.check(options.model(), options.chatTemplate());
+            model = source.path();
+            modelName = source.name();
+            tokenizerModel = storeName(store, source).orElse(modelName + "/" + LINKED_VERSION);
         }
         int base = options.grpcBase();
         int hb = options.httpBase();
@@ -82,21 +101,34 @@ public final class LocalPlatform implements AutoCloseable {
                     concat(concat(common, inferenceHeap()), List.of("-jar", app("inference").toString())), env,
                     options.workDir().resolve("logs/inference-" + (i + 1) + ".log")));
         }
-        Map<String, String> routerEnv = new LinkedHashMap<>(Map.of("BOUNDLESS_ROUTER_MODEL", modelName,
+        Map<String, String> routerEnv = new LinkedHashMap<>(Map.of("BOUNDLESS_ROUTER_MODEL", modelName, "BOUNDLESS_ROUTER_TOKENIZER_MODEL", tokenizerModel,
                 "BOUNDLESS_ROUTER_TOKENIZER", "127.0.0.1:" + (base + 1), "BOUNDLESS_ROUTER_REPLICAS", String.join(",", replicaAddresses),
                 "QUARKUS_GRPC_SERVER_PORT", Integer.toString(base), "QUARKUS_HTTP_PORT", Integer.toString(hb)));
         routerEnv.putAll(options.routerEnv());
         services.add(new Service("router", base, hb, concat(common, List.of("-XX:+UseSerialGC", "-Xmx256m", "-jar",
                 app("router").toString())), routerEnv, options.workDir().resolve("logs/router.log")));
-        this.model = model;
         this.store = store;
     }
 
-    private final Path model;
     private final Path store;
 
+    static final String DEFAULT_MODEL = "default-random";
+    /** The version under which a model given from outside the store is linked into it. */
+    static final String LINKED_VERSION = "linked";
+    /** Marks a store entry as made by boundless up (so that it may be replaced). */
+    static final String LINK_MARKER = ".boundless-linked";
+    /** What the tokenizer service reads of a model's directory. */
+    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "chat_template.jinja", "chat_templates");
+
+    /** The served model's name. */
     public String modelName() {
         return modelName;
+    }
+
+    /** Whether the served model can chat: it has a chat template, its own or the one given. */
+    public boolean canChat() {
+        return source == null || source.canChat();
     }
 
     public List<Service> services() {
@@ -119,31 +151,98 @@ public final class LocalPlatform implements AutoCloseable {
         return jar;
     }
 
-    /** Writes the model store, starts every service, and waits until all are ready. */
+    /**
+     * Writes the model store, starts every service, and waits until all are ready and the tokenizer
+     * has loaded the model's tokenizer. A service that stops on the way is an IllegalStateException
+     * that gives the reason it logged.
+     */
     public void start(Duration timeout) throws IOException, InterruptedException {
         Files.createDirectories(options.workDir().resolve("logs"));
-        if (options.model() == null) {
-            writeDefaultModel();
-        } else if (Files.isDirectory(model) && Files.isRegularFile(model.resolve("tokenizer.json"))) {
-            Path link = store.resolve(modelName).resolve("1");
-            Files.createDirectories(link.getParent());
-            if (!Files.exists(link)) {
-                Files.createSymbolicLink(link, model);
-            }
-        } else {
-            throw new IllegalArgumentException(model + ": the router needs the model's tokenizer: a Hugging Face directory with tokenizer.json");
-        }
         for (Service s : services) {
             if (get("http://127.0.0.1:" + s.httpPort() + "/q/health/live") >= 0) {
                 throw new IllegalStateException("something already answers on 127.0.0.1:" + s.httpPort() + " (a platform started earlier?); stop it first");
             }
+            for (int port : new int[] {s.grpcPort(), s.httpPort()}) {
+                if (!free(port)) {
+                    throw new IllegalStateException("port " + port + " on 127.0.0.1, which the " + s.name() + " service needs, is in use by another"
+                            + " program; stop it, or start on other ports (boundless up --grpc-port P --http-port P)");
+                }
+            }
+        }
+        if (source == null) {
+            writeDefaultModel();
+        } else if (storeName(store, source).isEmpty()) {
+            linkTokenizer();
         }
         for (Service s : services) {
             launch(s);
         }
-        long end = System.nanoTime() + timeout.toNanos();
-        for (Service s : services) {
-            awaitReady(s, end);
+        awaitReady(services, System.nanoTime() + timeout.toNanos());
+        checkTokenizer();
+    }
+
+    /**
+     * The store name ({@code <model>/<version>}) of a model that is already in the store, where the
+     * tokenizer service reads it as it is; empty for a model elsewhere.
+     */
+    private static java.util.Optional<String> storeName(Path store, ModelSource source) {
+        Path dir = source.tokenizerDir();
+        if (source.chatTemplate() == null && dir.startsWith(store) && store.relativize(dir).getNameCount() == 2 && source.path().equals(dir)) {
+            return java.util.Optional.of(store.relativize(dir).toString().replace('\\', '/'));
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Makes the model's tokenizer a store entry, {@code <store>/<name>/linked}: links to its tokenizer
+     * files, and the --chat-template file copied in as chat_template.jinja (which wins over the
+     * model's own, as in transformers). Made anew at every start, so it always follows --model.
+     */
+    private void linkTokenizer() throws IOException {
+        Path entry = store.resolve(modelName).resolve(LINKED_VERSION);
+        if (Files.exists(entry, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!Files.isRegularFile(entry.resolve(LINK_MARKER), java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                throw new ModelSource.Refused(entry + " is not an entry that boundless up made; move it away");
+            }
+            deleteTree(entry);
+        }
+        Files.createDirectories(entry.getParent());
+        Path tmp = Files.createTempDirectory(entry.getParent(), "." + LINKED_VERSION + "-");
+        for (String name : TOKENIZER_FILES) {
+            Path f = source.tokenizerDir().resolve(name);
+            if (Files.exists(f)) {
+                Files.createSymbolicLink(tmp.resolve(name), f);
+            }
+        }
+        if (source.chatTemplate() != null) {
+            Files.deleteIfExists(tmp.resolve("chat_template.jinja"));
+            Files.deleteIfExists(tmp.resolve("chat_templates"));  // a link: the given template is the only one
+            Files.copy(source.chatTemplate(), tmp.resolve("chat_template.jinja"));
+        }
+        Files.writeString(tmp.resolve(LINK_MARKER), source.path() + "\n");
+        Files.move(tmp, entry, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = Files.walk(dir)) {  // does not follow links: only the links themselves go
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    /** The tokenizer has the model's tokenizer (and its chat template) loaded, or says why it cannot. */
+    private void checkTokenizer() {
+        Service tok = service("tokenizer");
+        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", tok.grpcPort()).usePlaintext().build();
+        try {
+            io.boundless.proto.tokenizer.v1.TokenizerGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.MINUTES)
+                    .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel).build());
+        } catch (io.grpc.StatusRuntimeException e) {
+            throw new IllegalStateException("the tokenizer service cannot load the tokenizer of " + modelName + ": "
+                    + e.getStatus().getDescription() + " (log: " + tok.log() + ")");
+        } finally {
+            ch.shutdownNow();
         }
     }
 
@@ -178,28 +277,60 @@ public final class LocalPlatform implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(s.log().toFile()));
         pb.environment().putAll(s.env());
+        logStarts.put(s, Files.exists(s.log()) ? Files.size(s.log()) : 0L);
         processes.put(s, pb.start());
     }
 
-    private void awaitReady(Service s, long endNanos) throws InterruptedException {
+    /** Waits until every one of these services is ready; the first that exits on the way fails the wait with its reason. */
+    private void awaitReady(List<Service> waiting, long endNanos) throws InterruptedException {
+        List<Service> left = new ArrayList<>(waiting);
         while (true) {
-            Process p = processes.get(s);
-            if (p != null && !p.isAlive()) {
-                throw new IllegalStateException("the " + s.name() + " service exited (code " + p.exitValue() + "); see " + s.log());
+            for (java.util.Iterator<Service> it = left.iterator(); it.hasNext(); ) {
+                Service s = it.next();
+                Process p = processes.get(s);
+                if (p != null && !p.isAlive()) {
+                    throw new IllegalStateException(exited(s, p.exitValue()));
+                }
+                if (get("http://127.0.0.1:" + s.httpPort() + "/q/health/ready") == 200) {
+                    it.remove();
+                }
             }
-            if (get("http://127.0.0.1:" + s.httpPort() + "/q/health/ready") == 200) {
+            if (left.isEmpty()) {
                 return;
             }
             if (System.nanoTime() > endNanos) {
-                throw new IllegalStateException("the " + s.name() + " service did not become ready; see " + s.log());
+                throw new IllegalStateException("the " + left.getFirst().name() + " service did not become ready; see " + left.getFirst().log());
             }
             Thread.sleep(250);  // the poll interval: readiness of another process has no event to wait on
         }
     }
 
+    /** What to say of a service that exited: the reason it logged since its launch, else its exit code. */
+    private String exited(Service s, int code) {
+        String reason = null;
+        try {
+            byte[] log = Files.readAllBytes(s.log());
+            int from = (int) Math.min(log.length, logStarts.getOrDefault(s, 0L));
+            reason = StartFailure.reason(new String(log, from, log.length - from, java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            // no log to read: the exit code is all there is
+        }
+        return reason == null ? "the " + s.name() + " service exited (code " + code + "); see " + s.log()
+                : "the " + s.name() + " service could not start: " + reason + " (log: " + s.log() + ")";
+    }
+
     /** Waits until the named service reports ready. */
     public void awaitReady(String name, Duration timeout) throws InterruptedException {
-        awaitReady(service(name), System.nanoTime() + timeout.toNanos());
+        awaitReady(List.of(service(name)), System.nanoTime() + timeout.toNanos());
+    }
+
+    /** Nothing listens on the loopback port (a service that cannot bind its gRPC port may otherwise start without it). */
+    private static boolean free(int port) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** HTTP status of a GET, or -1 when nothing answers. */
