@@ -48,6 +48,15 @@ public final class LocalPlatform implements AutoCloseable {
     /** One started service. */
     public record Service(String name, int grpcPort, int httpPort, List<String> command, Map<String, String> env, Path log) {}
 
+    static final String DEFAULT_MODEL = "default-random";
+    /** The version under which a model given from outside the store is linked into it. */
+    static final String LINKED_VERSION = "linked";
+    /** Marks a store entry as made by boundless up (so that it may be replaced). */
+    static final String LINK_MARKER = ".boundless-linked";
+    /** What the tokenizer service reads of a model's directory. */
+    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "chat_template.jinja", "chat_templates");
+
     private final Options options;
     private final List<Service> services = new ArrayList<>();
     private final Map<Service, Process> processes = new LinkedHashMap<>();
@@ -55,6 +64,7 @@ public final class LocalPlatform implements AutoCloseable {
     private final String modelName;
     private final ModelSource source;  // null for the default model
     private final String tokenizerModel;
+    private final Path store;           // the local model store the tokenizer service reads
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     /**
@@ -109,17 +119,6 @@ public final class LocalPlatform implements AutoCloseable {
                 app("router").toString())), routerEnv, options.workDir().resolve("logs/router.log")));
         this.store = store;
     }
-
-    private final Path store;
-
-    static final String DEFAULT_MODEL = "default-random";
-    /** The version under which a model given from outside the store is linked into it. */
-    static final String LINKED_VERSION = "linked";
-    /** Marks a store entry as made by boundless up (so that it may be replaced). */
-    static final String LINK_MARKER = ".boundless-linked";
-    /** What the tokenizer service reads of a model's directory. */
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-            "chat_template.jinja", "chat_templates");
 
     /** The served model's name. */
     public String modelName() {
