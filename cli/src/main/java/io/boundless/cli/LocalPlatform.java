@@ -64,7 +64,9 @@ public final class LocalPlatform implements AutoCloseable {
     private final String modelName;
     private final ModelSource source;  // null for the default model
     private final String tokenizerModel;
+    private final boolean linked;       // the tokenizer files are linked into the store at start (a model from elsewhere)
     private final Path store;           // the local model store the tokenizer service reads
+    private volatile boolean canChat;   // the tokenizer's answer, once started
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     /**
@@ -84,11 +86,14 @@ public final class LocalPlatform implements AutoCloseable {
             modelName = DEFAULT_MODEL;
             model = store.resolve(modelName).resolve("1");
             tokenizerModel = modelName + "/1";
+            linked = false;
         } else {
             source = ModelSource.check(options.model(), options.chatTemplate());
             model = source.path();
             modelName = source.name();
-            tokenizerModel = storeName(store, source).orElse(modelName + "/" + LINKED_VERSION);
+            var inStore = storeName(store, source);
+            linked = inStore.isEmpty();
+            tokenizerModel = inStore.orElse(modelName + "/" + LINKED_VERSION);
         }
         int base = options.grpcBase();
         int hb = options.httpBase();
@@ -125,9 +130,12 @@ public final class LocalPlatform implements AutoCloseable {
         return modelName;
     }
 
-    /** Whether the served model can chat: it has a chat template, its own or the one given. */
+    /**
+     * Whether the served model can chat: the tokenizer service, once started, has a chat template for
+     * it (its own or the --chat-template one). False before {@link #start}.
+     */
     public boolean canChat() {
-        return source == null || source.canChat();
+        return canChat;
     }
 
     public List<Service> services() {
@@ -170,7 +178,7 @@ public final class LocalPlatform implements AutoCloseable {
         }
         if (source == null) {
             writeDefaultModel();
-        } else if (storeName(store, source).isEmpty()) {
+        } else if (linked) {
             linkTokenizer();
         }
         for (Service s : services) {
@@ -230,13 +238,14 @@ public final class LocalPlatform implements AutoCloseable {
         }
     }
 
-    /** The tokenizer has the model's tokenizer (and its chat template) loaded, or says why it cannot. */
+    /** The tokenizer has the model's tokenizer (and its chat template) loaded, or says why it cannot; it also says whether the model can chat. */
     private void checkTokenizer() {
         Service tok = service("tokenizer");
         io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", tok.grpcPort()).usePlaintext().build();
         try {
-            io.boundless.proto.tokenizer.v1.TokenizerGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.MINUTES)
-                    .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel).build());
+            canChat = io.boundless.proto.tokenizer.v1.TokenizerGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.MINUTES)
+                    .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel).build())
+                    .getHasChatTemplate();
         } catch (io.grpc.StatusRuntimeException e) {
             throw new IllegalStateException("the tokenizer service cannot load the tokenizer of " + modelName + ": "
                     + e.getStatus().getDescription() + " (log: " + tok.log() + ")");

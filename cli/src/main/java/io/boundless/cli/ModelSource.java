@@ -1,6 +1,5 @@
 package io.boundless.cli;
 
-import io.boundless.engine.format.Json;
 import io.boundless.engine.format.ModelFormatException;
 import io.boundless.engine.model.LoadedModel;
 import io.boundless.engine.model.ModelConfig;
@@ -13,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -21,17 +19,15 @@ import java.util.stream.Stream;
  * be served is one line naming what is missing or unsupported, not a service that dies later: the
  * path exists; it is a Hugging Face directory (config.json, safetensors, tokenizer.json) or a GGUF
  * file with the tokenizer.json of its model beside it; the engine serves its architecture and finds
- * every weight it needs ({@link LoadedModel#inspect}, the replicas' own reader). Also records
- * whether the model can chat: a template of its own (as transformers finds it) or one given with
- * {@code --chat-template}.
+ * every weight it needs ({@link LoadedModel#inspect}, the replicas' own reader). Whether it can
+ * chat is the tokenizer service's to say (it owns the rule for where a template lives), once it runs.
  *
  * @param path          the model as the inference replicas open it: the directory, or the .gguf file
  * @param name          the served name: the directory's (a store's {@code <model>/<version>} gives {@code <model>}) or the file's without .gguf
  * @param tokenizerDir  where tokenizer.json and tokenizer_config.json are
  * @param chatTemplate  the --chat-template file, or null
- * @param canChat       the model has a chat template of its own, or chatTemplate is given
  */
-public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig config, Path chatTemplate, boolean canChat) {
+public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig config, Path chatTemplate) {
 
     private static final int GGUF_MAGIC = 0x46554747;
 
@@ -78,7 +74,7 @@ public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig
             template = chatTemplate.toAbsolutePath().normalize();
             checkTemplate(template);
         }
-        return new ModelSource(path, nameOf(path), tokenizerDir, config, template, template != null || hasOwnChatTemplate(tokenizerDir));
+        return new ModelSource(path, nameOf(path), tokenizerDir, config, template);
     }
 
     /** The served name of a model at path: {@code <model>} for a store's {@code <model>/<version>}, else the file name without .gguf. */
@@ -88,35 +84,6 @@ public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig
             return path.getParent().getFileName().toString();
         }
         return last.replaceFirst("\\.gguf$", "");
-    }
-
-    /**
-     * Whether the tokenizer files in dir hold a default chat template, by transformers' rule (which the
-     * tokenizer service follows): chat_template.jinja, or chat_templates/default.jinja, which replace
-     * tokenizer_config.json's chat_template (a string, or a list with a template named "default").
-     */
-    static boolean hasOwnChatTemplate(Path dir) {
-        if (Files.isRegularFile(dir.resolve("chat_template.jinja"))) {
-            return true;
-        }
-        Path named = dir.resolve("chat_templates");
-        if (Files.isDirectory(named) && list(named).anyMatch(f -> f.getFileName().toString().endsWith(".jinja"))) {
-            return Files.isRegularFile(named.resolve("default.jinja"));
-        }
-        Path config = dir.resolve("tokenizer_config.json");
-        if (!Files.isRegularFile(config)) {
-            return false;
-        }
-        Object t;
-        try {
-            t = Json.parse(Files.readString(config)) instanceof Map<?, ?> m ? m.get("chat_template") : null;
-        } catch (IOException | IllegalArgumentException e) {
-            throw new Refused(config + " cannot be read: " + e.getMessage());
-        }
-        if (t instanceof String s) {
-            return !s.isEmpty();
-        }
-        return t instanceof List<?> l && l.stream().anyMatch(e -> e instanceof Map<?, ?> m && "default".equals(m.get("name")));
     }
 
     private static ModelConfig inspect(Path path) {

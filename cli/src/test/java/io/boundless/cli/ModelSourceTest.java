@@ -38,29 +38,17 @@ class ModelSourceTest {
     }
 
     @Test
-    void aServableDirectoryIsDescribedWithItsNameAndWhetherItCanChat() throws IOException {
+    void aServableDirectoryIsDescribedWithItsNameAndTemplateFile() throws IOException {
         Path chat = hfModel("chat", "{\"chat_template\": \"{{ messages[0]['content'] }}\"}");
         ModelSource s = ModelSource.check(chat, null);
         assertThat(s.name()).isEqualTo("chat");
         assertThat(s.path()).isEqualTo(chat.toAbsolutePath());
         assertThat(s.tokenizerDir()).isEqualTo(chat.toAbsolutePath());
         assertThat(s.config()).isEqualTo(SMALL);
-        assertThat(s.canChat()).isTrue();
-
-        Path base = hfModel("base", "{\"bos_token\": \"<s>\"}");
-        assertThat(ModelSource.check(base, null).canChat()).isFalse();
-        assertThat(ModelSource.check(hfModel("no-config", null), null).canChat()).isFalse();
-        Path jinja = hfModel("jinja", "{}");
-        Files.writeString(jinja.resolve("chat_template.jinja"), "{{ messages }}");
-        assertThat(ModelSource.check(jinja, null).canChat()).isTrue();
-        Path named = hfModel("named", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"}, {\"name\": \"default\", \"template\": \"y\"}]}");
-        assertThat(ModelSource.check(named, null).canChat()).isTrue();
-        Path toolsOnly = hfModel("tools-only", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"}]}");
-        assertThat(ModelSource.check(toolsOnly, null).canChat()).isFalse();
+        assertThat(s.chatTemplate()).isNull();
+        // whether it can chat is the tokenizer service's rule (TokenizerRegistryTest), asked once it runs
         Path template = Files.writeString(dir.resolve("t.jinja"), "{{ messages }}");
-        ModelSource given = ModelSource.check(base, template);
-        assertThat(given.canChat()).isTrue();
-        assertThat(given.chatTemplate()).isEqualTo(template.toAbsolutePath());
+        assertThat(ModelSource.check(hfModel("base", "{\"bos_token\": \"<s>\"}"), template).chatTemplate()).isEqualTo(template.toAbsolutePath());
     }
 
     @Test

@@ -72,6 +72,9 @@ class TokenizerRegistryTest {
         Path namedOther = version(store, "named-other", llama, config);
         Files.createDirectories(namedOther.resolve("chat_templates"));
         Files.writeString(namedOther.resolve("chat_templates/tool_use.jinja"), "TOOLS {{ messages[0]['content'] }}");
+        version(store, "listed-default", llama, "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"TOOLS\"},"
+                + " {\"name\": \"default\", \"template\": \"LISTED {{ messages[0]['content'] }}\"}]}");
+        version(store, "listed-tools-only", llama, "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"TOOLS\"}]}");
         Path broken = version(store, "broken-file", llama, "{}");
         Files.writeString(broken.resolve("chat_template.jinja"), "{% if %}");
         var hi = List.<java.util.Map<String, Object>>of(java.util.Map.of("role", "user", "content", "hi"));
@@ -81,6 +84,9 @@ class TokenizerRegistryTest {
             assertThat(render(registry, "file-only", hi)).isEqualTo("FILE hi");
             assertThat(registry.get("file-only").info().hasChatTemplate()).isTrue();
             assertThat(render(registry, "named-default", hi)).isEqualTo("NAMED hi");
+            assertThat(render(registry, "listed-default", hi)).isEqualTo("LISTED hi");
+            assertThat(registry.get("listed-tools-only").info().hasChatTemplate()).isFalse();
+            assertThat(registry.get("config-only").info().hasChatTemplate()).isTrue();
             // named templates without a default replace the config's too: there is no default template then
             assertThat(registry.get("named-other").info().hasChatTemplate()).isFalse();
             assertThatThrownBy(() -> render(registry, "named-other", hi)).isInstanceOf(InvalidRequestException.class)
