@@ -12,7 +12,9 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.boundless.engine.ref.TransformersReference;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.SplittableRandom;
@@ -48,6 +50,53 @@ class SafeTensorsTest {
                 }
             }
             assertThat((Files.size(file) - 8 - sizeOfData(written)) % 8).isZero();
+        }
+    }
+
+    /** A file transformers' safetensors library writes (F32, F16 extremes and subnormals, BF16, a scalar, an empty tensor) reads back exactly. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void readsWhatTransformersWrites(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("theirs.safetensors");
+        Map<String, Object> theirs = (Map<String, Object>) TransformersReference.run("write-safetensors", file);
+        try (SafeTensors st = SafeTensors.open(file)) {
+            assertThat(st.metadata()).containsEntry("format", "pt").containsEntry("writer", "transformers-reference");
+            assertThat(st.tensors().keySet()).containsExactlyInAnyOrderElementsOf(theirs.keySet());
+            theirs.forEach((name, d) -> assertSame(name, st.tensors().get(name), (Map<String, Object>) d));
+        }
+    }
+
+    /** A file we write is read by transformers' safetensors library with the same names, dtypes, shapes and values. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void transformersReadsWhatWeWrite(@TempDir Path dir) throws Exception {
+        long seed = new Random().nextLong();
+        System.out.println("SafeTensorsTest.transformersReadsWhatWeWrite seed " + seed);
+        try (Arena arena = Arena.ofConfined()) {
+            Map<String, Tensor> ours = sample(arena, new SplittableRandom(seed));
+            Path file = dir.resolve("ours.safetensors");
+            SafeTensors.write(file, ours, Map.of("format", "pt"));
+            Map<String, Object> read = (Map<String, Object>) TransformersReference.run("read-safetensors", file);
+            assertThat(read.keySet()).containsExactlyInAnyOrderElementsOf(ours.keySet());
+            ours.forEach((name, t) -> assertSame(name, t, (Map<String, Object>) read.get(name)));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void assertSame(String name, Tensor ours, Map<String, Object> theirs) {
+        String dtype = switch (ours.dtype()) {
+            case F32 -> "float32";
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            default -> throw new AssertionError(ours.dtype() + " has no safetensors name");
+        };
+        assertThat(theirs.get("dtype")).as(name).isEqualTo(dtype);
+        assertThat(((List<Number>) theirs.get("shape")).stream().mapToLong(Number::longValue).toArray()).as(name).isEqualTo(ours.shape());
+        List<Number> values = (List<Number>) theirs.get("values");
+        float[] mine = ours.toFloatArray();
+        assertThat(mine).as(name).hasSize(values.size());
+        for (int i = 0; i < mine.length; i++) {
+            assertThat(mine[i]).as("%s[%d]", name, i).isEqualTo(values.get(i).floatValue());
         }
     }
 
