@@ -86,6 +86,30 @@ public final class Ops {
         }
     }
 
+    /**
+     * GELU as ggml's CPU backend evaluates it, for comparing with llama.cpp only: below -10 zero, from 10 the
+     * identity, between them a table indexed by f16(x) holding f16(gelu(x)) (ggml-cpu/vec.h, GGML_GELU_FP16).
+     */
+    public static void geluGgml(float[] x, int n) {
+        float[] table = GgmlGelu.TABLE;
+        for (int i = 0; i < n; i++) {
+            float v = x[i];
+            x[i] = v <= -10f ? 0f : v >= 10f ? v : table[Float.floatToFloat16(v) & 0xffff];
+        }
+    }
+
+    private static final class GgmlGelu {
+        static final float[] TABLE = new float[1 << 16];
+
+        static {
+            for (int i = 0; i < TABLE.length; i++) {
+                float f = Float.float16ToFloat((short) i);
+                float g = 0.5f * f * (1f + (float) Math.tanh(0.79788456080286535587989211986876f * f * (1f + 0.044715f * f * f)));
+                TABLE[i] = Float.float16ToFloat(Float.floatToFloat16(g));
+            }
+        }
+    }
+
     /** a[i] += b[i]. */
     public static void add(float[] a, float[] b, int n) {
         int i = 0;

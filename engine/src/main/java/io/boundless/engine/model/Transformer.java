@@ -44,8 +44,22 @@ public final class Transformer {
     private final Parallel parallel;
     private final MatMul matmul;
     private final float[] invFreq;
+    private final Gelu gelu;
+
+    /** How GPT-2's GELU is evaluated. */
+    public enum Gelu {
+        /** In float32, as transformers does: what the engine serves with. */
+        FLOAT32,
+        /** Through ggml's f16 table ({@link Ops#geluGgml}): a test mode for holding the engine to llama.cpp. */
+        GGML_F16_TABLE
+    }
 
     public Transformer(ModelWeights weights, Parallel parallel) {
+        this(weights, parallel, Gelu.FLOAT32);
+    }
+
+    public Transformer(ModelWeights weights, Parallel parallel, Gelu gelu) {
+        this.gelu = gelu;
         this.w = weights;
         this.c = weights.config();
         this.parallel = parallel;
@@ -142,7 +156,11 @@ public final class Transformer {
             } else {
                 matmul.matmul(lw.up(), xn, up, total);
                 addBias(up, lw.upBias(), total, c.intermediate());
-                Ops.gelu(up, total * c.intermediate());
+                if (gelu == Gelu.GGML_F16_TABLE) {
+                    Ops.geluGgml(up, total * c.intermediate());
+                } else {
+                    Ops.gelu(up, total * c.intermediate());
+                }
                 System.arraycopy(up, 0, gate, 0, total * c.intermediate());
             }
             matmul.matmul(lw.down(), gate, proj, total);
