@@ -34,10 +34,13 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The whole CUDA backend — uploads, step packing, graph capture and replay, every launch, the
  * sampling reductions, what comes back — on an emulated device that runs the kernels' own source
  * on the CPU, held to the CPU backend by the same parity check the GPU run uses (DeviceCheck):
- * logits of every prompt position (f32 within 1e-3, native BF16 within 2e-2), greedy tokens alone
+ * logits of every prompt position (f32 within 1e-5 relative L2 per position, native BF16 within 3e-2 (measured up to 2.1e-2), and the
+ * same argmax wherever the bound cannot change it), greedy tokens alone
  * and batched with a shared prefix equal to the CPU's, and equal with and without graphs.
  */
 class EmulatedCudaBackendTest {
+    /** Per prompt position: f32 to float rounding of the CPU's (measured 1.5e-6 to 2e-6), native BF16 as on the device. */
+    static final DeviceCheck.Bounds BOUNDS = new DeviceCheck.Bounds(1e-5, 1e-5, 3e-2);
 
     record Case(String name, ModelConfig config, DType dtype, boolean gguf) {
         @Override
@@ -88,7 +91,7 @@ class EmulatedCudaBackendTest {
         try (LoadedModel m = LoadedModel.open(model); LoadedModel cpu = LoadedModel.open(reference)) {
             int[] prompt = DeviceCheck.randomIds(21, c.config().vocabSize(), 5);
             System.setOut(new PrintStream(buf, true));
-            failures = DeviceCheck.parity(c.name(), m, cpu, prompt, null, emulated(Precision.F32), emulated(Precision.NATIVE));
+            failures = DeviceCheck.parity(c.name(), m, cpu, prompt, null, emulated(Precision.F32), emulated(Precision.NATIVE), BOUNDS);
         } finally {
             System.setOut(old);
         }
