@@ -17,8 +17,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The committed PTX and cubins are the build of the committed CUDA sources: bin/build-kernels
  * records the sources' SHA-256 next to its outputs, and a source changed without a rebuild fails
- * here (on machines without nvcc too). `bin/build-kernels --check`, in bin/test where nvcc exists,
- * rebuilds and compares the outputs byte for byte.
+ * here (on machines without nvcc too). `bin/build-kernels --check`, in bin/test, rebuilds and compares
+ * the outputs byte for byte, and fails when it cannot: no nvcc, or not the version the outputs record.
  */
 class KernelArtifactsTest {
     static final Path SOURCES = Path.of("src/main/cuda");
@@ -39,6 +39,25 @@ class KernelArtifactsTest {
             }
         }
         assertThat(actual).as("engine/src/main/cuda changed without `bin/build-kernels`: the committed kernels are stale").isEqualTo(recorded);
+    }
+
+    /** The check refuses to pass when it cannot compare: no nvcc, or an nvcc of another version than nvcc.version. */
+    @Test
+    void theKernelCheckFailsWithoutTheCompilerThatBuiltThem(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path script = Path.of("../bin/build-kernels").toAbsolutePath().normalize();
+        Path other = dir.resolve("nvcc");
+        Files.writeString(other, "#!/bin/sh\necho 'Cuda compilation tools, release 12.4, V12.4.131'\n");
+        other.toFile().setExecutable(true);
+        String recorded = new String(Kernels.resource("nvcc.version", false), StandardCharsets.UTF_8).trim();
+        assertThat(recorded).matches("release [0-9.]+, V[0-9.]+");
+        for (String[] c : new String[][] {{dir.resolve("missing").toString(), "nvcc not found"}, {other.toString(), "the check needs that version"}}) {
+            ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "--check").redirectErrorStream(true);
+            pb.environment().put("NVCC", c[0]);
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor()).as(out).isEqualTo(1);
+            assertThat(out).contains(c[1], recorded);
+        }
     }
 
     @Test
