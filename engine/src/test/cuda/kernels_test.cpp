@@ -336,7 +336,19 @@ static void test_rope_kv(const char* name, void (*kernel)(float*, int, const int
                     e.add(vg, v);
                 }
             }
-            // the padding row (slot -1) wrote nothing: its slot's neighbours stay zero
+            // the padding row (slot -1) wrote nothing: every slot no row names stays zero
+            int stray = 0;
+            for (int sl = 0; sl < slotsN; sl++) {
+                if (std::find(slots.begin(), slots.end(), sl) != slots.end()) continue;
+                for (int i = 0; i < kvDim; i++) {
+                    float kg, vg;
+                    if constexpr (sizeof(KV) == 4) { kg = kc[(size_t)sl * kvDim + i]; vg = vc[(size_t)sl * kvDim + i]; }
+                    else { kg = __bfloat162float(kc[(size_t)sl * kvDim + i]); vg = __bfloat162float(vc[(size_t)sl * kvDim + i]); }
+                    stray += kg != 0.0f || vg != 0.0f;
+                }
+            }
+            report(std::string(name) + (rope ? (adjacent ? " adjacent pairs" : " rotate-half") : " no rope (GPT-2)") + ": values written only to the rows' slots",
+                    stray, 0);
             report(std::string(name) + (rope ? (adjacent ? " adjacent pairs" : " rotate-half") : " no rope (GPT-2)"), e.worst, 1e-6);
         }
     }

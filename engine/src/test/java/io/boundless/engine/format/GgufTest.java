@@ -88,10 +88,16 @@ class GgufTest {
         }
     }
 
-    /** An independent reader, Hugging Face's @huggingface/gguf, sees the same metadata and tensors. */
+    /**
+     * An independent reader, Hugging Face's @huggingface/gguf, sees the same metadata and tensors, and the tensor data
+     * where it finds it (its tensorDataOffset plus each tensor's offset) is byte for byte what we read; the script
+     * decodes F16, BF16, Q8_0 and Q4_0 there by the GGML block layouts, and the values equal ours.
+     */
     @Test
     void huggingFaceGgufReaderAgrees(@TempDir Path dir) throws Exception {
-        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+        long seed = new Random().nextLong();
+        System.out.println("GgufTest.huggingFaceGgufReaderAgrees seed " + seed);
+        SplittableRandom rnd = new SplittableRandom(seed);
         Path file = dir.resolve("m.gguf");
         List<Tensor> ts;
         try (Arena arena = Arena.ofConfined()) {
@@ -102,7 +108,39 @@ class GgufTest {
         String script = """
                 import { gguf } from '@huggingface/gguf';
                 const { metadata, tensorInfos } = await gguf(process.argv[2], { allowLocalFile: true });
-                const out = { metadata: {}, tensors: tensorInfos.map(t => ({ name: t.name, shape: t.shape.map(String), dtype: t.dtype, offset: String(t.offset) })) };
+                const { tensorDataOffset } = await gguf(process.argv[2], { allowLocalFile: true });
+                const { readFileSync } = await import('node:fs');
+                const { createHash } = await import('node:crypto');
+                const file = readFileSync(process.argv[2]);
+                const half = (h) => {
+                  const e = (h >> 10) & 31, m = h & 1023, s = h >> 15 ? -1 : 1;
+                  return e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+                };
+                const bf16 = (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0];
+                // ggml types: 0 F32, 1 F16, 2 Q4_0, 8 Q8_0, 30 BF16
+                const sizes = { 0: [1, 4], 1: [1, 2], 2: [32, 18], 8: [32, 34], 30: [1, 2] };
+                const decode = (b, type, n) => {
+                  const v = [];
+                  for (let i = 0; i < n; i++) {
+                    if (type === 0) v.push(b.readFloatLE(4 * i));
+                    else if (type === 1) v.push(half(b.readUInt16LE(2 * i)));
+                    else if (type === 30) v.push(bf16(b.readUInt16LE(2 * i)));
+                    else if (type === 8) { const blk = Math.floor(i / 32); v.push(half(b.readUInt16LE(34 * blk)) * b.readInt8(34 * blk + 2 + i % 32)); }
+                    else if (type === 2) {
+                      const blk = Math.floor(i / 32), j = i % 32, q = b[18 * blk + 2 + (j % 16)];
+                      v.push(half(b.readUInt16LE(18 * blk)) * ((j < 16 ? q & 15 : q >> 4) - 8));
+                    }
+                  }
+                  return v;
+                };
+                const out = { metadata: {}, tensors: tensorInfos.map(t => {
+                  const n = t.shape.reduce((a, b) => a * Number(b), 1);
+                  const [bs, bb] = sizes[t.dtype];
+                  const start = Number(tensorDataOffset + t.offset);
+                  const bytes = file.subarray(start, start + n / bs * bb);
+                  return { name: t.name, shape: t.shape.map(String), dtype: t.dtype, offset: String(t.offset),
+                           sha256: createHash('sha256').update(bytes).digest('hex'), values: decode(bytes, t.dtype, n) };
+                }) };
                 for (const [k, v] of Object.entries(metadata)) out.metadata[k] = typeof v === 'bigint' ? String(v) : v;
                 console.log(JSON.stringify(out));
                 """;
@@ -135,6 +173,21 @@ class GgufTest {
                     ggufOrder.add(String.valueOf(shape[d]));
                 }
                 assertThat(info.get("shape")).as(t.name()).isEqualTo(ggufOrder);
+            }
+            try (Gguf g = Gguf.open(file)) {
+                for (Map<String, Object> info : infos) {
+                    Tensor ours = g.tensors().get((String) info.get("name"));
+                    byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(ours.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    assertThat(info.get("sha256")).as("%s: the bytes at @huggingface/gguf's offset are the ones we read", ours.name())
+                            .isEqualTo(java.util.HexFormat.of().formatHex(digest));
+                    @SuppressWarnings("unchecked")
+                    List<Number> values = (List<Number>) info.get("values");
+                    float[] mine = ours.toFloatArray();
+                    assertThat(values).as(ours.name()).hasSize(mine.length);
+                    for (int i = 0; i < mine.length; i++) {
+                        assertThat(mine[i]).as("%s[%d] (%s)", ours.name(), i, ours.dtype()).isEqualTo(values.get(i).floatValue());
+                    }
+                }
             }
         } finally {
             Files.deleteIfExists(js);
