@@ -34,7 +34,8 @@ import org.jboss.logging.Logger;
  * One request's life: tokenize (one tokenizer call), pick a replica, stream its tokens, turn each
  * sample's tokens into text through a tokenizer DecodeStream, apply stop strings, and write chunks to
  * the sink. A replica that fails before any token arrived is ejected and the request goes to another
- * one; after a token arrived the request ends with an error instead, so no text is ever duplicated.
+ * one; after a token arrived the request ends with an error instead, so no text is ever duplicated,
+ * and only after the text of every token received has been sent, so none is lost.
  * All events (inference, tokenizer, client) are handled under this object's lock.
  */
 public final class Completion {
@@ -60,6 +61,8 @@ public final class Completion {
     private Sample[] samples;
     private io.boundless.proto.inference.v1.Usage usage;
     private int completionTokens;
+    /** The replica failed after tokens: the request ends with this once the samples' text so far is sent. */
+    private Status failAfterText;
 
     /** One sample's detokenizer stream and the token groups awaiting their text. */
     private final class Sample {
@@ -75,10 +78,13 @@ public final class Completion {
         }
     }
 
-    /** Tokens sent to a decode stream (and when they arrived from inference), or the stream's end. */
-    private record Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish, long arrived) {
+    /**
+     * Tokens sent to a decode stream (and when they arrived from inference), or the stream's end: the sample's
+     * finish, or (drain) the end of a sample whose replica failed.
+     */
+    private record Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish, long arrived, boolean drain) {
         Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish) {
-            this(tokens, finish, System.nanoTime());
+            this(tokens, finish, System.nanoTime(), false);
         }
     }
 
@@ -219,10 +225,14 @@ public final class Completion {
         Replica r = tried.size() >= gw.config.maxAttempts() ? null : gw.picker.pick(prompt, candidates);
         if (r == null) {
             String why = lastError == null ? "" : "; the last one failed with " + lastError.getCode() + ": " + lastError.getDescription();
-            fail(lastError != null && lastError.getCode() == Status.Code.RESOURCE_EXHAUSTED
-                    ? Status.RESOURCE_EXHAUSTED.withDescription("every inference replica of model '" + req.model() + "' is at its queue limit" + why)
-                    : Status.UNAVAILABLE.withDescription("no inference replica of model '" + req.model() + "' is available ("
-                            + gw.pool.all().size() + " configured, " + tried.size() + " tried" + why + ")"));
+            if (lastError != null && lastError.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+                io.grpc.Metadata trailers = new io.grpc.Metadata();
+                trailers.put(Gateway.RETRY_AFTER, "1");
+                fail(Status.RESOURCE_EXHAUSTED.withDescription("every inference replica of model '" + req.model() + "' is at its queue limit" + why), trailers);
+            } else {
+                fail(Status.UNAVAILABLE.withDescription("no inference replica of model '" + req.model() + "' is available ("
+                        + gw.pool.all().size() + " configured, " + tried.size() + " tried" + why + ")"));
+            }
             return;
         }
         if (!tried.isEmpty()) {
@@ -340,7 +350,9 @@ public final class Completion {
                         Status st = Status.fromThrowable(t);
                         synchronized (Completion.this) {
                             if (!s.done && !finished) {
-                                fail(Status.UNAVAILABLE.withDescription("detokenization failed: " + st.getCode() + " " + st.getDescription()));
+                                fail(st.getCode() == Status.Code.DEADLINE_EXCEEDED
+                                        ? Status.DEADLINE_EXCEEDED.withDescription("the request's deadline passed after " + completionTokens + " tokens were generated")
+                                        : Status.UNAVAILABLE.withDescription("detokenization failed: " + st.getCode() + " " + st.getDescription()));
                             }
                         }
                     }
@@ -362,6 +374,17 @@ public final class Completion {
         }
         String out = s.stop.add(text);
         FinishReason reason = FinishReason.FINISH_REASON_UNSPECIFIED;
+        if (e.drain()) {  // the replica failed: send what its tokens said, then end the request with the failure
+            if (!s.stop.stopped()) {
+                out += s.stop.finish();
+            }
+            if (!out.isEmpty()) {
+                sink.onChunk(GenerateResponse.newBuilder().setIndex(s.index).setText(out).build());
+            }
+            s.done = true;
+            maybeComplete();
+            return;
+        }
         if (s.stop.stopped()) {
             reason = FinishReason.FINISH_REASON_STOP;
             s.decoder.cancel("stop string matched", null);
@@ -429,6 +452,10 @@ public final class Completion {
                 return;
             }
         }
+        if (failAfterText != null) {
+            fail(failAfterText);
+            return;
+        }
         if (!inferenceDone && inferenceCall != null) {
             inferenceCall.cancel("every sample has ended (stop string)", null); // frees the replica's KV blocks
         }
@@ -478,9 +505,18 @@ public final class Completion {
         }
         gw.metrics.ejections.increment();
         gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
-        fail(Status.UNAVAILABLE.withDescription("inference replica " + failed + " failed after " + completionTokens
+        failAfterText = Status.UNAVAILABLE.withDescription("inference replica " + failed + " failed after " + completionTokens
                 + " tokens had been streamed (" + status.getCode() + ": " + status.getDescription()
-                + "); the text sent so far is all there is: the request is not retried, so that no text is repeated"));
+                + "); the text sent so far is all there is: the request is not retried, so that no text is repeated");
+        // the tokens that arrived are still being detokenized: each open sample's decode stream is closed, and its last
+        // answer (the rest of the text) is sent before the request fails
+        for (Sample s : samples) {
+            if (!s.done && s.pending.stream().noneMatch(e -> e.finish() != null)) {
+                s.pending.add(new Entry(List.of(), null, System.nanoTime(), true));
+                s.decoder.onCompleted();
+            }
+        }
+        maybeComplete();
     }
 
     private synchronized void onInferenceCompleted(int from) {
@@ -512,6 +548,10 @@ public final class Completion {
     }
 
     private synchronized void fail(Status status) {
+        fail(status, null);
+    }
+
+    private synchronized void fail(Status status, io.grpc.Metadata trailers) {
         if (finished) {
             return;
         }
@@ -519,7 +559,7 @@ public final class Completion {
         stopAll(status.getDescription());
         release();
         gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));
-        sink.onError(status.asRuntimeException());
+        sink.onError(status.asRuntimeException(trailers));
     }
 
     private void stopAll(String why) {
