@@ -42,7 +42,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
     private Engine engine() {
         Engine e = lifecycle.engine();
         if (e == null || !lifecycle.isReady()) {
-            throw Status.UNAVAILABLE.withDescription("the model is not loaded yet").asRuntimeException();
+            throw Status.UNAVAILABLE.withDescription("the model is not loaded and warmed up yet").asRuntimeException();
         }
         return e;
     }

@@ -48,8 +48,8 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
 
     static final int INLINE_LIMIT_BYTES = 32 * 1024;
     private static final int WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
-    private static final int WORKER_QUEUE = 256;
-    private final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS,
+    static final int WORKER_QUEUE = 256;
+    final ThreadPoolExecutor workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS, // package-private for its test
             new ArrayBlockingQueue<>(WORKER_QUEUE), Thread.ofPlatform().name("tokenizer-worker-", 0).daemon().factory());
 
     private final Map<String, Counter> tokenCounters = new ConcurrentHashMap<>();
