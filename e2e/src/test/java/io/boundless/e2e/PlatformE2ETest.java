@@ -56,6 +56,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 class PlatformE2ETest {
     private static final String KEY = "sk-e2e-main";
     private static final String BURST_KEY = "sk-e2e-burst";
+    /** Every key's rate limit: a slow rate, so that the rate-limit test's count does not depend on this machine's speed. */
+    private static final double RATE = 2;
+    private static final int BURST = 40;
     private static final int GRPC = 19300;
     private static final int HTTP = 18300;
 
@@ -75,8 +78,8 @@ class PlatformE2ETest {
         Files.writeString(keys, "main:" + sha256(KEY) + "\nburst:" + sha256(BURST_KEY) + "\n");
         platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 2, GRPC, HTTP, Map.of(
                 "BOUNDLESS_ROUTER_AUTH_KEYS_FILE", keys.toString(),
-                "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", "20",
-                "BOUNDLESS_ROUTER_AUTH_BURST", "40",
+                "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", String.valueOf(RATE),
+                "BOUNDLESS_ROUTER_AUTH_BURST", String.valueOf(BURST),
                 "BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
                 "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of(), Map.of()));
         platform.start(Duration.ofMinutes(4));
@@ -283,23 +286,28 @@ class PlatformE2ETest {
     @Test
     @Order(7)
     void aKeyOverItsRateLimitGets429WithRetryAfter() throws Exception {
-        int limited = 0;
+        // the burst key's bucket is full: its first BURST requests pass; after them, a request is limited unless the
+        // bucket refilled a token meanwhile (RATE per second), so the first 429 comes by request BURST + 1 + RATE × elapsed
+        long t0 = System.nanoTime();
+        int sent = 0;
         String retryAfter = null;
-        for (int i = 0; i < 80 && limited == 0; i++) {
+        while (retryAfter == null) {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/models"))
                     .header("Authorization", "Bearer " + BURST_KEY).build(), HttpResponse.BodyHandlers.ofString());
+            sent++;
+            double elapsed = (System.nanoTime() - t0) / 1e9;
             if (r.statusCode() == 429) {
-                limited++;
-                retryAfter = r.headers().firstValue("Retry-After").orElse(null);
+                retryAfter = r.headers().firstValue("Retry-After").orElse("none");
                 JsonNode e = json.readTree(r.body()).path("error");
                 assertThat(e.path("type").asText()).isEqualTo("rate_limit_error");
                 assertThat(e.path("code").asText()).isEqualTo("rate_limit_exceeded");
+                assertThat(sent).as("the burst of %d passes", BURST).isGreaterThan(BURST);
             } else {
                 assertThat(r.statusCode()).isEqualTo(200);
+                assertThat((double) sent).as("request %d after %.1f s: over the burst and the refill, it must be limited", sent, elapsed)
+                        .isLessThanOrEqualTo(BURST + 1 + Math.ceil(RATE * elapsed));
             }
         }
-        assertThat(limited).as("40 burst + 20/s: 80 quick requests must hit the limit").isPositive();
-        assertThat(retryAfter).isNotNull();
         assertThat(Integer.parseInt(retryAfter)).isPositive();
         // other keys have their own buckets
         assertThat(router.listModels(ListModelsRequest.getDefaultInstance()).getModelsCount()).isEqualTo(1);
@@ -349,6 +357,9 @@ class PlatformE2ETest {
             await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == started);
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> firstTokens.get() == streams);
+        // what the victim carries just before the kill: every stream generates 1,500 tokens, so none ends in between;
+        // one of them is the HTTP stream
+        int onVictim = running(replicaChannels.subList(victim - 1, victim));
         platform.kill(victimName);
         List<Result> results = new ArrayList<>();
         for (var f : running) {
@@ -364,7 +375,9 @@ class PlatformE2ETest {
                 assertThat(r.tokens).isEqualTo(1500);
             }
         }
-        assertThat(failed).as("the killed replica was serving some of the streams: %s", results).isBetween(1L, (long) streams - 1);
+        assertThat(failed).as("exactly the gRPC streams the killed replica was serving (%d sequences, one the HTTP stream): %s", onVictim, results)
+                .isEqualTo(onVictim - 1L);
+        assertThat(failed).as("the streams were spread over both replicas").isBetween(1L, (long) streams - 1);
         // the HTTP stream (already 200 with text sent) ends with an OpenAI error event, then [DONE]
         assertThat(sse.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
         assertThat(events.getLast()).isEqualTo("[DONE]");

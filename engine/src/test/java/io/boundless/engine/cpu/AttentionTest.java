@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.boundless.engine.kv.KvCache;
 import java.util.Random;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 /**
  * Paged attention against a float64 reference over the sequence's keys and values in position order. The test
@@ -15,15 +16,9 @@ import org.junit.jupiter.api.Test;
  */
 class AttentionTest {
 
-    @Test
-    void matchesFloat64OverAPagedCacheFixedSeed() {
-        check(20261201L);
-    }
-
-    @Test
-    void matchesFloat64OverAPagedCacheRandomSeed() {
-        long seed = new Random().nextLong();
-        System.out.println("AttentionTest seed " + seed);
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void matchesFloat64OverAPagedCache(long seed) {
         check(seed);
     }
 

@@ -17,11 +17,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Every CPU kernel against a scalar float64 reference on fresh random inputs (the seed is in each message). */
+/** Every CPU kernel against a scalar float64 reference, on a fixed seed's inputs and a random one's (the seed is in each message). */
+@org.junit.jupiter.params.ParameterizedClass(name = "seed {0}")
+@org.junit.jupiter.params.provider.MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
 class KernelsTest {
     private static final Parallel PARALLEL = new Parallel(3);
-    private final long seed = new Random().nextLong();
-    private final SplittableRandom rnd = new SplittableRandom(seed);
+    private final long seed;
+    private final SplittableRandom rnd;
+
+    KernelsTest(long seed) {
+        this.seed = seed;
+        this.rnd = new SplittableRandom(seed);
+    }
 
     @AfterAll
     static void stop() {

@@ -20,6 +20,8 @@ import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.io.TempDir;
 
 class GgufTest {
@@ -58,9 +60,10 @@ class GgufTest {
         return w;
     }
 
-    @Test
-    void roundTripsMetadataAndEveryDtype(@TempDir Path dir) throws IOException {
-        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void roundTripsMetadataAndEveryDtype(long seed, @TempDir Path dir) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(seed);
         try (Arena arena = Arena.ofConfined()) {
             List<Tensor> ts = tensors(arena, rnd);
             Path file = dir.resolve("m.gguf");
@@ -93,9 +96,9 @@ class GgufTest {
      * where it finds it (its tensorDataOffset plus each tensor's offset) is byte for byte what we read; the script
      * decodes F16, BF16, Q8_0 and Q4_0 there by the GGML block layouts, and the values equal ours.
      */
-    @Test
-    void huggingFaceGgufReaderAgrees(@TempDir Path dir) throws Exception {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void huggingFaceGgufReaderAgrees(long seed, @TempDir Path dir) throws Exception {
         System.out.println("GgufTest.huggingFaceGgufReaderAgrees seed " + seed);
         SplittableRandom rnd = new SplittableRandom(seed);
         Path file = dir.resolve("m.gguf");
@@ -226,9 +229,9 @@ class GgufTest {
         assertThatThrownBy(() -> Gguf.open(cut)).isInstanceOf(ModelFormatException.class).hasMessageContaining("odd.bias");
     }
 
-    @Test
-    void fuzzedFilesFailCleanly(@TempDir Path dir) throws IOException {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void fuzzedFilesFailCleanly(long seed, @TempDir Path dir) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         Path good = dir.resolve("good.gguf");
         long dataStart;

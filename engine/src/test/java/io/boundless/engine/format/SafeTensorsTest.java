@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.api.io.TempDir;
 
 class SafeTensorsTest {
@@ -32,9 +34,10 @@ class SafeTensorsTest {
         return m;
     }
 
-    @Test
-    void roundTripsTensorsAndMetadata(@TempDir Path dir) throws IOException {
-        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void roundTripsTensorsAndMetadata(long seed, @TempDir Path dir) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(seed);
         try (Arena arena = Arena.ofConfined()) {
             Map<String, Tensor> written = sample(arena, rnd);
             Path file = dir.resolve("model.safetensors");
@@ -67,10 +70,10 @@ class SafeTensorsTest {
     }
 
     /** A file we write is read by transformers' safetensors library with the same names, dtypes, shapes and values. */
-    @Test
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
     @SuppressWarnings("unchecked")
-    void transformersReadsWhatWeWrite(@TempDir Path dir) throws Exception {
-        long seed = new Random().nextLong();
+    void transformersReadsWhatWeWrite(long seed, @TempDir Path dir) throws Exception {
         System.out.println("SafeTensorsTest.transformersReadsWhatWeWrite seed " + seed);
         try (Arena arena = Arena.ofConfined()) {
             Map<String, Tensor> ours = sample(arena, new SplittableRandom(seed));
@@ -104,9 +107,10 @@ class SafeTensorsTest {
         return m.values().stream().mapToLong(t -> t.data().byteSize()).sum();
     }
 
-    @Test
-    void opensShardedCheckpoints(@TempDir Path dir) throws IOException {
-        SplittableRandom rnd = new SplittableRandom(new Random().nextLong());
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void opensShardedCheckpoints(long seed, @TempDir Path dir) throws IOException {
+        SplittableRandom rnd = new SplittableRandom(seed);
         try (Arena arena = Arena.ofConfined()) {
             Map<String, Tensor> all = sample(arena, rnd);
             Map<String, Tensor> a = new LinkedHashMap<>();
@@ -167,9 +171,9 @@ class SafeTensorsTest {
     private static final String JSONISH = "{}[]\":,0123456789-";
 
     /** Random truncations and byte flips: each opens or fails with ModelFormatException, nothing else. */
-    @Test
-    void fuzzedFilesFailCleanly(@TempDir Path dir) throws IOException {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void fuzzedFilesFailCleanly(long seed, @TempDir Path dir) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         Path good = dir.resolve("good.safetensors");
         try (Arena arena = Arena.ofConfined()) {

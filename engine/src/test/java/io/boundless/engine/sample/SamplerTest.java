@@ -1,5 +1,6 @@
 package io.boundless.engine.sample;
 
+import io.boundless.engine.Seeds;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -24,62 +25,69 @@ class SamplerTest {
 
     @Test
     void greedyTakesTheArgmaxAndReportsLogprobs() {
-        float[] l = logits(new Random().nextLong(), 50);
-        Sampler.Sample s = Sampler.sample(l, 0, 50, params(0, 0, 1, 0, null, 5), new SplittableRandom(1), null, null, new int[0]);
-        assertThat(s.token()).isEqualTo(Sampler.argmax(l));
-        double lse = 0;
-        for (float v : l) {
-            lse += Math.exp(v);
-        }
-        lse = Math.log(lse);
-        assertThat((double) s.logprob()).isCloseTo(l[s.token()] - lse, org.assertj.core.data.Offset.offset(1e-5));
-        assertThat(s.topIds()).hasSize(5);
-        assertThat(s.topIds()[0]).isEqualTo(s.token());
-        for (int i = 1; i < 5; i++) {
-            assertThat(s.topLogprobs()[i]).isLessThanOrEqualTo(s.topLogprobs()[i - 1]);
+        for (long seed : Seeds.both()) {
+            float[] l = logits(seed, 50);
+            Sampler.Sample s = Sampler.sample(l, 0, 50, params(0, 0, 1, 0, null, 5), new SplittableRandom(1), null, null, new int[0]);
+            assertThat(s.token()).isEqualTo(Sampler.argmax(l));
+            double lse = 0;
+            for (float v : l) {
+                lse += Math.exp(v);
+            }
+            lse = Math.log(lse);
+            assertThat((double) s.logprob()).isCloseTo(l[s.token()] - lse, org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(s.topIds()).hasSize(5);
+            assertThat(s.topIds()[0]).isEqualTo(s.token());
+            for (int i = 1; i < 5; i++) {
+                assertThat(s.topLogprobs()[i]).isLessThanOrEqualTo(s.topLogprobs()[i - 1]);
+            }
         }
     }
 
     @Test
     void samplingFollowsTheTemperedDistribution() {
         float[] l = {0f, 1f, 2f, -1f};
-        SplittableRandom r = new SplittableRandom(new Random().nextLong());
-        int[] counts = new int[4];
-        int n = 40_000;
-        for (int i = 0; i < n; i++) {
-            counts[Sampler.sample(l, 0, 4, params(0.7f, 0, 1, 0, null, 0), r, null, null, new int[0]).token()]++;
-        }
-        double z = 0;
-        for (float v : l) {
-            z += Math.exp(v / 0.7);
-        }
-        for (int i = 0; i < 4; i++) {
-            double expected = Math.exp(l[i] / 0.7) / z;
-            assertThat(counts[i] / (double) n).as("token %d", i).isCloseTo(expected, org.assertj.core.data.Offset.offset(0.012));
+        for (long seed : Seeds.both()) {
+            SplittableRandom r = new SplittableRandom(seed);
+            int[] counts = new int[4];
+            int n = 40_000;
+            for (int i = 0; i < n; i++) {
+                counts[Sampler.sample(l, 0, 4, params(0.7f, 0, 1, 0, null, 0), r, null, null, new int[0]).token()]++;
+            }
+            double z = 0;
+            for (float v : l) {
+                z += Math.exp(v / 0.7);
+            }
+            for (int i = 0; i < 4; i++) {
+                double expected = Math.exp(l[i] / 0.7) / z;
+                assertThat(counts[i] / (double) n).as("token %d", i).isCloseTo(expected, org.assertj.core.data.Offset.offset(0.012));
+            }
         }
     }
 
     @Test
     void topKTopPAndMinPKeepOnlyTheirTokens() {
         float[] l = {5f, 4f, 3f, 0f, -2f};
-        SplittableRandom r = new SplittableRandom(new Random().nextLong());
-        for (int i = 0; i < 2000; i++) {
-            assertThat(Sampler.sample(l, 0, 5, params(1, 2, 1, 0, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
-            assertThat(Sampler.sample(l, 0, 5, params(1, 0, 0.5f, 0, null, 0), r, null, null, new int[0]).token()).isEqualTo(0);
-            // probabilities ∝ e^5, e^4, e^3, ...: min_p 0.3 keeps e^4/e^5 = 0.37 but drops e^3/e^5 = 0.14
-            assertThat(Sampler.sample(l, 0, 5, params(1, 0, 1, 0.3f, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
+        for (long seed : Seeds.both()) {
+            SplittableRandom r = new SplittableRandom(seed);
+            for (int i = 0; i < 2000; i++) {
+                assertThat(Sampler.sample(l, 0, 5, params(1, 2, 1, 0, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
+                assertThat(Sampler.sample(l, 0, 5, params(1, 0, 0.5f, 0, null, 0), r, null, null, new int[0]).token()).isEqualTo(0);
+                // probabilities ∝ e^5, e^4, e^3, ...: min_p 0.3 keeps e^4/e^5 = 0.37 but drops e^3/e^5 = 0.14
+                assertThat(Sampler.sample(l, 0, 5, params(1, 0, 1, 0.3f, null, 0), r, null, null, new int[0]).token()).isIn(0, 1);
+            }
         }
     }
 
     @Test
     void aSeedReproducesTheSameTokens() {
         float[] l = logits(3, 100);
-        long seed = new Random().nextLong();
-        SplittableRandom a = new SplittableRandom(seed);
-        SplittableRandom b = new SplittableRandom(seed);
-        for (int i = 0; i < 200; i++) {
-            assertThat(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), a, null, null, new int[0]).token())
-                    .isEqualTo(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), b, null, null, new int[0]).token());
+        for (long seed : Seeds.both()) {
+            SplittableRandom a = new SplittableRandom(seed);
+            SplittableRandom b = new SplittableRandom(seed);
+            for (int i = 0; i < 200; i++) {
+                assertThat(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), a, null, null, new int[0]).token())
+                        .isEqualTo(Sampler.sample(l, 0, 100, params(1.2f, 40, 0.9f, 0, seed, 0), b, null, null, new int[0]).token());
+            }
         }
     }
 

@@ -28,6 +28,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 /** The engine loop, driven step by step: batching, prefix caching, preemption, seeds, n > 1, aborts and limits. */
 class EngineTest {
@@ -106,9 +108,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void batchedSequencesGetTheirSingleSequenceTokens() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void batchedSequencesGetTheirSingleSequenceTokens(long seed) {
         List<int[]> prompts = List.of(prompt(seed, 23), prompt(seed + 1, 5), prompt(seed + 2, 41), prompt(seed + 3, 12));
         SamplingParams greedy = greedyPastEos(20);
         try (Engine e = engine(256, 24)) { // a small token budget forces chunked prefill next to decodes
@@ -210,9 +212,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void reducedRowsSampleExactlyAsWholeRows() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void reducedRowsSampleExactlyAsWholeRows(long seed) {
         int[] p = prompt(seed, 17);
         SamplingParams greedy = greedyPastEos(12);
         SamplingParams withLogprobs = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 3, List.of(), 12, 0, true);
@@ -315,9 +317,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void aPrefixCacheHitGivesTheSameTokensAsAMiss() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void aPrefixCacheHitGivesTheSameTokensAsAMiss(long seed) {
         int[] shared = prompt(seed, 30);
         int[] other = shared.clone();
         other[29] = (other[29] + 1) % 290;
@@ -338,9 +340,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void preemptedSequencesRecomputeToTheSameTokens() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void preemptedSequencesRecomputeToTheSameTokens(long seed) {
         List<int[]> prompts = List.of(prompt(seed, 20), prompt(seed + 1, 22), prompt(seed + 2, 18));
         SamplingParams greedy = greedyPastEos(30);
         try (Engine e = engine(30, 512)) { // 30 blocks of 4: not enough for all three to finish side by side
@@ -358,9 +360,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void seededSamplingIsReproducibleWhateverElseIsBatched() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void seededSamplingIsReproducibleWhateverElseIsBatched(long seed) {
         int[] p = prompt(seed, 17);
         SamplingParams sampled = new SamplingParams(1.1f, 50, 0.95f, 0.01f, 1.1f, 0.1f, 0.1f, seed, 3, List.of(), 25, 0, true);
         List<Integer> reference = alone(p, sampled);
@@ -374,9 +376,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void nSamplesShareThePromptsBlocks() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void nSamplesShareThePromptsBlocks(long seed) {
         int[] p = prompt(seed, 26); // ends inside a block: the forks copy it on write
         try (Engine e = engine(256, 512)) {
             Collector c = new Collector();
@@ -429,9 +431,9 @@ class EngineTest {
         }
     }
 
-    @Test
-    void scoreGivesTheLogprobsThatGenerationSaw() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void scoreGivesTheLogprobsThatGenerationSaw(long seed) {
         int[] p = prompt(seed, 21);
         try (Engine e = engine(256, 16)) { // chunked: the continuation's rows arrive over several steps
             Collector c = new Collector();

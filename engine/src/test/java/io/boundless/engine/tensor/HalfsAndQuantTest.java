@@ -8,13 +8,15 @@ import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.ParameterizedTest;
 
 /** bf16 rounding and the GGML block quantizers, against float64 references on fresh random data. */
 class HalfsAndQuantTest {
 
-    @Test
-    void bf16RoundsToNearestEven() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void bf16RoundsToNearestEven(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         for (int i = 0; i < 200_000; i++) {
             float f = Float.intBitsToFloat(rnd.nextInt());
@@ -35,9 +37,9 @@ class HalfsAndQuantTest {
         }
     }
 
-    @Test
-    void q8AndQ4ReconstructWithinTheirScale() {
-        long seed = new Random().nextLong();
+    @ParameterizedTest(name = "seed {0}")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
+    void q8AndQ4ReconstructWithinTheirScale(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         int n = 32 * 512;
         float[] x = new float[n];

@@ -22,13 +22,14 @@ class StreamingDetokenizerTest {
     @MethodSource("models")
     void corpusStreamsAddUpToDecode(String name) {
         ModelTokenizer model = TestStores.sharedRegistry().get(name);
-        long seed = new Random().nextLong();
-        SplittableRandom rnd = new SplittableRandom(seed);
-        for (JsonNode c : TestData.golden("llama3").get("cases")) {
-            String text = c.get("text").asText();
-            int[] ids = model.tokenizer().encode(text, true, false).ids();
-            for (boolean skip : new boolean[] {false, true}) {
-                assertStreamsLikeDecode(model, ids, skip, rnd, "seed " + seed + ", text " + TokenizerParityTest.quoted(text));
+        for (long seed : Seeds.both()) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            for (JsonNode c : TestData.golden("llama3").get("cases")) {
+                String text = c.get("text").asText();
+                int[] ids = model.tokenizer().encode(text, true, false).ids();
+                for (boolean skip : new boolean[] {false, true}) {
+                    assertStreamsLikeDecode(model, ids, skip, rnd, "seed " + seed + ", text " + TokenizerParityTest.quoted(text));
+                }
             }
         }
     }
@@ -37,23 +38,24 @@ class StreamingDetokenizerTest {
     @MethodSource("models")
     void randomIdStreamsAddUpToDecode(String name) {
         ModelTokenizer model = TestStores.sharedRegistry().get(name);
-        long seed = new Random().nextLong();
-        SplittableRandom rnd = new SplittableRandom(seed);
-        int vocab = model.info().vocabSize();
-        int[] specials = model.info().specialTokens().stream().mapToInt(TokenizerInfo.SpecialToken::id).toArray();
-        for (int n = 0; n < 300; n++) {
-            int[] ids = new int[1 + rnd.nextInt(48)];
-            for (int i = 0; i < ids.length; i++) {
-                int id;
-                do {
-                    // Mix in low ids (bytes and byte-fallback tokens live there) and special tokens.
-                    int r = rnd.nextInt(10);
-                    id = r < 3 ? rnd.nextInt(Math.min(300, vocab)) : r == 3 && specials.length > 0 ? specials[rnd.nextInt(specials.length)] : rnd.nextInt(vocab);
-                } while (!model.tokenizer().isValidId(id));
-                ids[i] = id;
-            }
-            for (boolean skip : new boolean[] {false, true}) {
-                assertStreamsLikeDecode(model, ids, skip, rnd, "seed " + seed + ", ids " + Arrays.toString(ids));
+        for (long seed : Seeds.both()) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            int vocab = model.info().vocabSize();
+            int[] specials = model.info().specialTokens().stream().mapToInt(TokenizerInfo.SpecialToken::id).toArray();
+            for (int n = 0; n < 300; n++) {
+                int[] ids = new int[1 + rnd.nextInt(48)];
+                for (int i = 0; i < ids.length; i++) {
+                    int id;
+                    do {
+                        // Mix in low ids (bytes and byte-fallback tokens live there) and special tokens.
+                        int r = rnd.nextInt(10);
+                        id = r < 3 ? rnd.nextInt(Math.min(300, vocab)) : r == 3 && specials.length > 0 ? specials[rnd.nextInt(specials.length)] : rnd.nextInt(vocab);
+                    } while (!model.tokenizer().isValidId(id));
+                    ids[i] = id;
+                }
+                for (boolean skip : new boolean[] {false, true}) {
+                    assertStreamsLikeDecode(model, ids, skip, rnd, "seed " + seed + ", ids " + Arrays.toString(ids));
+                }
             }
         }
     }
