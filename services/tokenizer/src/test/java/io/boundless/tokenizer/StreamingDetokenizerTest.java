@@ -1,5 +1,6 @@
 package io.boundless.tokenizer;
 
+import io.boundless.engine.Seeds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;

@@ -45,7 +45,7 @@ class StopMatcherTest {
 
     /** Whatever the split into deltas, the released text is the text up to the first match. */
     @ParameterizedTest(name = "seed {0}")
-    @MethodSource("io.boundless.router.Seeds#fixedAndRandom")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
     void anySplitReleasesExactlyThePrefixBeforeTheFirstMatch(long seed) {
         Random rnd = new Random(seed);
         for (int round = 0; round < 2000; round++) {

@@ -1,6 +1,6 @@
 package io.boundless.tokenizer.hf;
 
-import io.boundless.tokenizer.Seeds;
+import io.boundless.engine.Seeds;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.boundless.tokenizer.TestData;

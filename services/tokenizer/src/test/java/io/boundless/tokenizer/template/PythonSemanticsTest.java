@@ -88,7 +88,7 @@ class PythonSemanticsTest {
 
     /** Any input either renders or fails with a TemplateException: no other exception, no hang. */
     @ParameterizedTest(name = "seed {0}")
-    @MethodSource("io.boundless.tokenizer.Seeds#fixedAndRandom")
+    @MethodSource("io.boundless.engine.Seeds#fixedAndRandom")
     void garbageTemplatesFailCleanly(long seed) {
         String[] atoms = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "+", "if", "for", "in", "endif", "endfor", "set", "=", "x", "'s'", "\"",
             "(", ")", "[", "]", "{", "}", ":", ",", ".", "|", "upper", "is", "not", "defined", "1", "2.5", "~", "*", "/", "%", "**", "messages",
