@@ -21,7 +21,8 @@ public final class Seeds {
         String given = System.getProperty("boundless.seed");
         long random = given != null && !given.isBlank() ? Long.parseLong(given.strip()) : new Random().nextLong();
         StackWalker.StackFrame caller = StackWalker.getInstance().walk(s -> s.filter(f -> !f.getClassName().equals(Seeds.class.getName())
-                && !f.getClassName().startsWith("org.junit")).findFirst().orElse(null));
+                && !f.getClassName().startsWith("org.junit") && !f.getClassName().startsWith("java.") && !f.getClassName().startsWith("jdk."))
+                .findFirst().orElse(null));
         System.out.println("random seed " + random + (caller == null ? "" : " for " + caller.getClassName() + "." + caller.getMethodName())
                 + " (replay: -Dboundless.seed=" + random + ")");
         return new long[] {FIXED, random};
