@@ -226,9 +226,8 @@ public final class Completion {
         if (r == null) {
             String why = lastError == null ? "" : "; the last one failed with " + lastError.getCode() + ": " + lastError.getDescription();
             if (lastError != null && lastError.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
-                io.grpc.Metadata trailers = new io.grpc.Metadata();
-                trailers.put(Gateway.RETRY_AFTER, "1");
-                fail(Status.RESOURCE_EXHAUSTED.withDescription("every inference replica of model '" + req.model() + "' is at its queue limit" + why), trailers);
+                fail(Status.RESOURCE_EXHAUSTED.withDescription("every inference replica of model '" + req.model() + "' is at its queue limit" + why),
+                        Gateway.retryAfter(1));
             } else {
                 fail(Status.UNAVAILABLE.withDescription("no inference replica of model '" + req.model() + "' is available ("
                         + gw.pool.all().size() + " configured, " + tried.size() + " tried" + why + ")"));

@@ -33,6 +33,13 @@ public final class Gateway implements AutoCloseable {
     /** Trailer that carries a rate limit's wait in seconds (the HTTP API turns it into Retry-After). */
     public static final Metadata.Key<String> RETRY_AFTER = Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
 
+    /** Trailers that tell the client to retry after this many seconds. */
+    static Metadata retryAfter(long seconds) {
+        Metadata trailers = new Metadata();
+        trailers.put(RETRY_AFTER, Long.toString(seconds));
+        return trailers;
+    }
+
     final RouterConfig config;
     final RouterMetrics metrics;
     final ReplicaPool pool;
@@ -102,10 +109,8 @@ public final class Gateway implements AutoCloseable {
         }
         long wait = limiter.tryAcquire(name);
         if (wait > 0) {
-            Metadata trailers = new Metadata();
-            trailers.put(RETRY_AFTER, Long.toString(wait));
             throw Status.RESOURCE_EXHAUSTED.withDescription("rate limit of " + config.auth().requestsPerSecond() + " requests/s (burst "
-                    + config.auth().burst() + ") reached for key '" + name + "'; retry in " + wait + " s").asRuntimeException(trailers);
+                    + config.auth().burst() + ") reached for key '" + name + "'; retry in " + wait + " s").asRuntimeException(retryAfter(wait));
         }
         return name;
     }
@@ -124,10 +129,8 @@ public final class Gateway implements AutoCloseable {
     public Completion start(TextRequest req, Deadline deadline, CompletionSink sink) {
         validate(req);
         if (!inFlight.tryAcquire()) {
-            Metadata trailers = new Metadata();
-            trailers.put(RETRY_AFTER, "1");
             throw Status.RESOURCE_EXHAUSTED.withDescription("model '" + req.model() + "' has " + config.maxInFlight()
-                    + " requests in flight, its limit (boundless.router.max-in-flight); retry later").asRuntimeException(trailers);
+                    + " requests in flight, its limit (boundless.router.max-in-flight); retry later").asRuntimeException(retryAfter(1));
         }
         Completion c = new Completion(this, req, deadline == null ? Deadline.after(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS) : deadline, sink);
         c.start();

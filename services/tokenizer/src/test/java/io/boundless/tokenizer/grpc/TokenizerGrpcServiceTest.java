@@ -38,27 +38,12 @@ import org.junit.jupiter.api.Test;
 
 /** The tokenizer service over real gRPC on a real port: every RPC and every bad input. */
 @QuarkusTest
-class TokenizerGrpcServiceTest {
+class TokenizerGrpcServiceTest extends OverGrpc {
 
-    @ConfigProperty(name = "quarkus.grpc.server.test-port")
-    int port;
 
     @jakarta.inject.Inject
     io.boundless.tokenizer.TokenizerService service;
 
-    private ManagedChannel channel;
-    private TokenizerGrpc.TokenizerBlockingStub tokenizer;
-
-    @BeforeEach
-    void connect() {
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().maxInboundMessageSize(64 << 20).build();
-        tokenizer = TokenizerGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void disconnect() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
 
     private static JsonNode goldenCase(String model, String text) {
         for (JsonNode c : TestData.golden(model).get("cases")) {
@@ -215,12 +200,6 @@ class TokenizerGrpcServiceTest {
 
     // ---- bad input -------------------------------------------------------------------------------
 
-    private static void assertStatus(Runnable call, Status.Code code, String... messageParts) {
-        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(code);
-            assertThat(e.getStatus().getDescription()).contains(messageParts).doesNotContain("\tat ");
-        });
-    }
 
     @Test
     void unknownModelIsNotFound() {

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @TestProfile(TokenizerLimitsTest.SmallLimits.class)
-class TokenizerLimitsTest {
+class TokenizerLimitsTest extends OverGrpc {
 
     public static class SmallLimits implements QuarkusTestProfile {
         @Override
@@ -56,33 +56,12 @@ class TokenizerLimitsTest {
         }
     }
 
-    @ConfigProperty(name = "quarkus.grpc.server.test-port")
-    int port;
 
     @jakarta.inject.Inject
     @io.quarkus.grpc.GrpcService
     TokenizerGrpcService grpc;
 
-    private ManagedChannel channel;
-    private TokenizerGrpc.TokenizerBlockingStub tokenizer;
 
-    @BeforeEach
-    void connect() {
-        channel = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().maxInboundMessageSize(64 << 20).build();
-        tokenizer = TokenizerGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
-    }
-
-    @AfterEach
-    void disconnect() throws InterruptedException {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    }
-
-    private static void assertStatus(Runnable call, Status.Code code, String message) {
-        assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-            assertThat(e.getStatus().getCode()).as(e.getStatus().toString()).isEqualTo(code);
-            assertThat(e.getStatus().getDescription()).contains(message).doesNotContain("\tat ");
-        });
-    }
 
     private String hello() {
         return tokenizer.decode(DecodeRequest.newBuilder().setModel("llama3").addIds(15339).build()).getText();
