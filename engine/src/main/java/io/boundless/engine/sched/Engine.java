@@ -123,11 +123,30 @@ public final class Engine implements AutoCloseable {
      */
     public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener) {
         checkUsable();
-        if (prompt.length == 0) {
-            throw new IllegalArgumentException("the prompt is empty");
-        }
         if (n < 1 || n > 128) {
             throw new IllegalArgumentException("n must be 1 to 128, got " + n);
+        }
+        checkAdmissible(prompt, params);
+        long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
+        long id = ids.getAndAdd(n);
+        long[] out = new long[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = id + i;
+        }
+        queued.addAndGet(n);
+        long arrival = System.nanoTime();
+        post(() -> {
+            Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, new SplittableRandom(seed), listener);
+            s.pendingSamples = n - 1;
+            live.put(id, s);
+            scheduler.add(s);
+        });
+        return out;
+    }
+
+    private void checkAdmissible(int[] prompt, SamplingParams params) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
         }
         for (int i = 0; i < prompt.length; i++) {
             if (prompt[i] < 0 || prompt[i] >= model.vocabSize()) {
@@ -147,21 +166,79 @@ public final class Engine implements AutoCloseable {
             throw new OverloadedException("the engine has " + queued.get() + " requests in flight, its limit (max running "
                     + config.maxRunning() + " + max waiting " + config.maxWaiting() + ")");
         }
-        long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
-        long id = ids.getAndAdd(n);
-        long[] out = new long[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = id + i;
+    }
+
+    /**
+     * Queues the rest of one sample that was being generated elsewhere (a replica that died, a call that
+     * broke): the prompt, the tokens the sample had produced, and which sample it was (index of how many
+     * the original request asked for). Its keys and values are recomputed (the preemption path), and its
+     * random stream is the one the original sample had at that token: the leader's stream split once per
+     * fork, as {@link #submit} splits it, then advanced by one draw per sampled token. So with a seed (or
+     * greedy) the continuation equals the uninterrupted run token for token; without one it is a valid
+     * sample. max_new_tokens and min_new_tokens count the tokens already produced. A sample that had
+     * already ended (its last token a stop, or its length reached) ends at once, without computing.
+     * The listener hears the new tokens only, and the sequence's sampleIndex is 0 (one sample per call).
+     */
+    public long resume(int[] prompt, int[] generated, SamplingParams params, int sampleIndex, int samples, int priority,
+            SequenceListener listener) {
+        checkUsable();
+        if (samples < 1 || samples > 128 || sampleIndex < 0 || sampleIndex >= samples) {
+            throw new IllegalArgumentException("a resumed sample is one of 1 to 128 samples (index 0 to samples - 1), not "
+                    + sampleIndex + " of " + samples);
         }
-        queued.addAndGet(n);
+        checkAdmissible(prompt, params);
+        for (int i = 0; i < generated.length; i++) {
+            if (generated[i] < 0 || generated[i] >= model.vocabSize()) {
+                throw new IllegalArgumentException("generated token id " + generated[i] + " at position " + i + " is outside the vocabulary of "
+                        + model.vocabSize());
+            }
+        }
+        if (generated.length > params.maxNewTokens()) {
+            throw new IllegalArgumentException(generated.length + " tokens were generated already, more than max_new_tokens ("
+                    + params.maxNewTokens() + ")");
+        }
+        long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
+        SplittableRandom rng = sampleStream(seed, sampleIndex, samples, params.isGreedy() ? 0 : generated.length);
+        long id = ids.getAndIncrement();
+        queued.incrementAndGet();
         long arrival = System.nanoTime();
         post(() -> {
-            Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, new SplittableRandom(seed), listener);
-            s.pendingSamples = n - 1;
+            Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, rng, listener);
+            for (int t : generated) {
+                s.append(t, model.vocabSize());
+            }
+            Sequence.FinishReason ended = endOf(s, generated.length == 0 ? -1 : generated[generated.length - 1]);
+            if (ended != null) {
+                s.status = Sequence.Status.FINISHED;
+                s.finishReason = ended;
+                queued.decrementAndGet();
+                listener.onFinish(s, ended);
+                return;
+            }
             live.put(id, s);
             scheduler.add(s);
         });
-        return out;
+        return id;
+    }
+
+    /**
+     * The random stream of sample sampleIndex of a request for samples samples with this seed, after
+     * drawn draws: {@link #submit} gives the leader new SplittableRandom(seed) and each fork, in order,
+     * leader.split() before the leader's first draw; the sampler then draws one number per token.
+     */
+    static SplittableRandom sampleStream(long seed, int sampleIndex, int samples, int drawn) {
+        SplittableRandom leader = new SplittableRandom(seed);
+        SplittableRandom mine = leader;
+        for (int k = 1; k < samples; k++) {
+            SplittableRandom fork = leader.split();
+            if (k == sampleIndex) {
+                mine = fork;
+            }
+        }
+        for (int i = 0; i < drawn; i++) {
+            mine.nextDouble();
+        }
+        return mine;
     }
 
     /**
@@ -425,12 +502,23 @@ public final class Engine implements AutoCloseable {
         }
         s.append(sample.token(), model.vocabSize());
         s.listener.onToken(s, sample);
-        boolean stop = p.stopTokenIds().contains(sample.token()) || (!p.ignoreEos() && model.eosIds().contains(sample.token()));
-        if (stop && s.generated() >= p.minNewTokens()) {
-            finish(s, Sequence.FinishReason.STOP);
-        } else if (s.generated() >= p.maxNewTokens() || s.length() >= model.maxPositions()) {
-            finish(s, Sequence.FinishReason.LENGTH);
+        Sequence.FinishReason ended = endOf(s, sample.token());
+        if (ended != null) {
+            finish(s, ended);
         }
+    }
+
+    /** Whether a sequence whose last token is last (-1: none yet) has ended, and why. */
+    private Sequence.FinishReason endOf(Sequence s, int last) {
+        SamplingParams p = s.params;
+        boolean stop = last >= 0 && (p.stopTokenIds().contains(last) || (!p.ignoreEos() && model.eosIds().contains(last)));
+        if (stop && s.generated() >= p.minNewTokens()) {
+            return Sequence.FinishReason.STOP;
+        }
+        if (s.generated() >= p.maxNewTokens() || s.length() >= model.maxPositions()) {
+            return Sequence.FinishReason.LENGTH;
+        }
+        return null;
     }
 
     private int[] stopIds(SamplingParams p) {

@@ -38,6 +38,8 @@ public class InferenceMetrics {
     Counter prompt;
     Counter cachedPrompt;
     DistributionSummary promptLength;
+    Counter resumed;
+    private volatile boolean modelServerNames;
     private ScheduledExecutorService sampler;
     private final long[] busyRing = new long[6];
     private final long[] timeRing = new long[6];
@@ -58,6 +60,7 @@ public class InferenceMetrics {
         prompt = Counter.builder("boundless.prompt.tokens").description("Prompt tokens processed or served from cache").register(registry);
         cachedPrompt = Counter.builder("boundless.prompt.cached.tokens").description("Prompt tokens served from the prefix cache").register(registry);
         promptLength = DistributionSummary.builder("boundless.prompt.length").description("Prompt length in tokens").register(registry);
+        resumed = Counter.builder("boundless.resumed.samples").description("Samples resumed here from the tokens another replica produced").register(registry);
         Gauge.builder("boundless.requests.waiting", this, m -> load(m, "waiting")).description("Sequences waiting to be scheduled").register(registry);
         Gauge.builder("boundless.requests.running", this, m -> load(m, "running")).description("Sequences being generated").register(registry);
         Gauge.builder("boundless.kv.cache.usage.ratio", this, m -> load(m, "kv")).description("Share of KV blocks in use").register(registry);
@@ -134,7 +137,27 @@ public class InferenceMetrics {
         };
     }
 
+    /**
+     * The names vLLM's server exports, labelled with model_name as vLLM labels them, so that the KEDA,
+     * HPA (prometheus-adapter) and llm-d recipes written for vLLM scrape a Boundless replica unchanged.
+     * Registered once the model's name is known (after it loaded).
+     */
+    private void registerModelServerNames() {
+        String model = lifecycle.modelName();
+        if (modelServerNames || model == null || lifecycle.engine() == null) {
+            return;
+        }
+        modelServerNames = true;
+        Gauge.builder("vllm:num_requests_waiting", this, m -> load(m, "waiting")).tag("model_name", model)
+                .description("Requests waiting to be scheduled (vLLM's name)").register(registry);
+        Gauge.builder("vllm:num_requests_running", this, m -> load(m, "running")).tag("model_name", model)
+                .description("Requests being generated (vLLM's name)").register(registry);
+        Gauge.builder("vllm:kv_cache_usage_perc", this, m -> load(m, "kv")).tag("model_name", model)
+                .description("KV-cache usage, 1 means 100 percent (vLLM's name and scale)").register(registry);
+    }
+
     private synchronized void sampleBusy() {
+        registerModelServerNames();
         Engine e = lifecycle.engine();
         if (e == null) {
             return;
@@ -162,6 +185,11 @@ public class InferenceMetrics {
 
     public void interToken(long nanos) {
         interToken.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A sample was resumed here from tokens produced elsewhere. */
+    public void resumed() {
+        resumed.increment();
     }
 
     public void generatedToken() {

@@ -54,6 +54,9 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             Engine engine = engine();
             SamplingParams params = toParams(req.getSampling());
             int n = req.getN() == 0 ? 1 : req.getN();
+            if (req.hasResume() && n != 1) {
+                throw new IllegalArgumentException("a resumed request continues one sample: n must be 0 or 1, not " + n);
+            }
             int[] prompt = ids(req.getPromptIdsList());
             Stream stream = new Stream(call, n, prompt.length, System.nanoTime());
             // The handler is in place before the engine can write the first token from its thread.
@@ -66,7 +69,14 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                     }
                 }
             });
-            submitted.set(engine.submit(prompt, params, n, req.getPriority(), stream));
+            if (req.hasResume()) {
+                Resume r = req.getResume();
+                submitted.set(new long[] {engine.resume(prompt, ids(r.getGeneratedIdsList()), params, r.getSampleIndex(),
+                        r.getSamples() == 0 ? 1 : r.getSamples(), req.getPriority(), stream)});
+                metrics.resumed();
+            } else {
+                submitted.set(engine.submit(prompt, params, n, req.getPriority(), stream));
+            }
             metrics.promptLength(prompt.length);
             if (call.isCancelled()) { // cancelled between the handler and the submit
                 for (long id : submitted.get()) {

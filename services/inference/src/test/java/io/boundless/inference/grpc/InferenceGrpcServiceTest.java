@@ -100,6 +100,27 @@ class InferenceGrpcServiceTest {
     }
 
     @Test
+    void aResumedSampleContinuesTheSeededRunItCameFrom() {
+        GenerateRequest seeded = request(20, SamplingParameters.newBuilder().setTemperature(1.3f).setSeed(91).setMaxNewTokens(10)
+                .setIgnoreEos(true)).setN(3).build();
+        Result whole = generate(seeded);
+        for (int sample = 0; sample < 3; sample++) {
+            List<Integer> full = whole.tokens().get(sample);
+            GenerateRequest resume = seeded.toBuilder().setN(0).setResume(Resume.newBuilder().addAllGeneratedIds(full.subList(0, 4))
+                    .setSampleIndex(sample).setSamples(3)).build();
+            Result rest = generate(resume);
+            assertThat(rest.tokens()).as("one sample, index 0").containsOnlyKeys(0);
+            assertThat(rest.tokens().get(0)).as("sample %d after 4 tokens", sample).isEqualTo(full.subList(4, 10));
+            assertThat(rest.finish()).containsEntry(0, FinishReason.FINISH_REASON_LENGTH);
+            assertThat(rest.usage().getCompletionTokens()).isEqualTo(6);
+        }
+        assertStatus(() -> generate(seeded.toBuilder().setResume(Resume.newBuilder().addGeneratedIds(1).setSamples(3)).build()),
+                Status.Code.INVALID_ARGUMENT, "n must be 0 or 1, not 3");
+        assertStatus(() -> generate(seeded.toBuilder().setN(1).setResume(Resume.newBuilder().setSampleIndex(3).setSamples(3)).build()),
+                Status.Code.INVALID_ARGUMENT, "index 0 to samples - 1");
+    }
+
+    @Test
     void cancellingAStreamFreesItsBlocks() {
         int total = inference.getModelInfo(GetModelInfoRequest.getDefaultInstance()).getKvBlocks();
         List<Integer> seen = new CopyOnWriteArrayList<>();
@@ -217,5 +238,9 @@ class InferenceGrpcServiceTest {
                 "boundless_generated_tokens_total", "boundless_kv_cache_usage_ratio", "boundless_prefix_cache_hit_ratio",
                 "boundless_requests_waiting", "boundless_engine_busy_ratio");
         assertThat(metrics).contains("boundless_gpu_utilization_ratio NaN", "boundless_gpu_memory_used_bytes NaN");
+        // vLLM's names, which KEDA / HPA / llm-d recipes scrape, once the model is loaded (the sampler registers them within a second)
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(RestAssured.get("/q/metrics").asString()).contains("vllm:num_requests_waiting{model_name=\"default-random\"}",
+                        "vllm:num_requests_running{model_name=\"default-random\"}", "vllm:kv_cache_usage_perc{model_name=\"default-random\"}"));
     }
 }
