@@ -34,43 +34,56 @@ import org.jboss.logging.Logger;
  * One request's life: tokenize (one tokenizer call), pick a replica, stream its tokens, turn each
  * sample's tokens into text through a tokenizer DecodeStream, apply stop strings, and write chunks to
  * the sink. A replica that fails before any token arrived is ejected and the request goes to another
- * one; after a token arrived the request ends with an error instead, so no text is ever duplicated,
- * and only after the text of every token received has been sent, so none is lost.
- * All events (inference, tokenizer, client) are handled under this object's lock.
+ * one; a replica that fails after tokens is ejected and each of its unfinished samples continues on
+ * another replica from the tokens it had produced ({@link ResumePolicy}), so the client sees one
+ * unbroken stream. The router keeps every sample's generated ids for that, and gives every request a
+ * seed when the client gave none, so that a resumed sample equals the uninterrupted one. Only when no
+ * replica can continue does the request end with an error, after the text of every token received.
+ * All events (inference, tokenizer, client) are handled under this object's lock; each inference call
+ * is an {@link Attempt}, and the late events of an attempt that is over are dropped.
  */
 public final class Completion {
     private static final Logger LOG = Logger.getLogger(Completion.class);
+
+    /** Where the request is: tokenizing, sent to a replica, streaming tokens, continuing on another replica, ended. */
+    enum Phase { PROMPT, ROUTED, STREAMING, RESUMING, DONE }
 
     private final Gateway gw;
     private final TextRequest req;
     private final Deadline deadline;
     private final CompletionSink sink;
+    /** The seed every inference call of this request uses: the client's, or one drawn here (see the class comment). */
+    private final long seed;
+    /** Replicas a whole-request attempt was sent to (the retry cap before the first token counts them). */
     private final Set<Replica> tried = new HashSet<>();
+    /** Replicas that failed this request: a resumed sample goes elsewhere. */
+    private final Set<Replica> failed = new HashSet<>();
+    private final List<Attempt> attempts = new ArrayList<>();
     private final long startNanos = System.nanoTime();
-    private long callNanos;
     private boolean firstText;
+    private Phase phase = Phase.PROMPT;
 
     private int[] prompt;
-    private Replica replica;
-    private ClientCallStreamObserver<?> inferenceCall;
-    private int attempt;
-    private boolean anyToken;
-    private boolean inferenceDone;
-    private boolean finished;
+    private int attemptIds;
     private boolean released;
     private Sample[] samples;
     private io.boundless.proto.inference.v1.Usage usage;
     private int completionTokens;
-    /** The replica failed after tokens: the request ends with this once the samples' text so far is sent. */
+    private int resumedSamples;
+    /** No replica could continue a sample: the request ends with this once the samples' text so far is sent. */
     private Status failAfterText;
 
-    /** One sample's detokenizer stream and the token groups awaiting their text. */
+    /** One sample's detokenizer stream, the token groups awaiting their text, and the ids generated so far. */
     private final class Sample {
         final int index;
         final StopMatcher stop = new StopMatcher(req.sampling().getStopList());
         final ArrayDeque<Entry> pending = new ArrayDeque<>();
+        final List<Integer> generated = new ArrayList<>();
         ClientCallStreamObserver<DecodeStreamRequest> decoder;
-        boolean started;  // the first message, which names the model, was sent
+        Attempt attempt;      // the call generating it now
+        int resumes;
+        boolean ended;        // its finish arrived from inference (or it was drained)
+        boolean started;      // the first message, which names the model, was sent
         boolean done;
 
         Sample(int index) {
@@ -78,9 +91,37 @@ public final class Completion {
         }
     }
 
+    /** One inference call on one replica, for some of the request's samples. */
+    private final class Attempt {
+        final int id = ++attemptIds;
+        final Replica replica;
+        final Sample[] samples;   // the call's sample_index -> the request's sample
+        final long startNanos = System.nanoTime();
+        ClientCallStreamObserver<?> call;
+        boolean over;             // completed, failed or given up: its late events are dropped
+        boolean anyToken;
+
+        Attempt(Replica replica, Sample[] samples) {
+            this.replica = replica;
+            this.samples = samples;
+        }
+
+        /** Ends it (idempotent): its replica's outstanding count drops, and a call still running is cancelled. */
+        void end(String cancelWhy) {
+            if (over) {
+                return;
+            }
+            over = true;
+            replica.release();
+            if (cancelWhy != null && call != null) {
+                call.cancel(cancelWhy, null);
+            }
+        }
+    }
+
     /**
      * Tokens sent to a decode stream (and when they arrived from inference), or the stream's end: the sample's
-     * finish, or (drain) the end of a sample whose replica failed.
+     * finish, or (drain) the end of a sample that no replica could continue.
      */
     private record Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish, long arrived, boolean drain) {
         Entry(List<GeneratedToken> tokens, io.boundless.proto.inference.v1.FinishReason finish) {
@@ -93,6 +134,7 @@ public final class Completion {
         this.req = req;
         this.deadline = deadline;
         this.sink = sink;
+        this.seed = req.sampling().hasSeed() ? req.sampling().getSeed() : new java.util.SplittableRandom().nextLong();
     }
 
     /**
@@ -194,7 +236,7 @@ public final class Completion {
     }
 
     private synchronized void onPrompt(int[] ids) {
-        if (finished) {
+        if (phase == Phase.DONE) {
             return;
         }
         if (req.ids() == null) {
@@ -215,11 +257,11 @@ public final class Completion {
             s.pending.add(new Entry(List.of(), null));
             s.decoder.onNext(firstOrNext(s).build());
         }
-        tryReplica(null);
+        tryWhole(null);
     }
 
-    /** Sends the request to the best replica not tried yet, or fails with lastError's story. */
-    private void tryReplica(Status lastError) {
+    /** Sends the whole request (every sample, none started) to the best replica not tried yet, or fails with lastError's story. */
+    private void tryWhole(Status lastError) {
         List<Replica> candidates = new ArrayList<>(gw.pool.admitted());
         candidates.removeAll(tried);
         Replica r = tried.size() >= gw.config.maxAttempts() ? null : gw.picker.pick(prompt, candidates);
@@ -238,14 +280,59 @@ public final class Completion {
             gw.metrics.retries.increment();
         }
         tried.add(r);
-        replica = r;
-        r.acquire();
-        callNanos = System.nanoTime();
-        int mine = ++attempt;
+        phase = Phase.ROUTED;
+        var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setN(req.n()).setRequestId(req.requestId());
+        send(new Attempt(r, samples.clone()), request);
+    }
+
+    /**
+     * Continues one sample on another replica from the tokens it produced (the replica that carried it failed with why),
+     * or, when none can, drains its text and ends the request with the failure once every sample's text is sent.
+     */
+    private void resume(Sample s, Replica from, Status why) {
+        List<Replica> candidates = new ArrayList<>(gw.pool.admitted());
+        candidates.removeAll(failed);
+        Replica r = s.resumes >= gw.config.maxAttempts() ? null : gw.picker.pick(prompt, candidates);
+        if (r == null) {
+            String story = "inference replica " + from + " failed after " + s.generated.size() + " tokens of sample " + s.index
+                    + " had been streamed (" + why.getCode() + ": " + why.getDescription() + ") and "
+                    + (s.resumes >= gw.config.maxAttempts() ? "the sample was resumed " + s.resumes + " times, the limit (boundless.router.max-attempts)"
+                            : "no other replica of model '" + req.model() + "' is available to continue it")
+                    + "; the text sent so far is all there is";
+            if (failAfterText == null) {
+                failAfterText = Status.UNAVAILABLE.withDescription(story);
+            }
+            drain(s);
+            return;
+        }
+        s.resumes++;
+        resumedSamples++;
+        gw.metrics.resumed.increment();
+        phase = Phase.RESUMING;
+        LOG.infof("request %s: sample %d continues on replica %s after %d tokens (replica %s failed: %s)", req.requestId(), s.index, r,
+                s.generated.size(), from, why.getCode());
+        var resume = io.boundless.proto.inference.v1.Resume.newBuilder().addAllGeneratedIds(s.generated).setSampleIndex(s.index).setSamples(req.n());
+        var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setRequestId(req.requestId())
+                .setResume(resume);
+        send(new Attempt(r, new Sample[] {s}), request);
+    }
+
+    /** The sample's text so far is sent, then it ends (no replica continues it). */
+    private void drain(Sample s) {
+        if (s.ended || s.done) {
+            return;
+        }
+        s.ended = true;
+        s.attempt = null;
+        s.pending.add(new Entry(List.of(), null, System.nanoTime(), true));
+        s.decoder.onCompleted();
+    }
+
+    private SamplingParameters.Builder sampling() {
         var s = req.sampling();
         var p = SamplingParameters.newBuilder().setTopK(s.getTopK()).setMinP(s.getMinP()).setPresencePenalty(s.getPresencePenalty())
                 .setFrequencyPenalty(s.getFrequencyPenalty()).setLogprobs(s.getLogprobs()).addAllStopTokenIds(s.getStopTokenIdsList())
-                .setMinNewTokens(s.getMinTokens()).setIgnoreEos(s.getIgnoreEos());
+                .setMinNewTokens(s.getMinTokens()).setIgnoreEos(s.getIgnoreEos()).setSeed(seed);
         if (s.hasTemperature()) {
             p.setTemperature(s.getTemperature());
         }
@@ -255,73 +342,87 @@ public final class Completion {
         if (s.hasRepetitionPenalty()) {
             p.setRepetitionPenalty(s.getRepetitionPenalty());
         }
-        if (s.hasSeed()) {
-            p.setSeed(s.getSeed());
-        }
         if (s.hasMaxTokens()) {
             p.setMaxNewTokens(s.getMaxTokens());
         }
-        var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(p).setN(req.n()).setRequestId(req.requestId());
+        return p;
+    }
+
+    private void send(Attempt a, io.boundless.proto.inference.v1.GenerateRequest.Builder request) {
+        attempts.add(a);
+        for (Sample s : a.samples) {
+            s.attempt = a;
+        }
+        a.replica.acquire();
         for (int id : prompt) {
             request.addPromptIds(id);
         }
-        r.stub().withDeadline(deadline).generate(request.build(), new ClientResponseObserver<io.boundless.proto.inference.v1.GenerateRequest,
+        a.replica.stub().withDeadline(deadline).generate(request.build(), new ClientResponseObserver<io.boundless.proto.inference.v1.GenerateRequest,
                 io.boundless.proto.inference.v1.GenerateResponse>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<io.boundless.proto.inference.v1.GenerateRequest> call) {
                 synchronized (Completion.this) {
-                    inferenceCall = call;
+                    a.call = call;
                 }
             }
 
             @Override
             public void onNext(io.boundless.proto.inference.v1.GenerateResponse value) {
-                onInference(mine, value);
+                onInference(a, value);
             }
 
             @Override
             public void onError(Throwable t) {
-                onInferenceError(mine, Status.fromThrowable(t));
+                onInferenceError(a, Status.fromThrowable(t));
             }
 
             @Override
             public void onCompleted() {
-                onInferenceCompleted(mine);
+                onInferenceCompleted(a);
             }
         });
     }
 
-    private synchronized void onInference(int from, io.boundless.proto.inference.v1.GenerateResponse m) {
-        if (from != attempt || finished) {
+    private synchronized void onInference(Attempt a, io.boundless.proto.inference.v1.GenerateResponse m) {
+        if (a.over || phase == Phase.DONE) {
             return;
         }
-        if (m.hasUsage()) {
-            usage = m.getUsage();
+        if (m.hasUsage() && usage == null && a.samples.length == samples.length && a.samples[0].resumes == 0) {
+            usage = m.getUsage();  // the prompt's figures, from the call that computed it first
         }
         int i = m.getSampleIndex();
-        if (i >= samples.length) {
-            fail(Status.INTERNAL.withDescription("inference replica " + replica + " sent sample " + i + " of " + samples.length));
+        if (i >= a.samples.length) {
+            fail(Status.INTERNAL.withDescription("inference replica " + a.replica + " sent sample " + i + " of " + a.samples.length));
             return;
         }
-        Sample s = samples[i];
-        if (s.done) {
+        Sample s = a.samples[i];
+        if (s.done || s.ended || s.attempt != a) {
             return;
         }
         if (m.getTokensCount() > 0) {
-            if (!anyToken) {
-                gw.metrics.replicaFirstToken.record(System.nanoTime() - callNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (!a.anyToken && phase != Phase.RESUMING && completionTokens == 0) {
+                gw.metrics.replicaFirstToken.record(System.nanoTime() - a.startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
             }
-            anyToken = true;
+            a.anyToken = true;
+            phase = Phase.STREAMING;
             completionTokens += m.getTokensCount();
             var d = firstOrNext(s);
             for (GeneratedToken t : m.getTokensList()) {
                 d.addIds(t.getTokenId());
+                s.generated.add(t.getTokenId());
             }
             s.pending.add(new Entry(m.getTokensList(), null));
             s.decoder.onNext(d.build());
         }
-        if (m.getFinishReason() != io.boundless.proto.inference.v1.FinishReason.FINISH_REASON_UNSPECIFIED) {
-            s.pending.add(new Entry(List.of(), m.getFinishReason()));  // answered by the rest of the text at half-close
+        var finish = m.getFinishReason();
+        if (finish == io.boundless.proto.inference.v1.FinishReason.FINISH_REASON_ABORTED) {
+            // the replica gave the sample up (its device failed): it continues elsewhere
+            failed.add(a.replica);
+            s.attempt = null;
+            resume(s, a.replica, Status.ABORTED.withDescription("the replica aborted the sample"));
+        } else if (finish != io.boundless.proto.inference.v1.FinishReason.FINISH_REASON_UNSPECIFIED) {
+            s.ended = true;
+            s.pending.add(new Entry(List.of(), finish));  // answered by the rest of the text at half-close
             s.decoder.onCompleted();
         }
     }
@@ -348,7 +449,7 @@ public final class Completion {
                     public void onError(Throwable t) {
                         Status st = Status.fromThrowable(t);
                         synchronized (Completion.this) {
-                            if (!s.done && !finished) {
+                            if (!s.done && phase != Phase.DONE) {
                                 fail(st.getCode() == Status.Code.DEADLINE_EXCEEDED
                                         ? Status.DEADLINE_EXCEEDED.withDescription("the request's deadline passed after " + completionTokens + " tokens were generated")
                                         : Status.UNAVAILABLE.withDescription("detokenization failed: " + st.getCode() + " " + st.getDescription()));
@@ -363,7 +464,7 @@ public final class Completion {
     }
 
     private synchronized void onDecoded(Sample s, String text) {
-        if (finished || s.done) {
+        if (phase == Phase.DONE || s.done) {
             return;
         }
         Entry e = s.pending.poll();
@@ -373,7 +474,7 @@ public final class Completion {
         }
         String out = s.stop.add(text);
         FinishReason reason = FinishReason.FINISH_REASON_UNSPECIFIED;
-        if (e.drain()) {  // the replica failed: send what its tokens said, then end the request with the failure
+        if (e.drain()) {  // no replica continues the sample: send what its tokens said, then end the request with the failure
             if (!s.stop.stopped()) {
                 out += s.stop.finish();
             }
@@ -392,8 +493,8 @@ public final class Completion {
             reason = switch (e.finish()) {
                 case FINISH_REASON_LENGTH -> FinishReason.FINISH_REASON_LENGTH;
                 case FINISH_REASON_STOP -> FinishReason.FINISH_REASON_STOP;
-                default -> {
-                    fail(Status.UNAVAILABLE.withDescription("inference replica " + replica + " aborted the sample"));
+                default -> {  // ABORTED never queues (the sample resumes elsewhere); an unknown reason is a replica's bug
+                    fail(Status.INTERNAL.withDescription("an inference replica ended sample " + s.index + " with " + e.finish()));
                     yield null;
                 }
             };
@@ -455,92 +556,105 @@ public final class Completion {
             fail(failAfterText);
             return;
         }
-        if (!inferenceDone && inferenceCall != null) {
-            inferenceCall.cancel("every sample has ended (stop string)", null); // frees the replica's KV blocks
-        }
         Usage.Builder u = Usage.newBuilder().setPromptTokens(prompt.length).setCompletionTokens(completionTokens);
         if (usage != null) {
             u.setPromptTokens(usage.getPromptTokens()).setCachedPromptTokens(usage.getCachedPromptTokens());
         }
-        finished = true;
+        phase = Phase.DONE;
+        stopAll("every sample has ended (stop string)");  // a call still running is cancelled: frees the replica's KV blocks
         release();
         gw.metrics.outcome("ok");
         sink.onChunk(GenerateResponse.newBuilder().setUsage(u).build());
         sink.onCompleted();
     }
 
-    private synchronized void onInferenceError(int from, Status status) {
-        if (from != attempt || finished) {
+    private synchronized void onInferenceError(Attempt a, Status status) {
+        if (a.over || phase == Phase.DONE) {
             return;
         }
-        Replica failed = replica;
-        failed.release();
-        replica = null;
-        inferenceCall = null;
-        if (!anyToken) {
-            switch (status.getCode()) {
-                case UNAVAILABLE, INTERNAL, UNKNOWN, ABORTED, DATA_LOSS, RESOURCE_EXHAUSTED -> {
-                    if (status.getCode() != Status.Code.RESOURCE_EXHAUSTED) {
-                        gw.metrics.ejections.increment();
-        gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
-                    }
-                    LOG.infof("request %s: replica %s failed before the first token (%s); trying another", req.requestId(), failed, status.getCode());
-                    tryReplica(status);
-                    return;
+        a.end(null);
+        boolean tokensSoFar = false;
+        for (Sample s : a.samples) {
+            tokensSoFar |= !s.generated.isEmpty();
+        }
+        switch (ResumePolicy.onFailure(status.getCode(), tokensSoFar)) {
+            case RETRY -> {
+                if (ResumePolicy.ejects(status.getCode())) {
+                    gw.metrics.ejections.increment();
+                    gw.pool.eject(a.replica, status.getCode() + " " + status.getDescription());
+                    failed.add(a.replica);
                 }
-                default -> {
+                if (a.samples.length == samples.length && a.samples[0].resumes == 0) {
+                    LOG.infof("request %s: replica %s failed before the first token (%s); trying another", req.requestId(), a.replica, status.getCode());
+                    tryWhole(status);
+                } else {
+                    failed.add(a.replica);
+                    unfinished(a).forEach(s -> resume(s, a.replica, status));
+                    maybeComplete();
+                }
+            }
+            case RESUME -> {
+                if (ResumePolicy.ejects(status.getCode())) {
+                    gw.metrics.ejections.increment();
+                    gw.pool.eject(a.replica, status.getCode() + " " + status.getDescription());
+                }
+                failed.add(a.replica);
+                unfinished(a).forEach(s -> resume(s, a.replica, status));
+                maybeComplete();
+            }
+            case FAIL -> {
+                if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
+                    fail(status.withDescription(completionTokens == 0 ? status.getDescription()
+                            : "the request's deadline passed after " + completionTokens + " tokens were generated"));
+                } else if (status.getCode() == Status.Code.CANCELLED && completionTokens > 0) {  // not the replica's fault
+                    fail(Status.CANCELLED.withDescription("the inference call was cancelled after " + completionTokens + " tokens: " + status.getDescription()));
+                } else if (!tokensSoFar) {
                     fail(status);
-                    return;
+                } else {
+                    // the replica refused to continue (its model differs, say): what was received is sent, then the refusal
+                    if (failAfterText == null) {
+                        failAfterText = Status.fromCode(status.getCode()).withDescription("inference replica " + a.replica + " refused to continue the stream after "
+                                + completionTokens + " tokens: " + status.getDescription());
+                    }
+                    unfinished(a).forEach(this::drain);
+                    maybeComplete();
                 }
             }
         }
-        if (status.getCode() == Status.Code.DEADLINE_EXCEEDED) {
-            fail(status.withDescription("the request's deadline passed after " + completionTokens + " tokens were generated"));
-            return;
-        }
-        if (status.getCode() == Status.Code.CANCELLED) {  // not the replica's fault
-            fail(Status.CANCELLED.withDescription("the inference call was cancelled after " + completionTokens + " tokens: " + status.getDescription()));
-            return;
-        }
-        gw.metrics.ejections.increment();
-        gw.pool.eject(failed, status.getCode() + " " + status.getDescription());
-        failAfterText = Status.UNAVAILABLE.withDescription("inference replica " + failed + " failed after " + completionTokens
-                + " tokens had been streamed (" + status.getCode() + ": " + status.getDescription()
-                + "); the text sent so far is all there is: the request is not retried, so that no text is repeated");
-        // the tokens that arrived are still being detokenized: each open sample's decode stream is closed, and its last
-        // answer (the rest of the text) is sent before the request fails
-        for (Sample s : samples) {
-            if (!s.done && s.pending.stream().noneMatch(e -> e.finish() != null)) {
-                s.pending.add(new Entry(List.of(), null, System.nanoTime(), true));
-                s.decoder.onCompleted();
-            }
-        }
-        maybeComplete();
     }
 
-    private synchronized void onInferenceCompleted(int from) {
-        if (from != attempt || finished) {
+    /** The samples an attempt carried that have not ended. */
+    private List<Sample> unfinished(Attempt a) {
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : a.samples) {
+            if (s.attempt == a && !s.ended && !s.done) {
+                s.attempt = null;
+                out.add(s);
+            }
+        }
+        return out;
+    }
+
+    private synchronized void onInferenceCompleted(Attempt a) {
+        if (a.over || phase == Phase.DONE) {
             return;
         }
-        inferenceDone = true;
-        if (replica != null) {
-            replica.release();
-            replica = null;
-        }
-        for (Sample s : samples) {
-            if (!s.done && s.pending.stream().noneMatch(e -> e.finish() != null)) {
-                fail(Status.INTERNAL.withDescription("inference replica ended the stream before every sample finished"));
-                return;
-            }
+        a.end(null);
+        List<Sample> cut = unfinished(a);
+        if (!cut.isEmpty()) {  // the stream ended before every sample finished: the replica is at fault, the samples continue
+            Status why = Status.INTERNAL.withDescription("inference replica " + a.replica + " ended the stream before every sample finished");
+            failed.add(a.replica);
+            cut.forEach(s -> resume(s, a.replica, why));
+            maybeComplete();
         }
     }
 
-    /** The client went away (or cancelled): stop the inference stream, which frees its KV blocks. */
+    /** The client went away (or cancelled): stop the inference streams, which frees their KV blocks. */
     public synchronized void cancel() {
-        if (finished) {
+        if (phase == Phase.DONE) {
             return;
         }
-        finished = true;
+        phase = Phase.DONE;
         stopAll("the client cancelled");
         release();
         gw.metrics.outcome("cancelled");
@@ -551,23 +665,24 @@ public final class Completion {
     }
 
     private synchronized void fail(Status status, io.grpc.Metadata trailers) {
-        if (finished) {
+        if (phase == Phase.DONE) {
             return;
         }
-        finished = true;
+        phase = Phase.DONE;
         stopAll(status.getDescription());
         release();
         gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));
         sink.onError(status.asRuntimeException(trailers));
     }
 
+    /** Cancels every inference call still running and every detokenizer stream. */
     private void stopAll(String why) {
-        if (inferenceCall != null && !inferenceDone) {
-            inferenceCall.cancel(why, null);
+        for (Attempt a : attempts) {
+            a.end(why);
         }
         if (samples != null) {
             for (Sample s : samples) {
-                if (s != null) {
+                if (s != null && !s.done) {
                     s.decoder.cancel(why, null);
                 }
             }
@@ -577,9 +692,11 @@ public final class Completion {
     private void release() {
         if (!released) {
             released = true;
-            if (replica != null) {
-                replica.release();
-                replica = null;
+            for (Attempt a : attempts) {
+                a.end(null);
+            }
+            if (resumedSamples > 0) {
+                LOG.debugf("request %s: %d samples resumed", req.requestId(), resumedSamples);
             }
             gw.releaseAdmission();
         }

@@ -13,6 +13,7 @@ public final class RouterMetrics {
     final Timer detokenize;
     final Counter retries;
     final Counter ejections;
+    final Counter resumed;
     private final MeterRegistry registry;
 
     public RouterMetrics(MeterRegistry registry) {
@@ -23,6 +24,8 @@ public final class RouterMetrics {
         this.detokenize = timer("boundless_router_detokenize_seconds", "a token received from inference to its text sent to the client");
         this.retries = Counter.builder("boundless_router_retries_total").description("requests sent to another replica after one failed before the first token")
                 .register(registry);
+        this.resumed = Counter.builder("boundless_router_resumed_samples_total")
+                .description("samples continued on another replica from their tokens after the replica carrying them failed").register(registry);
         this.ejections = Counter.builder("boundless_router_replica_ejections_total").description("replicas ejected after a failure").register(registry);
     }
 

@@ -62,6 +62,8 @@ class RouterFailurePathsTest {
     void allReplicasAnswer() {
         gw = lifecycle.gateway();
         FakeReplica.failNext.set(0);
+        FakeReplica.failAfterTwoNext.set(0);
+        FakeReplica.resumes.clear();
         FakeBackends.REPLICAS.forEach(FakeReplica::reset);
         await().atMost(Duration.ofSeconds(10)).until(() -> {
             gw.pool.checkAll();
@@ -138,25 +140,61 @@ class RouterFailurePathsTest {
     }
 
     @Test
-    void aFailureAfterTokensEndsTheStreamAndIsNotRetried() throws Exception {
-        all(Mode.FAIL_AFTER_TWO_TOKENS);
-        var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"stream\":true}");
+    void aFailureAfterTokensContinuesOnAnotherReplicaInOneStream() throws Exception {
+        FakeReplica.failAfterTwoNext.set(1);
+        var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"stream\":true,\"max_tokens\":6}");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(text(events(r.body()), 0)).as("one unbroken stream").isEqualTo("abcdef");
+        assertThat(r.body()).doesNotContain("\"error\"");
+        assertThat(calls()).isEqualTo(2);
+        assertThat(FakeReplica.resumes).singleElement().satisfies(q -> {
+            assertThat(q.getResume().getGeneratedIdsList()).containsExactly((int) 'a', (int) 'b');
+            assertThat(q.getResume().getSampleIndex()).isZero();
+            assertThat(q.getSampling().hasSeed()).as("the router seeds every request, so a resume is exact").isTrue();
+        });
+
+        // n = 2: both samples continue, each in its own call, and the first call's seed is kept
+        FakeReplica.resumes.clear();
+        FakeReplica.failAfterTwoNext.set(1);
+        var two = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"n\":2,\"max_tokens\":5,\"seed\":7}");
+        assertThat(two.statusCode()).as(two.body()).isEqualTo(200);
+        JsonNode body = JSON.readTree(two.body());
+        assertThat(body.at("/choices/0/text").asText()).isEqualTo("abcde");
+        assertThat(body.at("/choices/1/text").asText()).isEqualTo("abcde");
+        assertThat(body.at("/usage/completion_tokens").asInt()).isEqualTo(10);
+        assertThat(FakeReplica.resumes).hasSize(2).allSatisfy(q -> {
+            assertThat(q.getSampling().getSeed()).isEqualTo(7);
+            assertThat(q.getResume().getSamples()).isEqualTo(2);
+        });
+        assertThat(FakeReplica.resumes.stream().map(q -> q.getResume().getSampleIndex())).containsExactlyInAnyOrder(0, 1);
+    }
+
+    @Test
+    void whenNoReplicaCanContinueTheTextSoFarIsSentThenTheError() throws Exception {
+        all(Mode.FAIL_AFTER_TWO_TOKENS);  // every replica fails after two tokens: the stream moves on until none is left
+        var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"stream\":true,\"max_tokens\":20}");
         assertThat(r.statusCode()).isEqualTo(200);
         List<JsonNode> events = events(r.body());
-        StringBuilder text = new StringBuilder();
-        events.stream().filter(e -> e.has("choices")).forEach(e -> text.append(e.at("/choices/0/text").asText()));
-        assertThat(text.toString()).isEqualTo("ab");
+        String text = text(events, 0);
+        assertThat(text).as("2 tokens per replica, each resumed from the last").startsWith("abcdef").hasSize(2 * calls());
         JsonNode last = events.getLast();
-        assertThat(last.at("/error/message").asText()).contains("failed after 2 tokens had been streamed", "crashed after two tokens",
-                "the request is not retried");
+        assertThat(last.at("/error/message").asText()).contains("tokens of sample 0 had been streamed", "crashed after two tokens",
+                "the text sent so far is all there is");
         assertThat(r.body().strip()).as("the error event, then [DONE] (as vLLM ends a failed stream)").endsWith("}\n\ndata: [DONE]");
-        assertThat(calls()).isEqualTo(1);
 
-        // not streamed: nothing was sent yet, so it is a plain 503 with the same story
-        var whole = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\"}");
+        // not streamed: nothing was sent yet, so it is a plain 503 with the same story (once the ejected replicas are back)
+        allReplicasAnswer();
+        all(Mode.FAIL_AFTER_TWO_TOKENS);
+        var whole = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"max_tokens\":20}");
         assertThat(whole.statusCode()).isEqualTo(503);
-        assertThat(error(whole).get("message").asText()).contains("failed after 2 tokens had been streamed");
-        assertThat(calls()).isEqualTo(2);
+        assertThat(error(whole).get("message").asText()).contains("had been streamed", "the text sent so far is all there is");
+    }
+
+    static String text(List<JsonNode> events, int index) {
+        StringBuilder text = new StringBuilder();
+        events.stream().filter(e -> e.has("choices") && e.at("/choices/0/index").asInt() == index)
+                .forEach(e -> text.append(e.at("/choices/0/text").asText()));
+        return text.toString();
     }
 
     static List<JsonNode> events(String sse) throws Exception {

@@ -18,14 +18,18 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * An inference replica told what to do with each Generate: answer (each sample "abcd..." one token per message, up to
  * max_new_tokens, default 4, then LENGTH), fail at once, fail after two tokens, refuse for a full queue, or never answer.
- * It counts its calls and the calls the router cancelled; {@link #failNext} is shared by all replicas, so a test can
- * say "the next k Generate calls fail before their first token, wherever they land".
+ * It counts its calls and the calls the router cancelled; {@link #failNext} and {@link #failAfterTwoNext} are shared by
+ * all replicas, so a test can say "the next k Generate calls fail before their first token (or after two tokens),
+ * wherever they land". A resumed call (GenerateRequest.resume) continues the letters after the tokens it names, as one
+ * sample; the resumed calls are kept in {@link #resumes}.
  */
 public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
     public enum Mode { ANSWER, FAIL_AT_ONCE, FAIL_AFTER_TWO_TOKENS, QUEUE_FULL, HANG }
 
     public static final int CONTEXT = 4096;
     public static final AtomicInteger failNext = new AtomicInteger();
+    public static final AtomicInteger failAfterTwoNext = new AtomicInteger();
+    public static final java.util.List<GenerateRequest> resumes = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public final String name;
     public volatile Mode mode = Mode.ANSWER;
@@ -75,26 +79,34 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
             end(out, ended, Status.UNAVAILABLE.withDescription(name + " fails before its first token"));
             return;
         }
-        switch (mode) {
+        if (req.hasResume()) {
+            resumes.add(req);
+        }
+        int from = req.hasResume() ? req.getResume().getGeneratedIdsCount() : 0;
+        Mode m = failAfterTwoNext.getAndUpdate(k -> Math.max(0, k - 1)) > 0 ? Mode.FAIL_AFTER_TWO_TOKENS : mode;
+        switch (m) {
             case FAIL_AT_ONCE -> end(out, ended, Status.UNAVAILABLE.withDescription(name + " fails before its first token"));
             case QUEUE_FULL -> end(out, ended, Status.RESOURCE_EXHAUSTED.withDescription(name + "'s queue is full"));
             case HANG -> { }
             case FAIL_AFTER_TWO_TOKENS -> {
-                for (int t = 0; t < 2; t++) {
-                    out.onNext(token(0, t, false));
+                int n = req.hasResume() ? 1 : Math.max(1, req.getN());
+                for (int t = from; t < from + 2; t++) {
+                    for (int k = 0; k < n; k++) {
+                        out.onNext(token(k, t, false));
+                    }
                 }
                 end(out, ended, Status.INTERNAL.withDescription(name + " crashed after two tokens"));
             }
             case ANSWER -> {
                 int max = req.getSampling().hasMaxNewTokens() ? req.getSampling().getMaxNewTokens() : 4;
-                int n = Math.max(1, req.getN());
+                int n = req.hasResume() ? 1 : Math.max(1, req.getN());
                 for (int s = 0; s < n; s++) {
-                    for (int t = 0; t < max; t++) {
+                    for (int t = from; t < max; t++) {
                         out.onNext(token(s, t, t == max - 1));
                     }
                 }
                 out.onNext(GenerateResponse.newBuilder().setUsage(Usage.newBuilder().setPromptTokens(req.getPromptIdsCount())
-                        .setCompletionTokens(n * max)).build());
+                        .setCompletionTokens(n * (max - from))).build());
                 running.decrementAndGet();
                 ended[0] = true;
                 out.onCompleted();
