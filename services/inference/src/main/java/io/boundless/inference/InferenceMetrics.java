@@ -39,6 +39,12 @@ public class InferenceMetrics {
     Counter cachedPrompt;
     DistributionSummary promptLength;
     Counter resumed;
+    // GetLoad's measurements: cumulative since start, read by routers for canary analysis
+    private final io.boundless.proto.LatencyHistogram[] ttftByPrompt = {new io.boundless.proto.LatencyHistogram(),
+            new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram()};
+    private final io.boundless.proto.LatencyHistogram interTokens = new io.boundless.proto.LatencyHistogram();
+    private final java.util.concurrent.atomic.AtomicLong requestsEnded = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong requestsFailed = new java.util.concurrent.atomic.AtomicLong();
     private volatile boolean modelServerNames;
     private ScheduledExecutorService sampler;
     private final long[] busyRing = new long[6];
@@ -179,12 +185,41 @@ public class InferenceMetrics {
 
     public void firstToken(long nanos, int promptTokens, int cachedTokens) {
         ttft.record(nanos, TimeUnit.NANOSECONDS);
+        ttftByPrompt[io.boundless.proto.LatencyHistogram.promptBucket(promptTokens)].record(nanos / 1e6);
         prompt.increment(promptTokens);
         cachedPrompt.increment(cachedTokens);
     }
 
     public void interToken(long nanos) {
         interToken.record(nanos, TimeUnit.NANOSECONDS);
+        interTokens.record(nanos / 1e6);
+    }
+
+    /** A Generate request ended; failed: this replica ended it (not the client). */
+    public void requestEnded(boolean failed) {
+        requestsEnded.incrementAndGet();
+        if (failed) {
+            requestsFailed.incrementAndGet();
+        }
+    }
+
+    /** The cumulative measurements GetLoad reports. */
+    public io.boundless.proto.inference.v1.Measurements measurements() {
+        var b = io.boundless.proto.inference.v1.Measurements.newBuilder().setRequests(requestsEnded.get()).setFailed(requestsFailed.get());
+        for (double bound : io.boundless.proto.LatencyHistogram.boundsMillis()) {
+            b.addLatencyBoundsMs(bound);
+        }
+        for (int i = 0; i < ttftByPrompt.length; i++) {
+            var h = io.boundless.proto.inference.v1.PromptLengthLatency.newBuilder().setBucket(io.boundless.proto.LatencyHistogram.PROMPT_BUCKETS.get(i));
+            for (long c : ttftByPrompt[i].counts()) {
+                h.addCounts(c);
+            }
+            b.addTimeToFirstToken(h);
+        }
+        for (long c : interTokens.counts()) {
+            b.addInterTokenCounts(c);
+        }
+        return b.build();
     }
 
     /** A sample was resumed here from tokens produced elsewhere. */

@@ -64,6 +64,8 @@ public final class Completion {
     private Phase phase = Phase.PROMPT;
 
     private int[] prompt;
+    /** The model version this request's replicas serve (null: any), drawn once: a resumed sample stays on it. */
+    private String version;
     private int attemptIds;
     private boolean released;
     private Sample[] samples;
@@ -262,7 +264,13 @@ public final class Completion {
 
     /** Sends the whole request (every sample, none started) to the best replica not tried yet, or fails with lastError's story. */
     private void tryWhole(Status lastError) {
-        List<Replica> candidates = new ArrayList<>(gw.pool.admitted());
+        if (tried.isEmpty()) {
+            version = gw.versionFor(req);
+            if (version != null && gw.pool.admitted(version).isEmpty()) {
+                version = gw.fallbackVersion(version);  // the drawn version has no replica serving: the stable one takes it
+            }
+        }
+        List<Replica> candidates = new ArrayList<>(gw.pool.admitted(version));
         candidates.removeAll(tried);
         Replica r = tried.size() >= gw.config.maxAttempts() ? null : gw.picker.pick(prompt, candidates);
         if (r == null) {
@@ -290,14 +298,15 @@ public final class Completion {
      * or, when none can, drains its text and ends the request with the failure once every sample's text is sent.
      */
     private void resume(Sample s, Replica from, Status why) {
-        List<Replica> candidates = new ArrayList<>(gw.pool.admitted());
+        List<Replica> candidates = new ArrayList<>(gw.pool.admitted(version));  // the same version: the same model
         candidates.removeAll(failed);
         Replica r = s.resumes >= gw.config.maxAttempts() ? null : gw.picker.pick(prompt, candidates);
         if (r == null) {
             String story = "inference replica " + from + " failed after " + s.generated.size() + " tokens of sample " + s.index
                     + " had been streamed (" + why.getCode() + ": " + why.getDescription() + ") and "
                     + (s.resumes >= gw.config.maxAttempts() ? "the sample was resumed " + s.resumes + " times, the limit (boundless.router.max-attempts)"
-                            : "no other replica of model '" + req.model() + "' is available to continue it")
+                            : "no other replica of model '" + req.model() + "'" + (version == null ? "" : " version " + version)
+                                    + " is available to continue it")
                     + "; the text sent so far is all there is";
             if (failAfterText == null) {
                 failAfterText = Status.UNAVAILABLE.withDescription(story);

@@ -49,13 +49,19 @@ public final class Gateway implements AutoCloseable {
     private final Semaphore inFlight;
     private final ApiKeys keys;
     private final RateLimiter limiter;
+    /** The split over model versions during a rollout (null: every replica serves, whatever its version). */
+    private volatile io.boundless.router.rollout.VersionSelector versions;
+    private volatile String stableVersion;
+    /** The request header whose value is a stickiness key, and whether the OpenAI user field is one. */
+    private volatile String stickinessHeader = "x-session-id";
+    private volatile boolean stickyByUser = true;
     /** Token id -> its text, for logprobs (filled on demand from the tokenizer). */
     private final Map<Integer, String> pieces = new ConcurrentHashMap<>();
 
     public Gateway(RouterConfig config, RouterMetrics metrics) {
         this.config = config;
         this.metrics = metrics;
-        this.pool = new ReplicaPool(config.replicas(), config.health().interval(), config.health().ejection(), config.health().timeout(),
+        this.pool = new ReplicaPool(config.replicas().orElse(List.of()), config.health().interval(), config.health().ejection(), config.health().timeout(),
                 config.health().failuresToEject());
         ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
             case "prefix" -> ReplicaPicker.Policy.PREFIX;
@@ -78,6 +84,10 @@ public final class Gateway implements AutoCloseable {
     }
 
     public void start() {
+        if (pool.all().isEmpty() && config.deployment().isEmpty()) {
+            throw new IllegalArgumentException("no inference replicas configured (boundless.router.replicas) and no deployment"
+                    + " (boundless.router.deployment) to start them");
+        }
         pool.start();
         if (keys == null) {
             LOG.warn("authentication is OFF: no API keys file is configured (boundless.router.auth.keys-file); every caller is served");
@@ -113,6 +123,42 @@ public final class Gateway implements AutoCloseable {
                     + config.auth().burst() + ") reached for key '" + name + "'; retry in " + wait + " s").asRuntimeException(retryAfter(wait));
         }
         return name;
+    }
+
+    /**
+     * Routes by version from now on: each request draws its version from selector (sticky by its key), and falls
+     * back to the stable version when the drawn one has no admitted replica.
+     */
+    public void route(io.boundless.router.rollout.VersionSelector selector, String stable) {
+        this.versions = selector;
+        this.stableVersion = stable;
+    }
+
+    /** What makes a request sticky to a version: the value of this header, and (user) the OpenAI user field. */
+    public void stickiness(String header, boolean user) {
+        this.stickinessHeader = header.toLowerCase(Locale.ROOT);
+        this.stickyByUser = user;
+    }
+
+    /** The stickiness key of a request with these headers and this OpenAI user field (null: none). */
+    public String stickinessKey(java.util.function.Function<String, String> header, String user) {
+        String h = header.apply(stickinessHeader);
+        if (h != null && !h.isBlank()) {
+            return h.strip();
+        }
+        return stickyByUser && user != null && !user.isBlank() ? user : null;
+    }
+
+    /** The version a request goes to (null: any replica). */
+    String versionFor(TextRequest req) {
+        var v = versions;
+        return v == null ? null : v.select(req.stickinessKey());
+    }
+
+    /** Where a request whose version has no admitted replica goes: the stable version, or null (any) without a rollout. */
+    String fallbackVersion(String version) {
+        String stable = stableVersion;
+        return stable == null || stable.equals(version) ? null : stable;
     }
 
     /** The served models. */

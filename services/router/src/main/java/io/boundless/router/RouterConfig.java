@@ -20,8 +20,8 @@ public interface RouterConfig {
     /** The tokenizer service, host:port. */
     String tokenizer();
 
-    /** Inference replicas serving the model, host:port each. */
-    List<String> replicas();
+    /** Inference replicas serving the model, host:port each (none when a deployment starts them). */
+    Optional<List<String>> replicas();
 
     /** Deadline of a request that brings none of its own (gRPC deadline, HTTP request). */
     @WithDefault("300s")
@@ -42,6 +42,12 @@ public interface RouterConfig {
     /** Prompt text longer than this many bytes is INVALID_ARGUMENT before it is tokenized. */
     @WithDefault("1048576")
     int maxPromptBytes();
+
+    /**
+     * A ModelDeployment file (boundless.io/v1alpha1): the router runs its versions and pools as local inference
+     * processes (see {@code local}), scales them and rolls versions out. Unset: the static replicas.
+     */
+    Optional<java.nio.file.Path> deployment();
 
     /** Replicas tried for one request when they fail before the first token. */
     @WithDefault("3")

@@ -7,21 +7,26 @@ import java.util.List;
 /**
  * One text request, whatever API it came through: a prompt as text, as token ids, or as chat
  * messages (exactly one of them set), how to sample, and how many samples. chatTemplate, for chat
- * messages only, replaces the model's template (null: the model's own).
+ * messages only, replaces the model's template (null: the model's own). stickinessKey (the session
+ * header's value, or the OpenAI user field; null: none) keeps a user on one model version during a rollout.
  */
 public record TextRequest(String model, String text, int[] ids, List<ChatMessage> messages, String chatTemplate, Sampling sampling, int n,
-        String requestId) {
+        String requestId, String stickinessKey) {
 
     public static TextRequest ofText(String model, String text, Sampling s, int n, String id) {
-        return new TextRequest(model, text, null, null, null, s, n, id);
+        return new TextRequest(model, text, null, null, null, s, n, id, null);
     }
 
     public static TextRequest ofIds(String model, int[] ids, Sampling s, int n, String id) {
-        return new TextRequest(model, null, ids, null, null, s, n, id);
+        return new TextRequest(model, null, ids, null, null, s, n, id, null);
     }
 
     /** A chat request; an empty or null chatTemplate means the model's own. */
     public static TextRequest ofChat(String model, List<ChatMessage> messages, String chatTemplate, Sampling s, int n, String id) {
-        return new TextRequest(model, null, null, messages, chatTemplate == null || chatTemplate.isEmpty() ? null : chatTemplate, s, n, id);
+        return new TextRequest(model, null, null, messages, chatTemplate == null || chatTemplate.isEmpty() ? null : chatTemplate, s, n, id, null);
+    }
+
+    public TextRequest withStickinessKey(String key) {
+        return new TextRequest(model, text, ids, messages, chatTemplate, sampling, n, requestId, key == null || key.isEmpty() ? null : key);
     }
 }

@@ -143,6 +143,9 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                 b.setUsage(Usage.newBuilder().setPromptTokens(promptTokens).setCachedPromptTokens(cachedTokens).setCompletionTokens(completionTokens));
             }
             send(b.build());
+            if (last) {
+                metrics.requestEnded(reason == Sequence.FinishReason.ABORTED && !call.isCancelled());
+            }
             if (last && !gone) {
                 gone = true;
                 try {
@@ -230,7 +233,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             Engine.Load l = engine().load();
             GetLoadResponse.Builder b = GetLoadResponse.newBuilder().setQueueDepth(l.waiting()).setRunning(l.running()).setKvUsage(l.kvUsage())
                     .setPrefixCacheHitRate(l.prefixHitRate()).setBusyFraction(metrics.busyFraction())
-                    .setFreeKvBlocks(engine().freeBlocks()).setPreemptions(l.preemptions());
+                    .setFreeKvBlocks(engine().freeBlocks()).setPreemptions(l.preemptions()).setMeasurements(metrics.measurements());
             metrics.gpu().ifPresent(g -> b.setGpuUtilization(g.utilization()).setGpuMemoryUsedBytes(g.memoryUsed())
                     .setGpuMemoryTotalBytes(g.memoryTotal()));
             out.onNext(b.build());

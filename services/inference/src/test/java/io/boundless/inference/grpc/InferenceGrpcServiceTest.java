@@ -226,6 +226,18 @@ class InferenceGrpcServiceTest {
         GetLoadResponse load = inference.getLoad(GetLoadRequest.getDefaultInstance());
         assertThat(load.hasGpuUtilization()).isFalse();
         assertThat(load.hasGpuMemoryTotalBytes()).isFalse();
+        // the replica's own measurements, cumulative: a generated request shows in the counts and the histograms
+        generate(request(300, SamplingParameters.newBuilder().setMaxNewTokens(3).setIgnoreEos(true)).build());
+        var m = inference.getLoad(GetLoadRequest.getDefaultInstance()).getMeasurements();
+        assertThat(m.getRequests()).isGreaterThanOrEqualTo(1).isGreaterThan(load.getMeasurements().getRequests());
+        assertThat(m.getFailed()).isZero();
+        assertThat(m.getLatencyBoundsMsCount()).isEqualTo(131);
+        assertThat(m.getTimeToFirstTokenList()).extracting(io.boundless.proto.inference.v1.PromptLengthLatency::getBucket)
+                .containsExactly("<256", "256-1023", "1024-4095", ">=4096");
+        assertThat(m.getTimeToFirstToken(1).getCountsList().stream().mapToLong(Long::longValue).sum())
+                .as("the 300-token prompt's first token").isGreaterThan(load.getMeasurements().getTimeToFirstTokenCount() == 0 ? 0
+                        : load.getMeasurements().getTimeToFirstToken(1).getCountsList().stream().mapToLong(Long::longValue).sum());
+        assertThat(m.getInterTokenCountsList().stream().mapToLong(Long::longValue).sum()).isGreaterThanOrEqualTo(2);
 
         assertThat(HealthGrpc.newBlockingStub(channel).check(HealthCheckRequest.newBuilder().setService("boundless.inference.v1.Inference").build())
                 .getStatus()).isEqualTo(ServingStatus.SERVING);

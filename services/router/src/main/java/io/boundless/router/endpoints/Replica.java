@@ -7,11 +7,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One inference replica: its channel, the requests the router has outstanding on it, and whether it
- * is admitted (passed its last health check and is not ejected).
+ * One inference replica: its channel, the requests the router has outstanding on it, whether it is
+ * admitted (passed its last health check, is not ejected and is not draining), the version and pool it
+ * serves (empty for a statically configured replica), one replica's relative capacity, and its last load.
  */
 public final class Replica implements AutoCloseable {
+    /** STARTING until its first health check passes; DRAINING once it is leaving (no new requests). */
+    public enum State { STARTING, SERVING, DRAINING }
+
     private final String address;
+    private final String version;
+    private final String pool;
+    private final double capacity;
+    private volatile State state = State.STARTING;
+    private volatile io.boundless.proto.inference.v1.GetLoadResponse lastLoad;
+    private volatile long lastLoadNanos;
     private final ManagedChannel channel;
     private final InferenceGrpc.InferenceStub stub;
     private final AtomicInteger outstanding = new AtomicInteger();
@@ -22,7 +32,17 @@ public final class Replica implements AutoCloseable {
     private int failedChecks;  // consecutive; the health checker's thread only
 
     public Replica(String address) {
+        this(address, "", "", 1.0);
+    }
+
+    public Replica(String address, String version, String pool, double capacity) {
+        if (!(capacity > 0)) {
+            throw new IllegalArgumentException("a replica's capacity is above 0, not " + capacity);
+        }
         this.address = address;
+        this.version = version;
+        this.pool = pool;
+        this.capacity = capacity;
         int colon = address.lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException("an inference replica is host:port, not '" + address + "'");
@@ -56,9 +76,44 @@ public final class Replica implements AutoCloseable {
         outstanding.decrementAndGet();
     }
 
-    /** Healthy and not ejected. */
+    /** Healthy, not ejected and not draining. */
     public boolean admitted() {
-        return healthy && System.nanoTime() - ejectedUntilNanos >= 0;
+        return healthy && state != State.DRAINING && System.nanoTime() - ejectedUntilNanos >= 0;
+    }
+
+    public String version() {
+        return version;
+    }
+
+    public String pool() {
+        return pool;
+    }
+
+    /** One replica's throughput relative to the others' (its pool's capacity): load balancing and scaling weigh by it. */
+    public double capacity() {
+        return capacity;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    /** Stops it getting new requests; its streams go on. */
+    public void drain() {
+        state = State.DRAINING;
+    }
+
+    /** The last GetLoad answer, null before the first. */
+    public io.boundless.proto.inference.v1.GetLoadResponse lastLoad() {
+        return lastLoad;
+    }
+
+    void loaded(io.boundless.proto.inference.v1.GetLoadResponse load) {
+        lastLoad = load;
+        lastLoadNanos = System.nanoTime();
+        if (state == State.STARTING) {
+            state = State.SERVING;
+        }
     }
 
     public boolean healthy() {

@@ -20,18 +20,16 @@ import org.jboss.logging.Logger;
 public final class ReplicaPool implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ReplicaPool.class);
 
-    private final List<Replica> replicas;
+    private final List<Replica> replicas = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Duration interval;
     private final Duration ejection;
     private final Duration timeout;
     private final int failuresToEject;
     private final ScheduledExecutorService checker;
 
+    /** Static addresses (may be empty: a replica manager adds them), checked every interval. */
     public ReplicaPool(List<String> addresses, Duration interval, Duration ejection, Duration timeout, int failuresToEject) {
-        if (addresses.isEmpty()) {
-            throw new IllegalArgumentException("no inference replicas configured (boundless.router.replicas)");
-        }
-        this.replicas = addresses.stream().map(String::trim).distinct().map(Replica::new).toList();
+        addresses.stream().map(String::trim).filter(a -> !a.isEmpty()).distinct().map(Replica::new).forEach(replicas::add);
         this.interval = interval;
         this.ejection = ejection;
         this.timeout = timeout;
@@ -53,6 +51,24 @@ public final class ReplicaPool implements AutoCloseable {
 
     public List<Replica> admitted() {
         return replicas.stream().filter(Replica::admitted).toList();
+    }
+
+    /** The admitted replicas of a version (null: of every version). */
+    public List<Replica> admitted(String version) {
+        return replicas.stream().filter(r -> r.admitted() && (version == null || r.version().equals(version))).toList();
+    }
+
+    /** A replica the replica manager started; it is checked at once and admitted when it passes. */
+    public void add(Replica r) {
+        replicas.add(r);
+        checker.execute(() -> check(r));
+    }
+
+    /** A replica that stopped: it leaves the pool and its channel closes. */
+    public void remove(Replica r) {
+        if (replicas.remove(r)) {
+            r.close();
+        }
     }
 
     /** A request failed on the replica before its first token: eject it. */
@@ -83,7 +99,7 @@ public final class ReplicaPool implements AutoCloseable {
                 var info = stub.getModelInfo(GetModelInfoRequest.getDefaultInstance());
                 r.describe(info.getModel(), info.getContextLength());
             }
-            stub.getLoad(GetLoadRequest.getDefaultInstance());
+            r.loaded(stub.getLoad(GetLoadRequest.getDefaultInstance()));
             r.checkPassed();
             if (!r.healthy()) {
                 LOG.infof("inference replica %s (%s) passes its health check", r, r.modelName());

@@ -84,6 +84,7 @@ public class OpenAiRoutes {
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
                     : prompt(body, model, sampling, n, id);
+            req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user")));
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
             Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)

@@ -2,7 +2,7 @@ package io.boundless.router.rollout;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.function.Supplier;
+import java.util.function.Function;
 
 /**
  * A canary rollout of one model, as Argo Rollouts' canary strategy spells it: steps of {@code setWeight},
@@ -93,8 +93,11 @@ public final class RolloutController {
         return status();
     }
 
-    /** Advances the rollout at {@code now}: {@code canaryReady} says whether a canary replica serves. */
-    public Status tick(long now, boolean canaryReady, Supplier<CanaryAnalysis.Result> analyze) {
+    /**
+     * Advances the rollout at {@code now}: {@code canaryReady} says whether a canary replica serves; {@code analyze}
+     * compares canary and stable over the window it is given (the analysis step's, ending now).
+     */
+    public Status tick(long now, boolean canaryReady, Function<Duration, CanaryAnalysis.Result> analyze) {
         if (phase != Phase.PROGRESSING || canary == null) {
             return status();
         }
@@ -134,7 +137,7 @@ public final class RolloutController {
                     if (now - stepStartedAt < a.window().toMillis()) {
                         return status();
                     }
-                    lastAnalysis = analyze.get();
+                    lastAnalysis = analyze.apply(a.window());
                     switch (lastAnalysis.verdict()) {
                         case PASS -> {
                             inconclusive = 0;
@@ -224,6 +227,16 @@ public final class RolloutController {
         weight = 0;
         message = "aborted by " + who + "; " + stable + " keeps all traffic";
         return status();
+    }
+
+    /** The version serving all traffic outside a rollout (after a promotion: the promoted one). */
+    public String stable() {
+        return stable;
+    }
+
+    /** The version being rolled out, or null. */
+    public String canary() {
+        return canary;
     }
 
     public Status status() {

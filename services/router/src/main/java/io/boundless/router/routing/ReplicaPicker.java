@@ -69,18 +69,21 @@ public final class ReplicaPicker {
         if (policy == Policy.ROUND_ROBIN) {
             return list.get(Math.floorMod(roundRobin.getAndIncrement(), list.size()));
         }
-        long[] chain = blockHashes(prompt, Math.min(maxBlocks, prompt.length / blockSize));
+        // seeded by version: two versions' caches hold different keys and values for the same prompt
+        long[] chain = blockHashes(prompt, Math.min(maxBlocks, prompt.length / blockSize), list.getFirst().version());
         int total = 0;
+        double capacity = 0;
         for (Replica r : list) {
             total += r.outstanding();
+            capacity += r.capacity();
         }
-        // a replica may hold at most ceil(c · (total + 1) / n) requests, counting this one
-        double bound = Math.ceil(loadFactor * (total + 1) / list.size());
+        // a replica may hold at most ceil(c · (total + 1) · its share of the capacity) requests, counting this one
+        double perUnit = loadFactor * (total + 1) / capacity;
         synchronized (sentTo) {
             Replica chosen = null;
             for (int j = chain.length - 1; j >= 0 && chosen == null; j--) {
                 Replica r = sentTo.get(chain[j]);
-                if (r != null && list.contains(r) && r.outstanding() + 1 <= bound) {
+                if (r != null && list.contains(r) && r.outstanding() + 1 <= Math.ceil(perUnit * r.capacity())) {
                     chosen = r;
                 }
             }
@@ -108,24 +111,24 @@ public final class ReplicaPicker {
     }
 
     /**
-     * The replica with the fewest outstanding requests; among equals, the one with the fewest
-     * remembered prefix blocks (so that new prefixes fill the caches evenly even when requests come
-     * one at a time), then the one the key's hash points at.
+     * The replica with the fewest outstanding requests per unit of capacity; among equals, the one with the fewest
+     * remembered prefix blocks per unit (so that new prefixes fill the caches evenly even when requests come one at
+     * a time), then the one the key's hash points at.
      */
     private Replica leastLoaded(List<Replica> list, long key) {
-        int min = Integer.MAX_VALUE;
+        double min = Double.MAX_VALUE;
         for (Replica r : list) {
-            min = Math.min(min, r.outstanding());
+            min = Math.min(min, r.outstanding() / r.capacity());
         }
-        int minBlocks = Integer.MAX_VALUE;
+        double minBlocks = Double.MAX_VALUE;
         for (Replica r : list) {
-            if (r.outstanding() == min) {
-                minBlocks = Math.min(minBlocks, footprint.getOrDefault(r, 0));
+            if (r.outstanding() / r.capacity() == min) {
+                minBlocks = Math.min(minBlocks, footprint.getOrDefault(r, 0) / r.capacity());
             }
         }
         List<Replica> idle = new ArrayList<>();
         for (Replica r : list) {
-            if (r.outstanding() == min && footprint.getOrDefault(r, 0) == minBlocks) {
+            if (r.outstanding() / r.capacity() == min && footprint.getOrDefault(r, 0) / r.capacity() == minBlocks) {
                 idle.add(r);
             }
         }
@@ -134,8 +137,13 @@ public final class ReplicaPicker {
 
     /** Chained hashes of the first n blocks: h[j] covers blocks 0..j. */
     long[] blockHashes(int[] ids, int n) {
+        return blockHashes(ids, n, "");
+    }
+
+    /** The same, seeded by a version name (the empty one gives the unseeded chain). */
+    long[] blockHashes(int[] ids, int n, String version) {
         long[] out = new long[n];
-        long h = 0x9E3779B97F4A7C15L;
+        long h = 0x9E3779B97F4A7C15L ^ (version.isEmpty() ? 0 : mix(version.hashCode() * 0xD6E8FEB86659FD93L));
         for (int j = 0; j < n; j++) {
             for (int i = j * blockSize; i < (j + 1) * blockSize; i++) {
                 h = mix(h ^ (ids[i] & 0xFFFFFFFFL) * 0xC2B2AE3D27D4EB4FL);

@@ -30,7 +30,7 @@ class RolloutControllerTest {
     static RolloutController.Status run(RolloutController c, int from, int to, boolean ready, Deque<Result> verdicts, List<Integer> weights) {
         RolloutController.Status s = c.status();
         for (int t = from; t < to; t++) {
-            s = c.tick(t * 1000L, ready, verdicts::removeFirst);
+            s = c.tick(t * 1000L, ready, window -> verdicts.removeFirst());
             weights.add(s.canaryWeight());
         }
         return s;
@@ -136,7 +136,7 @@ class RolloutControllerTest {
         assertThat(s.phase()).isEqualTo(Phase.PAUSED);
         assertThat(s.canaryWeight()).isEqualTo(20);
         c.resume(100_000);
-        s = c.tick(101_000, true, () -> null);
+        s = c.tick(101_000, true, window -> null);
         assertThat(s.phase()).isEqualTo(Phase.HEALTHY);
         assertThat(s.stable()).isEqualTo("v2");
     }

@@ -147,4 +147,33 @@ class ReplicaPickerTest {
         }
         assertThat(seen).hasSize(4);
     }
+
+    @Test
+    void loadIsWeighedByCapacity() {
+        // a GH200-like replica (capacity 2) beside an H100-like one (1): new prefixes, each held, split 2:1
+        Replica big = new Replica("127.0.0.1:20100", "v1", "gh200", 2.0);
+        Replica small = new Replica("127.0.0.1:20101", "v1", "h100", 1.0);
+        try {
+            ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
+            Map<Replica, Integer> got = new HashMap<>();
+            for (int i = 0; i < 300; i++) {
+                Replica r = picker.pick(prompt(100 + i, 0, 80), List.of(big, small));
+                r.acquire();
+                got.merge(r, 1, Integer::sum);
+            }
+            assertThat(got.get(big)).isBetween(199, 201);
+            assertThat(got.get(small)).isBetween(99, 101);
+        } finally {
+            big.close();
+            small.close();
+        }
+    }
+
+    @Test
+    void prefixHashesAreSeededByVersion() {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
+        int[] p = prompt(1, 1, 64);
+        assertThat(picker.blockHashes(p, 4, "v1")).isNotEqualTo(picker.blockHashes(p, 4, "v2"));
+        assertThat(picker.blockHashes(p, 4, "")).isEqualTo(picker.blockHashes(p, 4));
+    }
 }
