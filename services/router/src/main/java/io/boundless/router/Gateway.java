@@ -28,7 +28,7 @@ import org.jboss.logging.Logger;
  * The router's domain entry point, independent of the API a request came through: authentication and
  * rate limits, validation, admission, and starting a {@link Completion}.
  */
-public final class Gateway implements AutoCloseable {
+public final class Gateway implements AutoCloseable, io.boundless.router.control.Router {
     private static final Logger LOG = Logger.getLogger(Gateway.class);
     /** Trailer that carries a rate limit's wait in seconds (the HTTP API turns it into Retry-After). */
     public static final Metadata.Key<String> RETRY_AFTER = Metadata.Key.of("retry-after", Metadata.ASCII_STRING_MARSHALLER);
@@ -129,12 +129,14 @@ public final class Gateway implements AutoCloseable {
      * Routes by version from now on: each request draws its version from selector (sticky by its key), and falls
      * back to the stable version when the drawn one has no admitted replica.
      */
+    @Override
     public void route(io.boundless.router.rollout.VersionSelector selector, String stable) {
         this.versions = selector;
         this.stableVersion = stable;
     }
 
     /** What makes a request sticky to a version: the value of this header, and (user) the OpenAI user field. */
+    @Override
     public void stickiness(String header, boolean user) {
         this.stickinessHeader = header.toLowerCase(Locale.ROOT);
         this.stickyByUser = user;

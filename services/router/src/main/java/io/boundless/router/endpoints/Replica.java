@@ -108,7 +108,8 @@ public final class Replica implements AutoCloseable {
         return lastLoad;
     }
 
-    void loaded(io.boundless.proto.inference.v1.GetLoadResponse load) {
+    /** A GetLoad answer (the pool's health checks; public for the controller's tests, which play them). */
+    public void loaded(io.boundless.proto.inference.v1.GetLoadResponse load) {
         lastLoad = load;
         lastLoadNanos = System.nanoTime();
         if (state == State.STARTING) {
@@ -120,7 +121,8 @@ public final class Replica implements AutoCloseable {
         return healthy;
     }
 
-    void healthy(boolean h) {
+    /** Set by the pool's health checks (public for the controller's tests, which play the checks). */
+    public void healthy(boolean h) {
         healthy = h;
     }
 

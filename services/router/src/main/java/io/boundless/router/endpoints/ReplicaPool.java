@@ -41,7 +41,10 @@ public final class ReplicaPool implements AutoCloseable {
         });
     }
 
+    private volatile boolean started;
+
     public void start() {
+        started = true;
         checker.scheduleWithFixedDelay(this::checkAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -61,7 +64,9 @@ public final class ReplicaPool implements AutoCloseable {
     /** A replica the replica manager started; it is checked at once and admitted when it passes. */
     public void add(Replica r) {
         replicas.add(r);
-        checker.execute(() -> check(r));
+        if (started) {
+            checker.execute(() -> check(r));
+        }
     }
 
     /** A replica that stopped: it leaves the pool and its channel closes. */

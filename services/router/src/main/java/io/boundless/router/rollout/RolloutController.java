@@ -211,6 +211,30 @@ public final class RolloutController {
         return status();
     }
 
+    /**
+     * An operator sets the canary's weight by hand: the rollout pauses there (resume goes on with the steps from where
+     * it was, and the next setWeight step sets its own weight).
+     */
+    public Status setWeight(long now, int w) {
+        if (canary == null || phase == Phase.HEALTHY || phase == Phase.DEGRADED) {
+            throw new IllegalStateException("no rollout in progress: " + stable + " is stable");
+        }
+        new SetWeight(w); // checks the range
+        weight = w;
+        if (phase != Phase.PAUSED) {
+            pausedAt = now;
+        }
+        phase = Phase.PAUSED;
+        manualPause = true;
+        message = "canary " + canary + " set to " + w + "% by an operator; paused at step " + (step + 1);
+        return status();
+    }
+
+    /** The number of steps. */
+    public int steps() {
+        return steps.size();
+    }
+
     public Status promote(long now) {
         if (canary == null) {
             throw new IllegalStateException("no rollout in progress: " + stable + " is stable");

@@ -1,0 +1,531 @@
+package io.boundless.router.control;
+
+import io.boundless.proto.inference.v1.GetLoadResponse;
+import io.boundless.router.autoscale.Autoscaler;
+import io.boundless.router.autoscale.ReplicaLoad;
+import io.boundless.router.autoscale.ScalingSpec;
+import io.boundless.router.endpoints.Replica;
+import io.boundless.router.endpoints.ReplicaPool;
+import io.boundless.router.rollout.CanaryAnalysis;
+import io.boundless.router.rollout.DeploymentStatus;
+import io.boundless.router.rollout.MeasurementWindows;
+import io.boundless.router.rollout.ModelDeployment;
+import io.boundless.router.rollout.ModelDeployments;
+import io.boundless.router.rollout.RolloutController;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+import org.jboss.logging.Logger;
+
+/**
+ * The control loop of one ModelDeployment, free of Kubernetes: once a tick it reaps replicas that exited, finishes
+ * drains, reads the replicas' loads and measurements (which the pool's health checks fetch through GetLoad), advances
+ * the rollout ({@link RolloutController}, its analysis over {@link MeasurementWindows}), asks each (version, pool)'s
+ * {@link Autoscaler} for its replica count, starts or drains replicas to get there through the {@link ReplicaManager},
+ * and tells the {@link Router} the version weights. A replica leaves in three steps: it is drained (no new requests),
+ * its streams finish (the router's and the replica's own counts reach zero) or the grace period passes, then it is
+ * stopped. A version outside the rollout (rolled back, retired by a promotion, removed from the spec) is drained to
+ * zero. A replica that exits is replaced after a backoff that doubles with each exit in a row (a version whose files
+ * are broken crash-loops slowly, and its rollout ends at the progress deadline).
+ *
+ * <p>All methods are synchronized; {@link #tick} runs on the controller's thread, the admin calls on gRPC's.
+ */
+public final class DeploymentController implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(DeploymentController.class);
+    private static final int EVENTS = 200;
+
+    private record Key(String version, String pool) {}
+
+    private static final class Member {
+        final ReplicaManager.Handle handle;
+        final Replica replica;
+        final long startedAt;
+        long drainingSince = -1;
+
+        Member(ReplicaManager.Handle handle, Replica replica, long startedAt) {
+            this.handle = handle;
+            this.replica = replica;
+            this.startedAt = startedAt;
+        }
+    }
+
+    private final class Group {
+        final Key key;
+        final List<Member> members = new ArrayList<>();
+        Autoscaler scaler;
+        Autoscaler.Decision last;
+        int exitsInARow;
+        long nextStartAt;
+        String lastExit;
+
+        Group(Key key) {
+            this.key = key;
+        }
+
+        List<Member> serving() {
+            return members.stream().filter(m -> m.drainingSince < 0).toList();
+        }
+    }
+
+    private final String servedModel;
+    private final ReplicaPool pool;
+    private final ReplicaManager manager;
+    private final Router router;
+    private final LongSupplier clock;
+    private final Duration drainGrace;
+    private final MeasurementWindows windows = new MeasurementWindows(Duration.ofMinutes(30));
+    private final Map<Key, Group> groups = new LinkedHashMap<>();
+    private final Deque<DeploymentStatus.Event> events = new ArrayDeque<>();
+    private final List<Consumer<DeploymentStatus.Event>> listeners = new CopyOnWriteArrayList<>();
+    private final Map<String, DeploymentStatus.Condition> conditions = new LinkedHashMap<>();
+    private ModelDeployment deployment;
+    private long generation;
+    private RolloutController rollout;
+    private CanaryAnalysis analysis;
+    private String lastTarget;
+    private RolloutController.Status lastRollout;
+    private java.util.concurrent.ScheduledExecutorService thread;
+
+    /**
+     * @param servedModel the model name the router serves (a deployment for another is refused)
+     * @param clock       milliseconds (System::currentTimeMillis; tests give their own)
+     * @param drainGrace  how long a draining replica's streams may take before it is stopped anyway
+     */
+    public DeploymentController(String servedModel, ReplicaPool pool, ReplicaManager manager, Router router, LongSupplier clock, Duration drainGrace) {
+        this.servedModel = servedModel;
+        this.pool = pool;
+        this.manager = manager;
+        this.router = router;
+        this.clock = clock;
+        this.drainGrace = drainGrace;
+    }
+
+    /** Ticks every interval on a thread of its own. */
+    public synchronized void start(Duration interval) {
+        thread = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("deployment-controller").daemon().factory());
+        thread.scheduleWithFixedDelay(() -> {
+            try {
+                tick();
+            } catch (RuntimeException e) {
+                LOG.error("the deployment controller's tick failed", e);
+            }
+        }, 0, interval.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Applies a deployment (the first, or a change). The last version listed is the target: on the first apply the
+     * first version listed is stable and, if the target differs, a rollout to it starts; later, a new target starts a
+     * rollout from the stable version (re-applying the same target after a rollback does not retry it). Returns the
+     * generation. Refused, changing nothing: an invalid resource, another model, removing the stable version.
+     */
+    public synchronized long apply(ModelDeployment d) {
+        List<String> problems = ModelDeployments.check(d);
+        if (!problems.isEmpty()) {
+            throw new ModelDeployments.InvalidDeploymentException(String.join("; ", problems));
+        }
+        if (!d.spec().model().equals(servedModel)) {
+            throw new ModelDeployments.InvalidDeploymentException("spec.model is " + d.spec().model() + ", but this router serves " + servedModel);
+        }
+        List<String> names = d.spec().versions().stream().map(ModelDeployment.Version::name).toList();
+        if (rollout != null && !names.contains(rollout.stable())) {
+            throw new ModelDeployments.InvalidDeploymentException("spec.versions no longer lists " + rollout.stable()
+                    + ", the stable version that serves the traffic; roll out another version and promote it first");
+        }
+        long now = clock.getAsLong();
+        boolean inProgress = rollout != null && rollout.canary() != null && (lastRollout.phase() == RolloutController.Phase.PROGRESSING
+                || lastRollout.phase() == RolloutController.Phase.PAUSED);
+        String target = names.getLast();
+        // a new rollout controller (the new spec's steps) for a new target; the same target re-applied keeps the
+        // rollout's state: a rolled-back version stays Degraded until the spec names another one
+        if (rollout == null || !inProgress && !target.equals(lastTarget)) {
+            rollout = new RolloutController(rollout == null ? names.getFirst() : rollout.stable(), ModelDeployments.steps(d),
+                    ModelDeployments.progressDeadline(d), ModelDeployments.inconclusiveLimit(d));
+            lastRollout = rollout.status();
+        }
+        analysis = new CanaryAnalysis(ModelDeployments.analysis(d));
+        deployment = d;
+        generation++;
+        for (Group g : groups.values()) {
+            g.scaler = null;  // the new spec's scaling, with a fresh history
+        }
+        var st = d.spec().rollout() == null ? null : d.spec().rollout().stickiness();
+        router.stickiness(st == null || st.header() == null ? "x-session-id" : st.header(), st == null || st.user() == null || st.user());
+        event(now, "Normal", "Applied", "generation " + generation + ": versions " + names + ", pools "
+                + d.spec().pools().stream().map(ModelDeployment.Pool::name).toList());
+        if (!target.equals(rollout.stable()) && !target.equals(lastTarget)) {
+            lastRollout = rollout.start(target, now);
+            event(now, "Normal", "RolloutStarted", "rolling out " + target + " (stable " + rollout.stable() + ")");
+        }
+        lastTarget = target;
+        tick();
+        return generation;
+    }
+
+    public synchronized long generation() {
+        return generation;
+    }
+
+    /** One round of the loop (public for tests, which drive it with their own clock). */
+    public synchronized void tick() {
+        if (deployment == null) {
+            return;
+        }
+        long now = clock.getAsLong();
+        reap(now);
+        finishDrains(now);
+        for (Group g : groups.values()) {
+            for (Member m : g.members) {
+                GetLoadResponse load = m.replica.lastLoad();
+                if (load != null && load.hasMeasurements()) {
+                    windows.record(m.handle.id(), g.key.version(), now, load.getMeasurements());
+                }
+                if (m.replica.admitted()) {
+                    g.exitsInARow = 0;
+                }
+            }
+        }
+        windows.prune(now);
+        advanceRollout(now);
+        Set<String> active = activeVersions();
+        for (var v : deployment.spec().versions()) {
+            for (var p : deployment.spec().pools()) {
+                group(new Key(v.name(), p.name()));
+            }
+        }
+        for (Group g : groups.values()) {
+            scale(g, active.contains(g.key.version()) && poolOf(g.key.pool()) != null && sourceOf(g.key.version()) != null, now);
+        }
+        router.route(rollout.selector(), rollout.stable());
+        updateConditions(now);
+    }
+
+    private Group group(Key k) {
+        return groups.computeIfAbsent(k, Group::new);
+    }
+
+    private ModelDeployment.Pool poolOf(String name) {
+        return deployment.spec().pools().stream().filter(p -> p.name().equals(name)).findFirst().orElse(null);
+    }
+
+    private String sourceOf(String version) {
+        return deployment.spec().versions().stream().filter(v -> v.name().equals(version)).map(ModelDeployment.Version::source).findFirst().orElse(null);
+    }
+
+    /** The stable version, and the canary while its rollout goes on. */
+    private Set<String> activeVersions() {
+        Set<String> a = new LinkedHashSet<>();
+        a.add(rollout.stable());
+        if (rollout.canary() != null && (lastRollout.phase() == RolloutController.Phase.PROGRESSING || lastRollout.phase() == RolloutController.Phase.PAUSED)) {
+            a.add(rollout.canary());
+        }
+        return a;
+    }
+
+    private void reap(long now) {
+        for (Group g : groups.values()) {
+            for (var it = g.members.iterator(); it.hasNext(); ) {
+                Member m = it.next();
+                if (manager.alive(m.handle)) {
+                    continue;
+                }
+                it.remove();
+                pool.remove(m.replica);
+                if (m.drainingSince >= 0) {
+                    continue;  // it was leaving anyway
+                }
+                g.exitsInARow++;
+                long backoff = Math.min(30_000L, 1000L << Math.min(5, g.exitsInARow - 1));
+                g.nextStartAt = now + backoff;
+                String why = manager.exitReason(m.handle);
+                g.lastExit = why;
+                event(now, "Warning", "ReplicaExited", "replica " + m.handle.id() + " of " + g.key.version() + " in pool " + g.key.pool() + " exited"
+                        + (why == null ? "" : ": " + why) + "; replaced in " + backoff / 1000 + " s (" + g.exitsInARow + " in a row)");
+            }
+        }
+    }
+
+    private void finishDrains(long now) {
+        for (Group g : groups.values()) {
+            for (var it = g.members.iterator(); it.hasNext(); ) {
+                Member m = it.next();
+                if (m.drainingSince < 0) {
+                    continue;
+                }
+                GetLoadResponse l = m.replica.lastLoad();
+                boolean idle = m.replica.outstanding() == 0 && (l == null || !m.replica.healthy() || l.getRunning() + l.getQueueDepth() == 0);
+                boolean late = now - m.drainingSince > drainGrace.toMillis();
+                if (!idle && !late) {
+                    continue;
+                }
+                it.remove();
+                manager.stop(m.handle);
+                pool.remove(m.replica);
+                event(now, late && !idle ? "Warning" : "Normal", "Drained", "replica " + m.handle.id() + " of " + g.key.version() + " in pool "
+                        + g.key.pool() + (idle ? " finished its streams in " + (now - m.drainingSince) / 1000 + " s" : " still had streams after the grace period of "
+                        + drainGrace.toSeconds() + " s") + " and was stopped");
+            }
+        }
+    }
+
+    private void advanceRollout(long now) {
+        String canary = rollout.canary();
+        boolean ready = canary != null && !pool.admitted(canary).isEmpty();
+        RolloutController.Status before = lastRollout;
+        lastRollout = rollout.tick(now, ready, window -> analysis.analyze(windows.window(canary, now, window),
+                windows.window(rollout.stable(), now, window)));
+        RolloutController.Status s = lastRollout;
+        if (before != null && (s.phase() != before.phase() || s.step() != before.step() || s.canaryWeight() != before.canaryWeight()
+                || !s.message().equals(before.message()))) {
+            String reason = switch (s.phase()) {
+                case DEGRADED -> s.message().startsWith("rolled back") ? "RolledBack" : s.message().startsWith("aborted") ? "Aborted" : "ProgressDeadlineExceeded";
+                case HEALTHY -> s.retired() != null ? "Promoted" : "Healthy";
+                case PAUSED -> "Paused";
+                case PROGRESSING -> "Progressing";
+            };
+            event(now, s.phase() == RolloutController.Phase.DEGRADED ? "Warning" : "Normal", reason, s.message());
+        }
+    }
+
+    private void scale(Group g, boolean active, long now) {
+        List<Member> serving = g.serving();
+        int desired;
+        if (!active) {
+            desired = 0;
+        } else {
+            ModelDeployment.Pool p = poolOf(g.key.pool());
+            ScalingSpec spec = ModelDeployments.scalingSpec(deployment, p.name());
+            if (spec == null) {
+                desired = p.minReplicas() == null ? 1 : p.minReplicas();
+                g.last = new Autoscaler.Decision(serving.size(), desired, "none", Double.NaN, Double.NaN, "no autoscaling: minReplicas", false);
+            } else {
+                if (g.scaler == null) {
+                    g.scaler = new Autoscaler(spec);
+                }
+                List<ReplicaLoad> loads = serving.stream().map(m -> load(m.replica)).toList();
+                g.last = g.scaler.decide(now, loads, 0);
+                desired = g.last.desired();
+            }
+        }
+        if (desired > serving.size()) {
+            if (now < g.nextStartAt) {
+                return;  // backing off after exits
+            }
+            ModelDeployment.Pool p = poolOf(g.key.pool());
+            int add = desired - serving.size();
+            for (int i = 0; i < add; i++) {
+                try {
+                    ReplicaManager.Handle h = manager.start(g.key.version(), sourceOf(g.key.version()), p);
+                    Replica r = new Replica(h.address(), g.key.version(), g.key.pool(), ModelDeployments.capacity(deployment, p.name()));
+                    g.members.add(new Member(h, r, now));
+                    pool.add(r);
+                } catch (Exception e) {
+                    g.lastExit = e.getMessage();
+                    g.nextStartAt = now + 5000;
+                    event(now, "Warning", "FailedCreate", "could not start a replica of " + g.key.version() + " in pool " + g.key.pool() + ": " + e.getMessage());
+                    return;
+                }
+            }
+            event(now, "Normal", "ScaledUp", g.key.version() + " in pool " + g.key.pool() + ": " + serving.size() + " -> " + desired
+                    + (g.last == null ? "" : " (" + g.last.reason() + ")"));
+        } else if (desired < serving.size()) {
+            // the ones not serving yet first, then the least busy
+            List<Member> order = new ArrayList<>(serving);
+            order.sort(Comparator.comparing((Member m) -> m.replica.admitted()).thenComparingInt(m -> m.replica.outstanding()));
+            for (Member m : order.subList(0, serving.size() - desired)) {
+                m.drainingSince = now;
+                m.replica.drain();
+            }
+            event(now, "Normal", "ScaledDown", g.key.version() + " in pool " + g.key.pool() + ": " + serving.size() + " -> " + desired
+                    + (active ? g.last == null ? "" : " (" + g.last.reason() + ")" : " (the version no longer serves)") + "; draining "
+                    + (serving.size() - desired));
+        }
+    }
+
+    /** A replica's load for the autoscaler: GPU utilization where NVML reports it, else the engine's busy fraction. */
+    static ReplicaLoad load(Replica r) {
+        GetLoadResponse l = r.lastLoad();
+        if (l == null || !r.admitted()) {
+            return ReplicaLoad.starting();
+        }
+        return new ReplicaLoad(true, l.hasGpuUtilization() ? l.getGpuUtilization() : l.getBusyFraction(), l.getQueueDepth(), l.getKvUsage());
+    }
+
+    // ------------------------------------------------------------------ admin
+
+    public synchronized DeploymentStatus promote() {
+        requireDeployment();
+        lastRollout = rollout.promote(clock.getAsLong());
+        tick();
+        return status();
+    }
+
+    public synchronized DeploymentStatus abort(String who) {
+        requireDeployment();
+        long now = clock.getAsLong();
+        lastRollout = rollout.abort(now, who);
+        event(now, "Warning", "Aborted", lastRollout.message());
+        tick();
+        return status();
+    }
+
+    public synchronized DeploymentStatus pause() {
+        requireDeployment();
+        lastRollout = rollout.pause(clock.getAsLong());
+        tick();
+        return status();
+    }
+
+    public synchronized DeploymentStatus resume() {
+        requireDeployment();
+        lastRollout = rollout.resume(clock.getAsLong());
+        tick();
+        return status();
+    }
+
+    public synchronized DeploymentStatus setWeight(int weight) {
+        requireDeployment();
+        lastRollout = rollout.setWeight(clock.getAsLong(), weight);
+        tick();
+        return status();
+    }
+
+    private void requireDeployment() {
+        if (deployment == null) {
+            throw new IllegalStateException("no deployment has been applied");
+        }
+    }
+
+    /** Hears every event from now on (the admin API's watch); returns a handle that stops it. */
+    public Runnable watch(Consumer<DeploymentStatus.Event> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    private void event(long now, String type, String reason, String message) {
+        var e = new DeploymentStatus.Event(now, type, reason, message);
+        events.addLast(e);
+        while (events.size() > EVENTS) {
+            events.removeFirst();
+        }
+        if (type.equals("Warning")) {
+            LOG.warnf("%s: %s", reason, message);
+        } else {
+            LOG.infof("%s: %s", reason, message);
+        }
+        for (var l : listeners) {
+            try {
+                l.accept(e);
+            } catch (RuntimeException ex) {
+                listeners.remove(l);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ status
+
+    private void updateConditions(long now) {
+        boolean ready = !pool.admitted(rollout.stable()).isEmpty();
+        condition(now, "Ready", ready, ready ? "StableServing" : "NoReplicaReady", ready ? rollout.stable() + " serves"
+                : "no replica of " + rollout.stable() + " is ready yet");
+        var s = lastRollout;
+        boolean progressing = s.phase() == RolloutController.Phase.PROGRESSING || s.phase() == RolloutController.Phase.PAUSED;
+        condition(now, "Progressing", progressing, switch (s.phase()) {
+            case PROGRESSING -> "RolloutInProgress";
+            case PAUSED -> "RolloutPaused";
+            case HEALTHY -> "RolloutComplete";
+            case DEGRADED -> s.message().startsWith("rolled back") ? "RolledBack" : s.message().startsWith("aborted") ? "Aborted" : "ProgressDeadlineExceeded";
+        }, s.message());
+        boolean degraded = s.phase() == RolloutController.Phase.DEGRADED;
+        condition(now, "Degraded", degraded, degraded ? conditions.get("Progressing").reason() : "AsExpected", degraded ? s.message() : "");
+        String limited = null;
+        for (Group g : groups.values()) {
+            if (g.exitsInARow > 0) {
+                limited = "replicas of " + g.key.version() + " in pool " + g.key.pool() + " keep exiting (" + g.exitsInARow + " in a row"
+                        + (g.lastExit == null ? "" : ", the last: " + g.lastExit) + ")";
+                break;
+            }
+            if (g.last != null && g.last.limited() && g.last.reason().contains("maxReplicas")) {
+                limited = g.key.version() + " in pool " + g.key.pool() + ": " + g.last.reason();
+                break;
+            }
+        }
+        condition(now, "ScalingLimited", limited != null, limited == null ? "AsExpected" : limited.contains("exiting") ? "ReplicasExiting" : "MaxReplicas",
+                limited == null ? "" : limited);
+    }
+
+    private void condition(long now, String type, boolean status, String reason, String message) {
+        String st = status ? "True" : "False";
+        var old = conditions.get(type);
+        long since = old != null && old.status().equals(st) ? old.lastTransitionTime() : now;
+        conditions.put(type, new DeploymentStatus.Condition(type, st, reason, message, since, generation));
+    }
+
+    public synchronized DeploymentStatus status() {
+        if (deployment == null) {
+            return new DeploymentStatus("", servedModel, 0, List.of(), List.of(), null, List.of(), List.copyOf(events));
+        }
+        var s = lastRollout;
+        var selector = rollout.selector();
+        long total = selector.versions().stream().mapToLong(w -> w.weight()).sum();
+        List<DeploymentStatus.VersionStatus> versions = new ArrayList<>();
+        Set<String> names = new LinkedHashSet<>();
+        deployment.spec().versions().forEach(v -> names.add(v.name()));
+        groups.keySet().forEach(k -> names.add(k.version()));
+        for (String v : names) {
+            int weight = (int) Math.round(100.0 * selector.versions().stream().filter(w -> w.version().equals(v)).mapToLong(w -> w.weight()).sum() / total);
+            List<DeploymentStatus.PoolReplicas> pools = new ArrayList<>();
+            for (Group g : groups.values()) {
+                if (!g.key.version().equals(v) || g.members.isEmpty() && (g.last == null || !activeVersions().contains(v))) {
+                    continue;
+                }
+                int ready = (int) g.members.stream().filter(m -> m.drainingSince < 0 && m.replica.admitted()).count();
+                int draining = (int) g.members.stream().filter(m -> m.drainingSince >= 0).count();
+                int desired = activeVersions().contains(v) && g.last != null ? g.last.desired() : 0;
+                pools.add(new DeploymentStatus.PoolReplicas(g.key.pool(), ready, desired, draining));
+            }
+            versions.add(new DeploymentStatus.VersionStatus(v, sourceOf(v), weight, pools));
+        }
+        DeploymentStatus.Analysis a = null;
+        if (s.lastAnalysis() != null) {
+            a = new DeploymentStatus.Analysis(s.lastAnalysis().verdict().name(), s.lastAnalysis().reason(), s.lastAnalysis().checks().stream()
+                    .map(c -> new DeploymentStatus.Check(c.metric(), c.canary(), c.stable(), c.threshold(), c.verdict().name())).toList());
+        }
+        String phase = switch (s.phase()) {
+            case HEALTHY -> "Healthy";
+            case PROGRESSING -> "Progressing";
+            case PAUSED -> "Paused";
+            case DEGRADED -> "Degraded";
+        };
+        var r = new DeploymentStatus.RolloutStatus(phase, s.stable(), s.canary(), s.canaryWeight(), s.step(), rollout.steps(), s.message(), a);
+        List<DeploymentStatus.Scaling> scaling = new ArrayList<>();
+        for (Group g : groups.values()) {
+            if (g.last == null) {
+                continue;
+            }
+            var lastEvent = g.scaler == null || g.scaler.events().isEmpty() ? null : g.scaler.events().getLast();
+            scaling.add(new DeploymentStatus.Scaling(g.key.version(), g.key.pool(), g.serving().size(), activeVersions().contains(g.key.version()) ? g.last.desired() : 0,
+                    g.last.metric(), g.last.reason(), lastEvent == null ? 0 : lastEvent.timeMillis(), lastEvent == null ? "" : lastEvent.reason()));
+        }
+        return new DeploymentStatus(deployment.metadata().name(), servedModel, generation, List.copyOf(conditions.values()), versions, r, scaling,
+                List.copyOf(events));
+    }
+
+    /** Stops the loop and every replica it started (the platform is shutting down). */
+    @Override
+    public synchronized void close() {
+        if (thread != null) {
+            thread.shutdownNow();
+        }
+        manager.close();
+    }
+}
