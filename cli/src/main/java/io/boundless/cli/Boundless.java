@@ -27,6 +27,11 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
  *                                             start the platform locally; Ctrl-C stops it
+ * boundless up --deployment FILE             the same, running a ModelDeployment (versions, pools, scaling, rollout)
+ * boundless deploy apply -f FILE             apply a ModelDeployment to the running router (a new last version rolls out)
+ * boundless deploy events                    the deployment's events, then each new one (Ctrl-C ends)
+ * boundless rollout status|promote|abort|pause|resume|set-weight N
+ * boundless scale status                     the autoscaler's view per (version, pool)
  * boundless chat [--max-tokens N] TEXT...     one chat turn through the router, streamed
  * boundless generate [--max-tokens N] TEXT... continue a prompt, streamed
  * boundless models                           list the served models
@@ -39,6 +44,12 @@ public final class Boundless {
     static final String USAGE = """
             usage: boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
                               start the platform locally (Ctrl-C stops it); PATH: a Hugging Face model directory or a .gguf file
+                   boundless up --deployment FILE [--grpc-port P] [--http-port P]
+                              the same, running a ModelDeployment: its versions, pools, autoscaling and canary rollout
+                   boundless deploy apply -f FILE               apply a ModelDeployment (a new last version starts a rollout)
+                   boundless deploy events                      the deployment's events as they happen
+                   boundless rollout status|promote|abort|pause|resume|set-weight N
+                   boundless scale status                       replicas and the autoscaler's reasons per (version, pool)
                    boundless chat [--max-tokens N] TEXT...      one chat turn through the router
                    boundless generate [--max-tokens N] TEXT...  continue a prompt
                    boundless models                             list the served models
@@ -67,6 +78,7 @@ public final class Boundless {
                 case "up" -> up(root, rest);
                 case "chat", "generate" -> text(command, rest);
                 case "models" -> models();
+                case "deploy", "rollout", "scale" -> Admin.run(command, rest);
                 default -> throw new UsageException(command.isEmpty() || command.equals("help") || command.equals("--help") ? null
                         : "unknown command '" + command + "'");
             };
@@ -83,6 +95,7 @@ public final class Boundless {
     private static int up(Path root, List<String> args) throws Exception {
         Path model = null;
         Path template = null;
+        Path deployment = null;
         int replicas = 2;
         int grpcPort = 9100;
         int httpPort = 8100;
@@ -91,6 +104,7 @@ public final class Boundless {
             switch (a) {
                 case "--model" -> model = Path.of(value(it, a));
                 case "--chat-template" -> template = Path.of(value(it, a));
+                case "--deployment" -> deployment = Path.of(value(it, a));
                 case "--replicas" -> replicas = number(it, a, 1, 64);
                 case "--grpc-port" -> grpcPort = number(it, a, 1, 65535 - 66);
                 case "--http-port" -> httpPort = number(it, a, 1, 65535 - 66);
@@ -102,7 +116,7 @@ public final class Boundless {
         LocalPlatform platform;
         try {
             platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, grpcPort, httpPort,
-                    Map.of(), Map.of(), Map.of(), template));
+                    Map.of(), Map.of(), Map.of(), template, deployment));
         } catch (ModelSource.Refused | IllegalStateException e) {
             System.err.println("boundless up: " + e.getMessage());
             return 1;
@@ -114,7 +128,8 @@ public final class Boundless {
             stopped.countDown();
         });
         Runtime.getRuntime().addShutdownHook(hook);
-        System.out.println("starting the tokenizer, " + replicas + " inference replica" + (replicas == 1 ? "" : "s") + " and the router (logs: "
+        System.out.println((deployment != null ? "starting the tokenizer and the router, which starts the deployment's replicas"
+                : "starting the tokenizer, " + replicas + " inference replica" + (replicas == 1 ? "" : "s") + " and the router") + " (logs: "
                 + work.resolve("logs") + ")...");
         try {
             platform.start(Duration.ofMinutes(4));
@@ -125,7 +140,10 @@ public final class Boundless {
             return 1;
         }
         StringBuilder banner = new StringBuilder("\nBoundless is up on loopback, serving model '" + platform.modelName() + "'");
-        if (model == null) {
+        if (deployment != null) {
+            banner.append(" from the deployment " + deployment.toAbsolutePath().normalize()
+                    + ":\n  bin/boundless rollout status shows its versions, weights and replicas");
+        } else if (model == null) {
             banner.append(":\n  THE DEFAULT MODEL HAS RANDOM WEIGHTS. There is no trained default model yet: it answers with random\n"
                     + "  text, not language. Serve a real checkpoint with: boundless up --model /path/to/hf-model-dir");
         } else if (template != null) {
@@ -139,7 +157,8 @@ public final class Boundless {
             banner.append(String.format("  %-12s gRPC 127.0.0.1:%d   http://127.0.0.1:%d/q/health%n", s.name(), s.grpcPort(), s.httpPort()));
         }
         banner.append(String.format("%n  OpenAI API:  http://127.0.0.1:%d/v1   (chat/completions, completions, models)%n", platform.router().httpPort()));
-        banner.append("  gRPC API:    127.0.0.1:" + platform.router().grpcPort() + "  boundless.router.v1.Router\n");
+        banner.append("  gRPC API:    127.0.0.1:" + platform.router().grpcPort() + "  boundless.router.v1.Router"
+                + (deployment != null ? ", boundless.router.v1.Admin" : "") + "\n");
         banner.append("  Auth is off locally (the router's log says so).\n");
         System.out.println(banner);
         boolean chat = platform.canChat();
@@ -203,7 +222,7 @@ public final class Boundless {
         }
     }
 
-    private static String routerTarget() {
+    static String routerTarget() {
         String t = System.getenv("BOUNDLESS_ROUTER");
         return t == null || t.isBlank() ? "127.0.0.1:9100" : t.strip();
     }
@@ -268,12 +287,16 @@ public final class Boundless {
         System.out.flush();
     }
 
-    private static ManagedChannel channel(String target) {
+    static ManagedChannel channel(String target) {
         return ManagedChannelBuilder.forTarget(target).usePlaintext().build();
     }
 
     private static RouterGrpc.RouterBlockingStub stub(ManagedChannel channel) {
-        var stub = RouterGrpc.newBlockingStub(channel);
+        return withKey(RouterGrpc.newBlockingStub(channel));
+    }
+
+    /** The stub with BOUNDLESS_API_KEY as its bearer token, if one is set. */
+    static <S extends io.grpc.stub.AbstractStub<S>> S withKey(S stub) {
         String key = System.getenv("BOUNDLESS_API_KEY");
         if (key != null && !key.isEmpty()) {
             Metadata m = new Metadata();
@@ -283,14 +306,14 @@ public final class Boundless {
         return stub;
     }
 
-    private static String value(Iterator<String> it, String option) {
+    static String value(Iterator<String> it, String option) {
         if (!it.hasNext()) {
             throw new UsageException(option + " needs a value");
         }
         return it.next();
     }
 
-    private static int number(Iterator<String> it, String option, int min, int max) {
+    static int number(Iterator<String> it, String option, int min, int max) {
         String v = value(it, option);
         try {
             int n = Integer.parseInt(v);

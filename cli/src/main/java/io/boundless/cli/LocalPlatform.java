@@ -28,7 +28,7 @@ public final class LocalPlatform implements AutoCloseable {
      * cpus: optional CPU lists per service name ("router", "tokenizer", "inference-1", ...), for benchmarks.
      */
     public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
-                          Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate) {
+                          Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
@@ -36,6 +36,12 @@ public final class LocalPlatform implements AutoCloseable {
             routerEnv = Map.copyOf(routerEnv);
             inferenceEnv = Map.copyOf(inferenceEnv);
             cpus = Map.copyOf(cpus);
+        }
+
+        /** Static replicas (no deployment file). */
+        public Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
+                       Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate) {
+            this(root, workDir, model, replicas, grpcBase, httpBase, routerEnv, inferenceEnv, cpus, chatTemplate, null);
         }
 
         /** Without a chat template file: the model's own template, if any. */
@@ -78,7 +84,19 @@ public final class LocalPlatform implements AutoCloseable {
         Path java = Path.of(ProcessHandle.current().info().command().orElse("java"));
         Path store = options.workDir().resolve("models").toAbsolutePath().normalize();
         Path model;
-        if (options.model() == null) {
+        List<String> sources = List.of();
+        if (options.deployment() != null) {
+            if (options.model() != null || options.chatTemplate() != null) {
+                throw new ModelSource.Refused("--deployment names the model's versions and their sources: --model and --chat-template do not go with it");
+            }
+            Deployment d = Deployment.read(options.deployment());
+            source = null;
+            modelName = d.model();
+            sources = d.sources();
+            model = null;
+            tokenizerModel = sources.getFirst();  // the versions of one model share its tokenizer
+            linked = false;
+        } else if (options.model() == null) {
             if (options.chatTemplate() != null) {
                 throw new ModelSource.Refused("--chat-template needs --model: the default model has a chat template of its own");
             }
@@ -104,7 +122,7 @@ public final class LocalPlatform implements AutoCloseable {
         services.add(new Service("tokenizer", base + 1, hb + 1, concat(common, List.of("-XX:+UseSerialGC", "-Xmx512m", "-jar",
                 app("tokenizer").toString())), tokEnv, options.workDir().resolve("logs/tokenizer.log")));
         List<String> replicaAddresses = new ArrayList<>();
-        for (int i = 0; i < options.replicas(); i++) {
+        for (int i = 0; options.deployment() == null && i < options.replicas(); i++) {
             int grpc = base + 2 + i;
             replicaAddresses.add("127.0.0.1:" + grpc);
             Map<String, String> env = new LinkedHashMap<>(Map.of("BOUNDLESS_INFERENCE_MODEL", model.toString(), "BOUNDLESS_INFERENCE_MODEL_NAME", modelName,
@@ -117,12 +135,48 @@ public final class LocalPlatform implements AutoCloseable {
                     options.workDir().resolve("logs/inference-" + (i + 1) + ".log")));
         }
         Map<String, String> routerEnv = new LinkedHashMap<>(Map.of("BOUNDLESS_ROUTER_MODEL", modelName, "BOUNDLESS_ROUTER_TOKENIZER_MODEL", tokenizerModel,
-                "BOUNDLESS_ROUTER_TOKENIZER", "127.0.0.1:" + (base + 1), "BOUNDLESS_ROUTER_REPLICAS", String.join(",", replicaAddresses),
+                "BOUNDLESS_ROUTER_TOKENIZER", "127.0.0.1:" + (base + 1),
                 "QUARKUS_GRPC_SERVER_PORT", Integer.toString(base), "QUARKUS_HTTP_PORT", Integer.toString(hb)));
+        if (options.deployment() == null) {
+            routerEnv.put("BOUNDLESS_ROUTER_REPLICAS", String.join(",", replicaAddresses));
+        } else {
+            // the router runs the deployment's replicas itself, as processes of its own, on the ports after the tokenizer's
+            routerEnv.put("BOUNDLESS_ROUTER_DEPLOYMENT", options.deployment().toAbsolutePath().normalize().toString());
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_JAVA", java.toString());
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_JAVA_OPTIONS", String.join(",", concat(common.subList(1, common.size()), inferenceHeap())));
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_INFERENCE_JAR", app("inference").toString());
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_STORE", store.toString());
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_LOGS", options.workDir().resolve("logs").toAbsolutePath().toString());
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_GRPC_PORTS", (base + 2) + "-" + (base + 65));
+            routerEnv.put("BOUNDLESS_ROUTER_LOCAL_HTTP_OFFSET", Integer.toString(hb - base));
+            routerEnv.put("BOUNDLESS_INFERENCE_THREADS", Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors() / 2)));
+            routerEnv.put("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128");
+            routerEnv.putAll(options.inferenceEnv());  // the replicas inherit the router's BOUNDLESS_INFERENCE_* settings
+        }
         routerEnv.putAll(options.routerEnv());
         services.add(new Service("router", base, hb, concat(common, List.of("-XX:+UseSerialGC", "-Xmx256m", "-jar",
                 app("router").toString())), routerEnv, options.workDir().resolve("logs/router.log")));
         this.store = store;
+        this.deploymentSources = sources;
+    }
+
+    private final List<String> deploymentSources;
+
+    /** Whether the router runs a deployment's replicas (boundless up --deployment) rather than the static ones. */
+    public boolean deployment() {
+        return options.deployment() != null;
+    }
+
+    /**
+     * The inference processes the router started for its deployment (its child processes), in the order they started.
+     * Empty for static replicas (they are services of their own).
+     */
+    public List<ProcessHandle> deploymentReplicas() {
+        Process router = processes.get(router());
+        if (router == null || options.deployment() == null) {
+            return List.of();
+        }
+        return router.toHandle().children().sorted(java.util.Comparator.comparing(h -> h.info().startInstant().orElse(java.time.Instant.EPOCH))).toList();
     }
 
     /** The served model's name. */
@@ -176,7 +230,9 @@ public final class LocalPlatform implements AutoCloseable {
                 }
             }
         }
-        if (source == null) {
+        if (options.deployment() != null) {
+            writeDeploymentModels();
+        } else if (source == null) {
             writeDefaultModel();
         } else if (linked) {
             linkTokenizer();
@@ -251,6 +307,25 @@ public final class LocalPlatform implements AutoCloseable {
                     + e.getStatus().getDescription() + " (log: " + tok.log() + ")");
         } finally {
             ch.shutdownNow();
+        }
+    }
+
+    /**
+     * The built-in versions a deployment names are written into the store (default-random/1, and default-random/deep: the
+     * same tokenizer, 24 layers); any other source must be there already.
+     */
+    private void writeDeploymentModels() throws IOException, InterruptedException {
+        for (String src : deploymentSources) {
+            switch (src) {
+                case DEFAULT_MODEL + "/1" -> writeStoreModel(options.root(), store, options.workDir().resolve("logs/default-model.log"));
+                case DEFAULT_MODEL + "/deep" -> writeStoreModel(options.root(), store, options.workDir().resolve("logs/default-model.log"), "deep");
+                default -> {
+                    if (!Files.isDirectory(store.resolve(src))) {
+                        throw new ModelSource.Refused("the deployment's source " + src + " is not in the model store " + store
+                                + ": put the model's directory there as " + store.resolve(src) + " (built in: default-random/1, default-random/deep)");
+                    }
+                }
+            }
         }
     }
 
@@ -378,6 +453,8 @@ public final class LocalPlatform implements AutoCloseable {
     /** Stops everything: SIGTERM (graceful), then SIGKILL for what is still running after 20 s. */
     @Override
     public void close() {
+        List<ProcessHandle> children = new ArrayList<>();
+        processes.values().forEach(p -> p.descendants().forEach(children::add));  // a deployment's replicas, the router's children
         List<Process> all = new ArrayList<>(processes.values());
         java.util.Collections.reverse(all);  // the router first
         all.forEach(Process::destroy);
@@ -390,6 +467,11 @@ public final class LocalPlatform implements AutoCloseable {
             } catch (InterruptedException e) {
                 p.destroyForcibly();
                 Thread.currentThread().interrupt();
+            }
+        }
+        for (ProcessHandle h : children) {  // the router stops its replicas as it shuts down; what is left (it was killed) goes now
+            if (h.isAlive()) {
+                h.destroyForcibly();
             }
         }
     }

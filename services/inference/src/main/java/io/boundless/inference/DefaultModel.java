@@ -217,16 +217,31 @@ public final class DefaultModel {
     }
 
     /**
+     * The default model's slower sibling: the same tokenizer and chat template, 24 layers instead of 4 (six times the
+     * work per token), written as {@code <store>/default-random/deep}: a second version of the same model for canary
+     * rollouts, one a rollout's analysis must find slower.
+     */
+    static final String DEEP_VERSION = "deep";
+    static final ModelConfig DEEP_CONFIG = new ModelConfig(Architecture.LLAMA, 512, 256, 704, 24, 8, 4, 32, 1e-5f, 10000, null, 2048,
+            true, false, 0, BOS, List.of(EOS));
+
+    /**
      * Writes the default model into a model store: {@code DefaultModel <store>} creates
-     * {@code <store>/default-random/1}; {@code DefaultModel <store> bench} creates {@code <store>/bench-random/1}.
+     * {@code <store>/default-random/1}; {@code DefaultModel <store> bench} creates {@code <store>/bench-random/1};
+     * {@code DefaultModel <store> deep} creates {@code <store>/default-random/deep}.
      */
     public static void main(String[] args) {
-        if (args.length < 1 || args.length > 2 || (args.length == 2 && !args[1].equals("bench"))) {
-            System.err.println("usage: DefaultModel <model-store directory> [bench]");
+        if (args.length < 1 || args.length > 2 || (args.length == 2 && !List.of("bench", "deep").contains(args[1]))) {
+            System.err.println("usage: DefaultModel <model-store directory> [bench|deep]");
             System.exit(2);
         }
-        boolean bench = args.length == 2;
-        System.out.println(materialize(Path.of(args[0]).resolve(bench ? BENCH_NAME : NAME).resolve("1"), bench ? BENCH_CONFIG : CONFIG));
+        Path store = Path.of(args[0]);
+        String variant = args.length == 2 ? args[1] : "";
+        System.out.println(switch (variant) {
+            case "bench" -> materialize(store.resolve(BENCH_NAME).resolve("1"), BENCH_CONFIG);
+            case "deep" -> materialize(store.resolve(NAME).resolve(DEEP_VERSION), DEEP_CONFIG);
+            default -> materialize(store.resolve(NAME).resolve("1"), CONFIG);
+        });
     }
 
     private DefaultModel() {}

@@ -103,6 +103,18 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
      * rate-limit bucket. Returns the key's name ("anonymous" without authentication).
      */
     public String authorize(String authorization) {
+        return authorize(authorization, "inference");
+    }
+
+    /**
+     * As {@link #authorize(String)}, for the admin API: the key needs the admin scope (PERMISSION_DENIED without it).
+     * Without authentication every caller is admitted, as for inference.
+     */
+    public String authorizeAdmin(String authorization) {
+        return authorize(authorization, "admin");
+    }
+
+    private String authorize(String authorization, String scope) {
         String name = "anonymous";
         if (keys != null) {
             String key = authorization == null ? null : authorization.strip();
@@ -115,6 +127,10 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             name = keys.nameOf(key);
             if (name == null) {
                 throw Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
+            }
+            if (!keys.scopesOf(key).contains(scope)) {
+                throw Status.PERMISSION_DENIED.withDescription("the API key '" + name + "' has no " + scope + " scope (it has "
+                        + String.join(", ", keys.scopesOf(key)) + ")").asRuntimeException();
             }
         }
         long wait = limiter.tryAcquire(name);

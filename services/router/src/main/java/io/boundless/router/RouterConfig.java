@@ -62,6 +62,48 @@ public interface RouterConfig {
     /** API keys and rate limits. */
     Auth auth();
 
+    /** How a deployment's replicas run on this machine (boundless up sets these). */
+    Local local();
+
+    /** The deployment controller. */
+    Control control();
+
+    /** Local inference processes, one per replica, started and stopped by the deployment controller. */
+    interface Local {
+        /** The java executable. Default: the router's own. */
+        Optional<String> java();
+
+        /** JVM options of an inference process (the heap, the vector module, native access). */
+        @WithDefault("--enable-native-access=ALL-UNNAMED,--sun-misc-unsafe-memory-access=allow,--add-modules,jdk.incubator.vector,-XX:+UseG1GC,-Xmx256m")
+        List<String> javaOptions();
+
+        /** The inference service's quarkus-run.jar. */
+        Optional<Path> inferenceJar();
+
+        /** The model store: a version's source is a directory {@code <store>/<source>}. */
+        Optional<Path> store();
+
+        /** Where each replica's log goes ({@code <logs>/<version>-<pool>-<n>.log}). */
+        Optional<Path> logs();
+
+        /** gRPC ports for replicas, "first-last"; a replica's HTTP port is its gRPC port plus http-offset. */
+        @WithDefault("19402-19499")
+        String grpcPorts();
+
+        @WithDefault("-1000")
+        int httpOffset();
+    }
+
+    interface Control {
+        /** How often the controller runs its loop. */
+        @WithDefault("1s")
+        Duration interval();
+
+        /** How long a draining replica's streams may take before it is stopped anyway. */
+        @WithDefault("60s")
+        Duration drainGrace();
+    }
+
     /** Routing: prefix affinity with bounded load. */
     interface Routing {
         /** Tokens per prefix block hashed for affinity (the replicas' KV block size). */

@@ -19,9 +19,50 @@ public class RouterLifecycle {
     io.micrometer.core.instrument.MeterRegistry meters;
 
     private volatile Gateway gateway;
+    private volatile io.boundless.router.control.DeploymentController controller;
 
-    void onStart(@Observes StartupEvent event) {
-        gateway();
+    void onStart(@Observes StartupEvent event) throws java.io.IOException {
+        Gateway g = gateway();
+        if (config.deployment().isPresent()) {
+            controller = deploymentController(g);
+        }
+    }
+
+    /**
+     * The deployment's controller on local inference processes: the file is read and applied (an invalid one stops the
+     * router with the reason), then the loop runs every control.interval.
+     */
+    private io.boundless.router.control.DeploymentController deploymentController(Gateway g) throws java.io.IOException {
+        var local = config.local();
+        java.nio.file.Path file = config.deployment().orElseThrow();
+        var d = io.boundless.router.rollout.ModelDeployments.read(file);
+        java.util.List<String> command = new java.util.ArrayList<>();
+        command.add(local.java().orElse(ProcessHandle.current().info().command().orElse("java")));
+        command.addAll(local.javaOptions());
+        command.add("-jar");
+        command.add(local.inferenceJar().orElseThrow(() -> new IllegalArgumentException(
+                "boundless.router.local.inference-jar (the inference service's quarkus-run.jar) is needed to run a deployment")).toString());
+        var manager = new io.boundless.router.local.LocalProcesses(command,
+                local.store().orElseThrow(() -> new IllegalArgumentException("boundless.router.local.store (the model store) is needed to run a deployment")),
+                local.logs().orElse(java.nio.file.Path.of("logs")), config.model(), java.util.Map.of(), local.grpcPorts(), local.httpOffset());
+        var c = new io.boundless.router.control.DeploymentController(config.model(), g.pool, manager, g, System::currentTimeMillis,
+                config.control().drainGrace());
+        try {
+            c.apply(d);
+        } catch (IllegalArgumentException e) {
+            c.close();
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+        c.start(config.control().interval());
+        var metrics = new io.boundless.router.control.DeploymentMetrics(meters, c);
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("deployment-metrics").daemon().factory())
+                .scheduleWithFixedDelay(metrics::refresh, 1, 2, java.util.concurrent.TimeUnit.SECONDS);
+        return c;
+    }
+
+    /** The deployment controller, or null when the router serves static replicas. */
+    public io.boundless.router.control.DeploymentController controller() {
+        return controller;
     }
 
     public Gateway gateway() {
@@ -40,6 +81,9 @@ public class RouterLifecycle {
     }
 
     void onStop(@Observes ShutdownEvent event) {
+        if (controller != null) {
+            controller.close();  // stops the replicas it started
+        }
         if (gateway != null) {
             gateway.close();
         }

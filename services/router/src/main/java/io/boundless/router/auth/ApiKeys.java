@@ -11,19 +11,25 @@ import java.util.HexFormat;
 import java.util.Map;
 
 /**
- * API keys, stored hashed: a file of {@code <name>:<sha256 hex of the key>} lines. A presented key is
- * hashed and looked up; the key itself is never stored. (In a cluster the same file comes from a
- * Kubernetes Secret.)
+ * API keys, stored hashed: a file of {@code <name>:<sha256 hex of the key>} lines, each optionally followed by its
+ * scopes ({@code ops:3f9a... admin,inference}; without: {@code inference}). A presented key is hashed and looked
+ * up; the key itself is never stored. (In a cluster the same file comes from a Kubernetes Secret.)
  */
 public final class ApiKeys {
-    private final Map<String, String> nameByHash;
+    /** What a key may do: inference (generate, chat, list models), admin (deployments and rollouts). */
+    public static final java.util.Set<String> SCOPES = java.util.Set.of("inference", "admin");
 
-    private ApiKeys(Map<String, String> nameByHash) {
+    private final Map<String, String> nameByHash;
+    private final Map<String, java.util.Set<String>> scopesByHash;
+
+    private ApiKeys(Map<String, String> nameByHash, Map<String, java.util.Set<String>> scopesByHash) {
         this.nameByHash = nameByHash;
+        this.scopesByHash = scopesByHash;
     }
 
     public static ApiKeys load(Path file) {
         Map<String, String> m = new HashMap<>();
+        Map<String, java.util.Set<String>> scopes = new HashMap<>();
         try {
             int line = 0;
             for (String l : Files.readAllLines(file, StandardCharsets.UTF_8)) {
@@ -32,22 +38,37 @@ public final class ApiKeys {
                 if (s.isEmpty() || s.startsWith("#")) {
                     continue;
                 }
-                int colon = s.lastIndexOf(':');
-                String hash = s.substring(colon + 1).toLowerCase(java.util.Locale.ROOT);
+                String[] parts = s.split("\\s+", 2);
+                String entry = parts[0];
+                int colon = entry.lastIndexOf(':');
+                String hash = entry.substring(colon + 1).toLowerCase(java.util.Locale.ROOT);
                 if (colon <= 0 || !hash.matches("[0-9a-f]{64}")) {
-                    throw new IllegalArgumentException(file + " line " + line + ": expected <name>:<64 hex digits of sha256(key)>");
+                    throw new IllegalArgumentException(file + " line " + line + ": expected <name>:<64 hex digits of sha256(key)> [scopes]");
                 }
-                m.put(hash, s.substring(0, colon));
+                java.util.Set<String> these = new java.util.TreeSet<>();
+                for (String scope : (parts.length > 1 ? parts[1] : "inference").split("[,\\s]+")) {
+                    if (!SCOPES.contains(scope)) {
+                        throw new IllegalArgumentException(file + " line " + line + ": a scope is inference or admin, not '" + scope + "'");
+                    }
+                    these.add(scope);
+                }
+                m.put(hash, entry.substring(0, colon));
+                scopes.put(hash, java.util.Set.copyOf(these));
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot read the API keys file " + file + ": " + e.getMessage(), e);
         }
-        return new ApiKeys(Map.copyOf(m));
+        return new ApiKeys(Map.copyOf(m), Map.copyOf(scopes));
     }
 
     /** The key's name, or null for an unknown key. */
     public String nameOf(String key) {
         return key == null ? null : nameByHash.get(sha256(key));
+    }
+
+    /** The key's scopes (empty for an unknown key). */
+    public java.util.Set<String> scopesOf(String key) {
+        return key == null ? java.util.Set.of() : scopesByHash.getOrDefault(sha256(key), java.util.Set.of());
     }
 
     public int size() {

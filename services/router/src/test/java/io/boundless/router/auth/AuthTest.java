@@ -23,6 +23,20 @@ class AuthTest {
     }
 
     @Test
+    void aKeyHasTheScopesItsLineNamesAndInferenceWithoutThem(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("keys");
+        Files.writeString(file, "alice:" + ApiKeys.sha256("a") + "\nops:" + ApiKeys.sha256("o") + "  admin,inference\nbot:" + ApiKeys.sha256("b")
+                + " admin\n");
+        ApiKeys keys = ApiKeys.load(file);
+        assertThat(keys.scopesOf("a")).containsExactly("inference");
+        assertThat(keys.scopesOf("o")).containsExactlyInAnyOrder("admin", "inference");
+        assertThat(keys.scopesOf("b")).containsExactly("admin");
+        assertThat(keys.scopesOf("nope")).isEmpty();
+        Files.writeString(file, "alice:" + ApiKeys.sha256("a") + " root\n");
+        assertThatThrownBy(() -> ApiKeys.load(file)).hasMessageContaining("line 1").hasMessageContaining("inference or admin, not 'root'");
+    }
+
+    @Test
     void aMalformedLineIsAClearError(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("keys");
         Files.writeString(file, "alice:not-a-hash\n");

@@ -220,6 +220,8 @@ class DeploymentControllerTest {
 
     @Test
     void aSlowerCanaryIsRolledBackAtItsFirstAnalysisAndDrained() {
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        var metrics = new DeploymentMetrics(registry, c);
         c.apply(deployment(List.of("v1"), ""));
         checks(0.1, "v1");
         c.tick();
@@ -245,6 +247,14 @@ class DeploymentControllerTest {
         });
         assertThat(router.weight("v2")).isZero();
         assertThat(condition("Degraded").reason()).isEqualTo("RolledBack");
+        metrics.refresh();
+        assertThat(registry.get("boundless_rollout_weight").tag("version", "v1").gauge().value()).isEqualTo(100);
+        assertThat(registry.get("boundless_rollout_weight").tag("version", "v2").gauge().value()).isZero();
+        assertThat(registry.get("boundless_rollout_phase").tag("phase", "Degraded").gauge().value()).isEqualTo(1);
+        assertThat(registry.get("boundless_deployment_replicas").tags("version", "v1", "state", "ready").gauge().value()).isEqualTo(1);
+        assertThat(registry.get("boundless_rollout_outcomes_total").tag("outcome", "RolledBack").counter().count()).isEqualTo(1);
+        assertThat(registry.get("boundless_rollout_analyses_total").tag("verdict", "FAIL").counter().count()).isEqualTo(1);
+        assertThat(registry.get("boundless_scale_events_total").tag("direction", "up").counter().count()).isEqualTo(2);
         assertThat(reasons()).contains("RolloutStarted", "RolledBack", "ScaledDown");
         // the canary's replica drains: it had no streams, so it stops at the next tick
         c.tick();

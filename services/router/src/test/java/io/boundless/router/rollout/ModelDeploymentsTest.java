@@ -101,7 +101,7 @@ class ModelDeploymentsTest {
                   pools: [{name: cpu}]
                 """, "built-in");
         assertThat(ModelDeployments.scalingSpec(d, "cpu")).as("no autoscaling: the pool keeps minReplicas").isNull();
-        assertThat(ModelDeployments.steps(d)).hasSize(4);
+        assertThat(ModelDeployments.steps(d)).hasSize(5).element(1).isEqualTo(new RolloutController.Pause(Duration.ofSeconds(30)));
         assertThat(ModelDeployments.progressDeadline(d)).isEqualTo(Duration.ofSeconds(600));
         assertThat(ModelDeployments.analysis(d)).isEqualTo(CanaryAnalysis.Spec.defaults());
     }

@@ -1,0 +1,189 @@
+package io.boundless.router.grpc;
+
+import io.boundless.proto.MalformedRequests;
+import io.boundless.proto.router.v1.AdminGrpc;
+import io.boundless.proto.router.v1.Analysis;
+import io.boundless.proto.router.v1.AnalysisCheck;
+import io.boundless.proto.router.v1.ApplyDeploymentRequest;
+import io.boundless.proto.router.v1.Condition;
+import io.boundless.proto.router.v1.DeploymentEvent;
+import io.boundless.proto.router.v1.DeploymentStatus;
+import io.boundless.proto.router.v1.GetDeploymentStatusRequest;
+import io.boundless.proto.router.v1.PoolReplicas;
+import io.boundless.proto.router.v1.RolloutActionRequest;
+import io.boundless.proto.router.v1.RolloutStatus;
+import io.boundless.proto.router.v1.Scaling;
+import io.boundless.proto.router.v1.SetCanaryWeightRequest;
+import io.boundless.proto.router.v1.VersionStatus;
+import io.boundless.proto.router.v1.WatchDeploymentEventsRequest;
+import io.boundless.router.RouterLifecycle;
+import io.boundless.router.control.DeploymentController;
+import io.boundless.router.rollout.ModelDeployments;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import jakarta.inject.Inject;
+import java.util.function.Function;
+import org.jboss.logging.Logger;
+
+/** gRPC adapter of the deployment controller: admin scope, the controller's call, its status mapped to protos. */
+@GrpcService
+public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService {
+    private static final Logger LOG = Logger.getLogger(AdminGrpcService.class);
+    private static final int MAX_MANIFEST = 1 << 20;
+
+    @Inject
+    RouterLifecycle lifecycle;
+
+    @Override
+    public ServerServiceDefinition bindService() {
+        return MalformedRequests.guard(AdminGrpc.bindService(this));
+    }
+
+    /** The admin check, then the controller; or the status that says why not. */
+    private DeploymentController controller(String action) {
+        String who = lifecycle.gateway().authorizeAdmin(AuthInterceptor.CREDENTIALS.get());
+        DeploymentController c = lifecycle.controller();
+        if (c == null) {
+            throw Status.FAILED_PRECONDITION.withDescription("this router runs no deployment: it serves static replicas (boundless.router.replicas);"
+                    + " start the platform with boundless up --deployment FILE").asRuntimeException();
+        }
+        if (action != null) {
+            LOG.infof("admin: %s by key '%s'", action, who);
+        }
+        return c;
+    }
+
+    private void unary(StreamObserver<DeploymentStatus> out, String action, Function<DeploymentController, io.boundless.router.rollout.DeploymentStatus> call) {
+        try {
+            out.onNext(toProto(call.apply(controller(action))));
+            out.onCompleted();
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+        } catch (ModelDeployments.InvalidDeploymentException e) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
+        } catch (RuntimeException e) {
+            LOG.error("admin call failed", e);
+            out.onError(Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+        }
+    }
+
+    @Override
+    public void applyDeployment(ApplyDeploymentRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, "apply deployment", c -> {
+            if (req.getManifest().length() > MAX_MANIFEST) {
+                throw new ModelDeployments.InvalidDeploymentException("the manifest has " + req.getManifest().length() + " characters; the limit is " + MAX_MANIFEST);
+            }
+            c.apply(ModelDeployments.parse(req.getManifest(), "the manifest"));
+            return c.status();
+        });
+    }
+
+    @Override
+    public void getDeploymentStatus(GetDeploymentStatusRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, null, DeploymentController::status);
+    }
+
+    @Override
+    public void promote(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, "promote", DeploymentController::promote);
+    }
+
+    @Override
+    public void abort(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
+        String who = "an operator";
+        unary(out, "abort", c -> c.abort(who));
+    }
+
+    @Override
+    public void pause(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, "pause", DeploymentController::pause);
+    }
+
+    @Override
+    public void resume(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, "resume", DeploymentController::resume);
+    }
+
+    @Override
+    public void setCanaryWeight(SetCanaryWeightRequest req, StreamObserver<DeploymentStatus> out) {
+        unary(out, "set canary weight " + req.getWeight(), c -> {
+            if (req.getWeight() > 100) {
+                throw new ModelDeployments.InvalidDeploymentException("weight is 0 to 100, not " + req.getWeight());
+            }
+            return c.setWeight(req.getWeight());
+        });
+    }
+
+    @Override
+    public void watchDeploymentEvents(WatchDeploymentEventsRequest req, StreamObserver<DeploymentEvent> out) {
+        ServerCallStreamObserver<DeploymentEvent> call = (ServerCallStreamObserver<DeploymentEvent>) out;
+        try {
+            DeploymentController c = controller(null);
+            Object lock = new Object();
+            // the recent events first, then each new one; events are written under one lock (gRPC observers are not thread-safe)
+            Runnable stop;
+            synchronized (lock) {
+                stop = c.watch(e -> {
+                    synchronized (lock) {
+                        if (call.isCancelled()) {
+                            throw new IllegalStateException("the watcher went away");
+                        }
+                        call.onNext(toProto(e));
+                    }
+                });
+                for (var e : c.status().events()) {
+                    call.onNext(toProto(e));
+                }
+            }
+            call.setOnCancelHandler(stop);
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+        }
+    }
+
+    static DeploymentEvent toProto(io.boundless.router.rollout.DeploymentStatus.Event e) {
+        return DeploymentEvent.newBuilder().setTime(e.time()).setType(e.type()).setReason(e.reason()).setMessage(e.message()).build();
+    }
+
+    static DeploymentStatus toProto(io.boundless.router.rollout.DeploymentStatus s) {
+        var b = DeploymentStatus.newBuilder().setName(s.name()).setModel(s.model()).setObservedGeneration(s.observedGeneration());
+        for (var c : s.conditions()) {
+            b.addConditions(Condition.newBuilder().setType(c.type()).setStatus(c.status()).setReason(c.reason()).setMessage(c.message())
+                    .setLastTransitionTime(c.lastTransitionTime()).setObservedGeneration(c.observedGeneration()));
+        }
+        for (var v : s.versions()) {
+            var vb = VersionStatus.newBuilder().setName(v.name()).setSource(v.source() == null ? "" : v.source()).setWeight(v.weight());
+            for (var p : v.pools()) {
+                vb.addPools(PoolReplicas.newBuilder().setPool(p.pool()).setReady(p.ready()).setDesired(p.desired()).setDraining(p.draining()));
+            }
+            b.addVersions(vb);
+        }
+        var r = s.rollout();
+        if (r != null) {
+            var rb = RolloutStatus.newBuilder().setPhase(r.phase()).setStable(r.stable()).setCanary(r.canary() == null ? "" : r.canary())
+                    .setCanaryWeight(r.canaryWeight()).setStep(r.step()).setSteps(r.steps()).setMessage(r.message());
+            if (r.lastAnalysis() != null) {
+                var ab = Analysis.newBuilder().setVerdict(r.lastAnalysis().verdict()).setReason(r.lastAnalysis().reason());
+                for (var k : r.lastAnalysis().checks()) {
+                    ab.addChecks(AnalysisCheck.newBuilder().setMetric(k.metric()).setCanary(k.canary()).setStable(k.stable()).setThreshold(k.threshold())
+                            .setVerdict(k.verdict()));
+                }
+                rb.setLastAnalysis(ab);
+            }
+            b.setRollout(rb);
+        }
+        for (var x : s.scaling()) {
+            b.addScaling(Scaling.newBuilder().setVersion(x.version()).setPool(x.pool()).setCurrent(x.current()).setDesired(x.desired())
+                    .setMetric(x.metric()).setReason(x.reason()).setLastScaleTime(x.lastScaleTime()).setLastScaleReason(x.lastScaleReason()));
+        }
+        s.events().forEach(e -> b.addEvents(toProto(e)));
+        return b.build();
+    }
+}
