@@ -5,7 +5,10 @@ import io.boundless.proto.router.v1.ApplyDeploymentRequest;
 import io.boundless.proto.router.v1.DeploymentEvent;
 import io.boundless.proto.router.v1.DeploymentStatus;
 import io.boundless.proto.router.v1.GetDeploymentStatusRequest;
-import io.boundless.proto.router.v1.RolloutActionRequest;
+import io.boundless.proto.router.v1.AbortRequest;
+import io.boundless.proto.router.v1.PauseRequest;
+import io.boundless.proto.router.v1.PromoteRequest;
+import io.boundless.proto.router.v1.ResumeRequest;
 import io.boundless.proto.router.v1.SetCanaryWeightRequest;
 import io.boundless.proto.router.v1.WatchDeploymentEventsRequest;
 import io.grpc.ManagedChannel;
@@ -34,7 +37,6 @@ final class Admin {
         ManagedChannel channel = Boundless.channel(target);
         try {
             var admin = Boundless.withKey(AdminGrpc.newBlockingStub(channel)).withDeadlineAfter(60, TimeUnit.SECONDS);
-            var none = RolloutActionRequest.getDefaultInstance();
             switch (command + " " + sub) {
                 case "deploy apply" -> {
                     Path file = null;
@@ -56,24 +58,24 @@ final class Admin {
                         System.err.println("boundless deploy apply: cannot read " + file + ": " + e.getMessage());
                         return 1;
                     }
-                    DeploymentStatus s = admin.applyDeployment(ApplyDeploymentRequest.newBuilder().setManifest(manifest).build());
+                    DeploymentStatus s = admin.applyDeployment(ApplyDeploymentRequest.newBuilder().setManifest(manifest).build()).getStatus();
                     System.out.println("applied " + file + " (generation " + s.getObservedGeneration() + ")");
                     print(s, System.out);
                 }
                 case "deploy events" -> {
                     var events = Boundless.withKey(AdminGrpc.newBlockingStub(channel)).watchDeploymentEvents(WatchDeploymentEventsRequest.getDefaultInstance());
                     while (events.hasNext()) {
-                        System.out.println(line(events.next()));
+                        System.out.println(line(events.next().getEvent()));
                     }
                 }
-                case "rollout status" -> print(admin.getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()), System.out);
-                case "rollout promote" -> print(admin.promote(none), System.out);
-                case "rollout abort" -> print(admin.abort(none), System.out);
-                case "rollout pause" -> print(admin.pause(none), System.out);
-                case "rollout resume" -> print(admin.resume(none), System.out);
+                case "rollout status" -> print(admin.getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()).getStatus(), System.out);
+                case "rollout promote" -> print(admin.promote(PromoteRequest.getDefaultInstance()).getStatus(), System.out);
+                case "rollout abort" -> print(admin.abort(AbortRequest.getDefaultInstance()).getStatus(), System.out);
+                case "rollout pause" -> print(admin.pause(PauseRequest.getDefaultInstance()).getStatus(), System.out);
+                case "rollout resume" -> print(admin.resume(ResumeRequest.getDefaultInstance()).getStatus(), System.out);
                 case "rollout set-weight" -> print(admin.setCanaryWeight(SetCanaryWeightRequest.newBuilder()
-                        .setWeight(Boundless.number(it, "set-weight", 0, 100)).build()), System.out);
-                case "scale status" -> printScaling(admin.getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()), System.out);
+                        .setWeight(Boundless.number(it, "set-weight", 0, 100)).build()).getStatus(), System.out);
+                case "scale status" -> printScaling(admin.getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()).getStatus(), System.out);
                 default -> throw new Boundless.UsageException(sub.isEmpty() ? "what to do? (see the usage)" : "unknown command '" + command + " " + sub + "'");
             }
             return 0;

@@ -204,11 +204,11 @@ class DeploymentE2ETest {
     }
 
     private DeploymentStatus status() {
-        return admin.withDeadlineAfter(10, TimeUnit.SECONDS).getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance());
+        return admin.withDeadlineAfter(10, TimeUnit.SECONDS).getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()).getStatus();
     }
 
     private DeploymentStatus apply(String yaml) {
-        return admin.withDeadlineAfter(30, TimeUnit.SECONDS).applyDeployment(ApplyDeploymentRequest.newBuilder().setManifest(yaml).build());
+        return admin.withDeadlineAfter(30, TimeUnit.SECONDS).applyDeployment(ApplyDeploymentRequest.newBuilder().setManifest(yaml).build()).getStatus();
     }
 
     private static VersionStatus version(DeploymentStatus s, String name) {

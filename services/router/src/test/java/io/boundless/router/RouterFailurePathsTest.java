@@ -190,6 +190,20 @@ class RouterFailurePathsTest {
         assertThat(error(whole).get("message").asText()).contains("had been streamed", "the text sent so far is all there is");
     }
 
+    @Test
+    void theStickinessKeyIsTheSessionHeaderElseTheUserField() {
+        assertThat(gw.stickinessKey(h -> h.equals("x-session-id") ? "s-1" : null, "alice")).isEqualTo("s-1");
+        assertThat(gw.stickinessKey(h -> null, "alice")).isEqualTo("alice");
+        assertThat(gw.stickinessKey(h -> "  ", null)).isNull();
+        gw.stickiness("X-Conversation", false);
+        try {
+            assertThat(gw.stickinessKey(h -> h.equals("x-conversation") ? "c-9" : null, "alice")).isEqualTo("c-9");
+            assertThat(gw.stickinessKey(h -> null, "alice")).as("the user field is not a key when the deployment says so").isNull();
+        } finally {
+            gw.stickiness("x-session-id", true);
+        }
+    }
+
     static String text(List<JsonNode> events, int index) {
         StringBuilder text = new StringBuilder();
         events.stream().filter(e -> e.has("choices") && e.at("/choices/0/index").asInt() == index)

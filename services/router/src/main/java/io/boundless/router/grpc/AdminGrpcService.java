@@ -4,13 +4,24 @@ import io.boundless.proto.MalformedRequests;
 import io.boundless.proto.router.v1.AdminGrpc;
 import io.boundless.proto.router.v1.Analysis;
 import io.boundless.proto.router.v1.AnalysisCheck;
+import io.boundless.proto.router.v1.AbortRequest;
+import io.boundless.proto.router.v1.AbortResponse;
 import io.boundless.proto.router.v1.ApplyDeploymentRequest;
+import io.boundless.proto.router.v1.ApplyDeploymentResponse;
+import io.boundless.proto.router.v1.GetDeploymentStatusResponse;
+import io.boundless.proto.router.v1.PauseRequest;
+import io.boundless.proto.router.v1.PauseResponse;
+import io.boundless.proto.router.v1.PromoteRequest;
+import io.boundless.proto.router.v1.PromoteResponse;
+import io.boundless.proto.router.v1.ResumeRequest;
+import io.boundless.proto.router.v1.ResumeResponse;
+import io.boundless.proto.router.v1.SetCanaryWeightResponse;
+import io.boundless.proto.router.v1.WatchDeploymentEventsResponse;
 import io.boundless.proto.router.v1.Condition;
 import io.boundless.proto.router.v1.DeploymentEvent;
 import io.boundless.proto.router.v1.DeploymentStatus;
 import io.boundless.proto.router.v1.GetDeploymentStatusRequest;
 import io.boundless.proto.router.v1.PoolReplicas;
-import io.boundless.proto.router.v1.RolloutActionRequest;
 import io.boundless.proto.router.v1.RolloutStatus;
 import io.boundless.proto.router.v1.Scaling;
 import io.boundless.proto.router.v1.SetCanaryWeightRequest;
@@ -58,9 +69,10 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
         return c;
     }
 
-    private void unary(StreamObserver<DeploymentStatus> out, String action, Function<DeploymentController, io.boundless.router.rollout.DeploymentStatus> call) {
+    private <R> void unary(StreamObserver<R> out, String action, Function<DeploymentController, io.boundless.router.rollout.DeploymentStatus> call,
+            Function<DeploymentStatus, R> wrap) {
         try {
-            out.onNext(toProto(call.apply(controller(action))));
+            out.onNext(wrap.apply(toProto(call.apply(controller(action)))));
             out.onCompleted();
         } catch (StatusRuntimeException e) {
             out.onError(e);
@@ -75,55 +87,55 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
     }
 
     @Override
-    public void applyDeployment(ApplyDeploymentRequest req, StreamObserver<DeploymentStatus> out) {
+    public void applyDeployment(ApplyDeploymentRequest req, StreamObserver<ApplyDeploymentResponse> out) {
         unary(out, "apply deployment", c -> {
             if (req.getManifest().length() > MAX_MANIFEST) {
                 throw new ModelDeployments.InvalidDeploymentException("the manifest has " + req.getManifest().length() + " characters; the limit is " + MAX_MANIFEST);
             }
             c.apply(ModelDeployments.parse(req.getManifest(), "the manifest"));
             return c.status();
-        });
+        }, st -> ApplyDeploymentResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void getDeploymentStatus(GetDeploymentStatusRequest req, StreamObserver<DeploymentStatus> out) {
-        unary(out, null, DeploymentController::status);
+    public void getDeploymentStatus(GetDeploymentStatusRequest req, StreamObserver<GetDeploymentStatusResponse> out) {
+        unary(out, null, DeploymentController::status, st -> GetDeploymentStatusResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void promote(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
-        unary(out, "promote", DeploymentController::promote);
+    public void promote(PromoteRequest req, StreamObserver<PromoteResponse> out) {
+        unary(out, "promote", DeploymentController::promote, st -> PromoteResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void abort(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
+    public void abort(AbortRequest req, StreamObserver<AbortResponse> out) {
         String who = "an operator";
-        unary(out, "abort", c -> c.abort(who));
+        unary(out, "abort", c -> c.abort(who), st -> AbortResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void pause(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
-        unary(out, "pause", DeploymentController::pause);
+    public void pause(PauseRequest req, StreamObserver<PauseResponse> out) {
+        unary(out, "pause", DeploymentController::pause, st -> PauseResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void resume(RolloutActionRequest req, StreamObserver<DeploymentStatus> out) {
-        unary(out, "resume", DeploymentController::resume);
+    public void resume(ResumeRequest req, StreamObserver<ResumeResponse> out) {
+        unary(out, "resume", DeploymentController::resume, st -> ResumeResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void setCanaryWeight(SetCanaryWeightRequest req, StreamObserver<DeploymentStatus> out) {
+    public void setCanaryWeight(SetCanaryWeightRequest req, StreamObserver<SetCanaryWeightResponse> out) {
         unary(out, "set canary weight " + req.getWeight(), c -> {
             if (req.getWeight() > 100) {
                 throw new ModelDeployments.InvalidDeploymentException("weight is 0 to 100, not " + req.getWeight());
             }
             return c.setWeight(req.getWeight());
-        });
+        }, st -> SetCanaryWeightResponse.newBuilder().setStatus(st).build());
     }
 
     @Override
-    public void watchDeploymentEvents(WatchDeploymentEventsRequest req, StreamObserver<DeploymentEvent> out) {
-        ServerCallStreamObserver<DeploymentEvent> call = (ServerCallStreamObserver<DeploymentEvent>) out;
+    public void watchDeploymentEvents(WatchDeploymentEventsRequest req, StreamObserver<WatchDeploymentEventsResponse> out) {
+        ServerCallStreamObserver<WatchDeploymentEventsResponse> call = (ServerCallStreamObserver<WatchDeploymentEventsResponse>) out;
         try {
             DeploymentController c = controller(null);
             Object lock = new Object();
@@ -135,11 +147,11 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
                         if (call.isCancelled()) {
                             throw new IllegalStateException("the watcher went away");
                         }
-                        call.onNext(toProto(e));
+                        call.onNext(WatchDeploymentEventsResponse.newBuilder().setEvent(toProto(e)).build());
                     }
                 });
                 for (var e : c.status().events()) {
-                    call.onNext(toProto(e));
+                    call.onNext(WatchDeploymentEventsResponse.newBuilder().setEvent(toProto(e)).build());
                 }
             }
             call.setOnCancelHandler(stop);

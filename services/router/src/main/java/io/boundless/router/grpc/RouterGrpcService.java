@@ -15,6 +15,7 @@ import io.boundless.router.RouterLifecycle;
 import io.boundless.router.TextRequest;
 import io.grpc.BindableService;
 import io.grpc.Context;
+import io.grpc.Metadata;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -72,7 +73,9 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
         try {
             var g = lifecycle.gateway();
             g.authorize(AuthInterceptor.CREDENTIALS.get());
-            TextRequest req = request.get();
+            Metadata headers = AuthInterceptor.HEADERS.get();
+            TextRequest req = request.get().withStickinessKey(g.stickinessKey(name -> headers == null ? null
+                    : headers.get(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER)), null));
             Completion c = g.start(req, Context.current().getDeadline(), new CompletionSink() {
                 @Override
                 public void onChunk(GenerateResponse chunk) {
