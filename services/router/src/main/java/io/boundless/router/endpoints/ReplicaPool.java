@@ -99,6 +99,11 @@ public final class ReplicaPool implements AutoCloseable {
      */
     private void check(Replica r) {
         try {
+            // the check decides how often a replica that went away is probed, not gRPC's reconnect backoff: after a
+            // minute down that backoff reaches a minute or two, and a restarted replica would wait that long to be seen
+            if (r.channel().getState(false) == io.grpc.ConnectivityState.TRANSIENT_FAILURE) {
+                r.channel().resetConnectBackoff();
+            }
             InferenceGrpc.InferenceBlockingStub stub = InferenceGrpc.newBlockingStub(r.channel()).withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (r.contextLength() == 0) {
                 var info = stub.getModelInfo(GetModelInfoRequest.getDefaultInstance());
