@@ -113,6 +113,13 @@ public final class Boundless {
         }
         String home = System.getenv("BOUNDLESS_HOME");
         Path work = home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".boundless");
+        boolean builtIn = false;
+        if (model == null && template == null && deployment == null) {
+            // the default model runs as a built-in deployment: the same controller as any other, so rollout and scale status
+            // work from the first start, and a version added with deploy apply rolls out
+            deployment = defaultDeployment(work, replicas);
+            builtIn = true;
+        }
         LocalPlatform platform;
         try {
             platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, grpcPort, httpPort,
@@ -140,12 +147,13 @@ public final class Boundless {
             return 1;
         }
         StringBuilder banner = new StringBuilder("\nBoundless is up on loopback, serving model '" + platform.modelName() + "'");
-        if (deployment != null) {
+        if (builtIn) {
+            banner.append(":\n  THE DEFAULT MODEL HAS RANDOM WEIGHTS. There is no trained default model yet: it answers with random\n"
+                    + "  text, not language. Serve a real checkpoint with: boundless up --model /path/to/hf-model-dir\n"
+                    + "  It runs as the built-in deployment " + deployment + " (bin/boundless rollout status)");
+        } else if (deployment != null) {
             banner.append(" from the deployment " + deployment.toAbsolutePath().normalize()
                     + ":\n  bin/boundless rollout status shows its versions, weights and replicas");
-        } else if (model == null) {
-            banner.append(":\n  THE DEFAULT MODEL HAS RANDOM WEIGHTS. There is no trained default model yet: it answers with random\n"
-                    + "  text, not language. Serve a real checkpoint with: boundless up --model /path/to/hf-model-dir");
         } else if (template != null) {
             banner.append(" with the chat template of " + template.toAbsolutePath().normalize());
         } else if (!platform.canChat()) {
@@ -177,6 +185,33 @@ public final class Boundless {
                 + "   — Ctrl-C stops the platform.");
         stopped.await();
         return 0;
+    }
+
+    /**
+     * The built-in deployment of the default model: version v1 (default-random/1) in one CPU pool of exactly replicas
+     * replicas, the default rollout steps. Written into BOUNDLESS_HOME at each start.
+     */
+    static Path defaultDeployment(Path work, int replicas) throws java.io.IOException {
+        java.nio.file.Files.createDirectories(work);
+        Path file = work.resolve("default-deployment.yaml");
+        java.nio.file.Files.writeString(file, """
+                # Written by boundless up (the built-in deployment of the default model); boundless up --deployment FILE runs your own.
+                apiVersion: boundless.io/v1alpha1
+                kind: ModelDeployment
+                metadata:
+                  name: default
+                spec:
+                  model: default-random
+                  versions:
+                    - name: v1
+                      source: default-random/1
+                  pools:
+                    - name: cpu
+                      accelerator: cpu
+                      minReplicas: %d
+                      maxReplicas: %d
+                """.formatted(replicas, replicas));
+        return file;
     }
 
     private static int text(String command, List<String> args) {

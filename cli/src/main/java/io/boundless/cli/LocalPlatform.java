@@ -376,6 +376,11 @@ public final class LocalPlatform implements AutoCloseable {
                 }
                 if (get("http://127.0.0.1:" + s.httpPort() + "/q/health/ready") == 200) {
                     it.remove();
+                } else if (s.name().equals("router") && options.deployment() != null) {
+                    String failure = replicaFailure();
+                    if (failure != null) {
+                        throw new IllegalStateException(failure);
+                    }
                 }
             }
             if (left.isEmpty()) {
@@ -385,6 +390,25 @@ public final class LocalPlatform implements AutoCloseable {
                 throw new IllegalStateException("the " + left.getFirst().name() + " service did not become ready; see " + left.getFirst().log());
             }
             Thread.sleep(250);  // the poll interval: readiness of another process has no event to wait on
+        }
+    }
+
+    /**
+     * While the router waits for its deployment's first replica: a replica that exited, said in one line with the reason
+     * it logged (the router restarts it with a backoff, but a replica that cannot start will not start the next time
+     * either); null while none has.
+     */
+    private String replicaFailure() {
+        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", router().grpcPort()).usePlaintext().build();
+        try {
+            var status = io.boundless.proto.router.v1.AdminGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .getDeploymentStatus(io.boundless.proto.router.v1.GetDeploymentStatusRequest.getDefaultInstance()).getStatus();
+            return status.getEventsList().stream().filter(e -> e.getReason().equals("ReplicaExited")).findFirst()
+                    .map(e -> "a replica of the deployment could not start: " + e.getMessage().replaceFirst("; replaced in .*$", "")).orElse(null);
+        } catch (io.grpc.StatusRuntimeException e) {
+            return null;  // the router is not answering yet (or asks for a key): nothing to say
+        } finally {
+            ch.shutdownNow();
         }
     }
 
