@@ -125,7 +125,7 @@ public final class AutoscaleBenchmark {
                 long settle = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
                 int initial = pools.contains("minReplicas: 3") ? 3 : 1;
                 while (ready(admin) < initial && System.nanoTime() < settle) {
-                    Thread.sleep(500);
+                    Thread.sleep(500);  // polling another process's readiness, within a deadline: there is no event to wait on
                 }
                 warmUp(channel);
                 return drive(name, channel, admin, platform, trace);
@@ -232,7 +232,7 @@ public final class AutoscaleBenchmark {
         }
         long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         while (inFlight.get() > 0 && System.nanoTime() < end) {
-            Thread.sleep(100);
+            Thread.sleep(100);  // the last requests' answers, within a deadline (the load is open loop: no join to wait on)
         }
         List<Outcome> all = new ArrayList<>(outcomes);
         Collections.sort(all, (a, b) -> Long.compare(a.arrivalNanos(), b.arrivalNanos()));
