@@ -240,7 +240,14 @@ public final class LocalPlatform implements AutoCloseable {
         for (Service s : services) {
             launch(s);
         }
-        awaitReady(services, System.nanoTime() + timeout.toNanos());
+        try {
+            awaitReady(services, System.nanoTime() + timeout.toNanos());
+        } finally {
+            if (adminChannel != null) {
+                adminChannel.shutdownNow();
+                adminChannel = null;
+            }
+        }
         checkTokenizer();
     }
 
@@ -399,7 +406,10 @@ public final class LocalPlatform implements AutoCloseable {
      * either); null while none has.
      */
     private String replicaFailure() {
-        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", router().grpcPort()).usePlaintext().build();
+        if (adminChannel == null) {
+            adminChannel = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", router().grpcPort()).usePlaintext().build();
+        }
+        io.grpc.ManagedChannel ch = adminChannel;
         try {
             var status = io.boundless.proto.router.v1.AdminGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS)
                     .getDeploymentStatus(io.boundless.proto.router.v1.GetDeploymentStatusRequest.getDefaultInstance()).getStatus();
@@ -407,10 +417,11 @@ public final class LocalPlatform implements AutoCloseable {
                     .map(e -> "a replica of the deployment could not start: " + e.getMessage().replaceFirst("; replaced in .*$", "")).orElse(null);
         } catch (io.grpc.StatusRuntimeException e) {
             return null;  // the router is not answering yet (or asks for a key): nothing to say
-        } finally {
-            ch.shutdownNow();
         }
     }
+
+    /** The channel replicaFailure asks the router on while the platform starts (closed once it is up). */
+    private io.grpc.ManagedChannel adminChannel;
 
     /** What to say of a service that exited: the reason it logged since its launch, else its exit code. */
     private String exited(Service s, int code) {

@@ -51,6 +51,7 @@ public final class DeploymentController implements AutoCloseable {
         final Replica replica;
         final long startedAt;
         long drainingSince = -1;
+        GetLoadResponse recorded;  // the last reading given to the measurement windows
 
         Member(ReplicaManager.Handle handle, Replica replica, long startedAt) {
             this.handle = handle;
@@ -83,7 +84,7 @@ public final class DeploymentController implements AutoCloseable {
     private final Router router;
     private final LongSupplier clock;
     private final Duration drainGrace;
-    private final MeasurementWindows windows = new MeasurementWindows(Duration.ofMinutes(30));
+    private final MeasurementWindows windows = new MeasurementWindows(Duration.ofMinutes(2));
     private final Map<Key, Group> groups = new LinkedHashMap<>();
     private final Deque<DeploymentStatus.Event> events = new ArrayDeque<>();
     private final List<Consumer<DeploymentStatus.Event>> listeners = new CopyOnWriteArrayList<>();
@@ -153,6 +154,14 @@ public final class DeploymentController implements AutoCloseable {
             lastRollout = rollout.status();
         }
         analysis = new CanaryAnalysis(ModelDeployments.analysis(d));
+        // readings are kept as long as the longest analysis window needs, plus a minute
+        Duration longest = Duration.ofMinutes(1);
+        for (var step : ModelDeployments.steps(d)) {
+            if (step instanceof RolloutController.Analysis a && a.window().compareTo(longest) > 0) {
+                longest = a.window();
+            }
+        }
+        windows.keep(longest.plusMinutes(1));
         deployment = d;
         generation++;
         for (Group g : groups.values()) {
@@ -186,8 +195,9 @@ public final class DeploymentController implements AutoCloseable {
         for (Group g : groups.values()) {
             for (Member m : g.members) {
                 GetLoadResponse load = m.replica.lastLoad();
-                if (load != null && load.hasMeasurements()) {
+                if (load != null && load != m.recorded && load.hasMeasurements()) {  // each health check's reading once
                     windows.record(m.handle.id(), g.key.version(), now, load.getMeasurements());
+                    m.recorded = load;
                 }
                 if (m.replica.admitted()) {
                     g.exitsInARow = 0;

@@ -25,9 +25,14 @@ public final class MeasurementWindows {
     private record Series(String version, Deque<Reading> readings) {}
 
     private final Map<String, Series> replicas = new LinkedHashMap<>();
-    private final long keepMillis;
+    private long keepMillis;
 
     public MeasurementWindows(Duration keep) {
+        this.keepMillis = keep.toMillis();
+    }
+
+    /** How long readings are kept: the longest window asked for (a reading is some KiB: 30 min of them per replica is MiBs). */
+    public void keep(Duration keep) {
         this.keepMillis = keep.toMillis();
     }
 
