@@ -44,48 +44,24 @@ public final class DeploymentController implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(DeploymentController.class);
     private static final int EVENTS = 200;
 
-    private record Key(String version, String pool) {}
-
-    private static final class Member {
-        final ReplicaManager.Handle handle;
-        final Replica replica;
-        final long startedAt;
-        long drainingSince = -1;
-        GetLoadResponse recorded;  // the last reading given to the measurement windows
-
-        Member(ReplicaManager.Handle handle, Replica replica, long startedAt) {
-            this.handle = handle;
-            this.replica = replica;
-            this.startedAt = startedAt;
-        }
-    }
-
-    private final class Group {
-        final Key key;
-        final List<Member> members = new ArrayList<>();
+    private static final class Group {
+        final Fleet.Key key;
         Autoscaler scaler;
         Autoscaler.Decision last;
-        int exitsInARow;
-        long nextStartAt;
-        String lastExit;
 
-        Group(Key key) {
+        Group(Fleet.Key key) {
             this.key = key;
-        }
-
-        List<Member> serving() {
-            return members.stream().filter(m -> m.drainingSince < 0).toList();
         }
     }
 
     private final String servedModel;
     private final ReplicaPool pool;
-    private final ReplicaManager manager;
+    private final Fleet fleet;
     private final Router router;
     private final LongSupplier clock;
-    private final Duration drainGrace;
     private final MeasurementWindows windows = new MeasurementWindows(Duration.ofMinutes(2));
-    private final Map<Key, Group> groups = new LinkedHashMap<>();
+    private final Map<Replica, GetLoadResponse> recorded = new java.util.IdentityHashMap<>();  // the last reading given to the windows
+    private final Map<Fleet.Key, Group> groups = new LinkedHashMap<>();
     private final Deque<DeploymentStatus.Event> events = new ArrayDeque<>();
     private final List<Consumer<DeploymentStatus.Event>> listeners = new CopyOnWriteArrayList<>();
     private final Map<String, DeploymentStatus.Condition> conditions = new LinkedHashMap<>();
@@ -103,12 +79,45 @@ public final class DeploymentController implements AutoCloseable {
      * @param drainGrace  how long a draining replica's streams may take before it is stopped anyway
      */
     public DeploymentController(String servedModel, ReplicaPool pool, ReplicaManager manager, Router router, LongSupplier clock, Duration drainGrace) {
+        this(servedModel, pool, new ProcessFleet(pool, manager, drainGrace), router, clock);
+    }
+
+    /** A controller over any fleet (a Deployment per (version, pool) on Kubernetes). */
+    public DeploymentController(String servedModel, ReplicaPool pool, Fleet fleet, Router router, LongSupplier clock) {
         this.servedModel = servedModel;
         this.pool = pool;
-        this.manager = manager;
+        this.fleet = fleet;
         this.router = router;
         this.clock = clock;
-        this.drainGrace = drainGrace;
+    }
+
+    /**
+     * What an earlier controller of this deployment had reached (a new leader reads it from the resource's status),
+     * so that it goes on from there: the stable version keeps serving, a rollout in progress resumes at its step (a
+     * pause or analysis step starts over), a rolled-back canary stays rolled back.
+     */
+    public record Prior(String stable, String canary, String phase, int step, int canaryWeight) {}
+
+    /** Applies a deployment as {@link #apply(ModelDeployment)} does, starting from what an earlier controller had reached. */
+    public synchronized long apply(ModelDeployment d, Prior prior) {
+        if (rollout == null && prior != null && prior.stable() != null && d.spec() != null && d.spec().versions() != null
+                && d.spec().versions().stream().anyMatch(v -> v.name().equals(prior.stable()))) {
+            List<String> names = d.spec().versions().stream().map(ModelDeployment.Version::name).toList();
+            rollout = new RolloutController(prior.stable(), ModelDeployments.steps(d), ModelDeployments.progressDeadline(d), ModelDeployments.inconclusiveLimit(d));
+            long now = clock.getAsLong();
+            if (prior.canary() != null && names.contains(prior.canary()) && !prior.canary().equals(prior.stable())) {
+                rollout.restore(prior.canary(), switch (prior.phase() == null ? "" : prior.phase()) {
+                    case "Progressing" -> RolloutController.Phase.PROGRESSING;
+                    case "Paused" -> RolloutController.Phase.PAUSED;
+                    default -> RolloutController.Phase.DEGRADED;
+                }, prior.step(), prior.canaryWeight(), now);
+                lastTarget = prior.canary();
+            } else {
+                lastTarget = prior.stable();
+            }
+            lastRollout = rollout.status();
+        }
+        return apply(d);
     }
 
     /** Ticks every interval on a thread of its own. */
@@ -190,18 +199,14 @@ public final class DeploymentController implements AutoCloseable {
             return;
         }
         long now = clock.getAsLong();
-        reap(now);
-        finishDrains(now);
-        for (Group g : groups.values()) {
-            for (Member m : g.members) {
-                GetLoadResponse load = m.replica.lastLoad();
-                if (load != null && load != m.recorded && load.hasMeasurements()) {  // each health check's reading once
-                    windows.record(m.handle.id(), g.key.version(), now, load.getMeasurements());
-                    m.recorded = load;
-                }
-                if (m.replica.admitted()) {
-                    g.exitsInARow = 0;
-                }
+        fleet.observe(now, this::event);
+        List<Replica> replicas = pool.all();
+        recorded.keySet().retainAll(Set.copyOf(replicas));
+        for (Replica r : replicas) {
+            GetLoadResponse load = r.lastLoad();
+            if (load != null && load != recorded.get(r) && load.hasMeasurements() && !r.version().isEmpty()) {  // each health check's reading once
+                windows.record(r.address(), r.version(), now, load.getMeasurements());
+                recorded.put(r, load);
             }
         }
         windows.prune(now);
@@ -209,9 +214,10 @@ public final class DeploymentController implements AutoCloseable {
         Set<String> active = activeVersions();
         for (var v : deployment.spec().versions()) {
             for (var p : deployment.spec().pools()) {
-                group(new Key(v.name(), p.name()));
+                group(new Fleet.Key(v.name(), p.name()));
             }
         }
+        fleet.keys().forEach(this::group);
         for (Group g : groups.values()) {
             scale(g, active.contains(g.key.version()) && poolOf(g.key.pool()) != null && sourceOf(g.key.version()) != null, now);
         }
@@ -219,7 +225,7 @@ public final class DeploymentController implements AutoCloseable {
         updateConditions(now);
     }
 
-    private Group group(Key k) {
+    private Group group(Fleet.Key k) {
         return groups.computeIfAbsent(k, Group::new);
     }
 
@@ -239,52 +245,6 @@ public final class DeploymentController implements AutoCloseable {
             a.add(rollout.canary());
         }
         return a;
-    }
-
-    private void reap(long now) {
-        for (Group g : groups.values()) {
-            for (var it = g.members.iterator(); it.hasNext(); ) {
-                Member m = it.next();
-                if (manager.alive(m.handle)) {
-                    continue;
-                }
-                it.remove();
-                pool.remove(m.replica);
-                if (m.drainingSince >= 0) {
-                    continue;  // it was leaving anyway
-                }
-                g.exitsInARow++;
-                long backoff = Math.min(30_000L, 1000L << Math.min(5, g.exitsInARow - 1));
-                g.nextStartAt = now + backoff;
-                String why = manager.exitReason(m.handle);
-                g.lastExit = why;
-                event(now, "Warning", "ReplicaExited", "replica " + m.handle.id() + " of " + g.key.version() + " in pool " + g.key.pool() + " exited"
-                        + (why == null ? "" : ": " + why) + "; replaced in " + backoff / 1000 + " s (" + g.exitsInARow + " in a row)");
-            }
-        }
-    }
-
-    private void finishDrains(long now) {
-        for (Group g : groups.values()) {
-            for (var it = g.members.iterator(); it.hasNext(); ) {
-                Member m = it.next();
-                if (m.drainingSince < 0) {
-                    continue;
-                }
-                GetLoadResponse l = m.replica.lastLoad();
-                boolean idle = m.replica.outstanding() == 0 && (l == null || !m.replica.healthy() || l.getRunning() + l.getQueueDepth() == 0);
-                boolean late = now - m.drainingSince > drainGrace.toMillis();
-                if (!idle && !late) {
-                    continue;
-                }
-                it.remove();
-                manager.stop(m.handle);
-                pool.remove(m.replica);
-                event(now, late && !idle ? "Warning" : "Normal", "Drained", "replica " + m.handle.id() + " of " + g.key.version() + " in pool "
-                        + g.key.pool() + (idle ? " finished its streams in " + (now - m.drainingSince) / 1000 + " s" : " still had streams after the grace period of "
-                        + drainGrace.toSeconds() + " s") + " and was stopped");
-            }
-        }
     }
 
     private void advanceRollout(long now) {
@@ -307,12 +267,15 @@ public final class DeploymentController implements AutoCloseable {
     }
 
     private void scale(Group g, boolean active, long now) {
-        List<Member> serving = g.serving();
+        Fleet.State state = fleet.state(g.key);
+        List<Replica> serving = state.serving();
         int desired;
+        String why;
+        ModelDeployment.Pool p = poolOf(g.key.pool());
         if (!active) {
             desired = 0;
+            why = "the version no longer serves";
         } else {
-            ModelDeployment.Pool p = poolOf(g.key.pool());
             ScalingSpec spec = ModelDeployments.scalingSpec(deployment, p.name());
             if (spec == null) {
                 desired = p.minReplicas() == null ? 1 : p.minReplicas();
@@ -321,44 +284,14 @@ public final class DeploymentController implements AutoCloseable {
                 if (g.scaler == null) {
                     g.scaler = new Autoscaler(spec);
                 }
-                List<ReplicaLoad> loads = serving.stream().map(m -> load(m.replica)).toList();
+                List<ReplicaLoad> loads = serving.stream().map(DeploymentController::load).toList();
                 g.last = g.scaler.decide(now, loads, 0);
                 desired = g.last.desired();
             }
+            why = g.last.reason();
         }
-        if (desired > serving.size()) {
-            if (now < g.nextStartAt) {
-                return;  // backing off after exits
-            }
-            ModelDeployment.Pool p = poolOf(g.key.pool());
-            int add = desired - serving.size();
-            for (int i = 0; i < add; i++) {
-                try {
-                    ReplicaManager.Handle h = manager.start(g.key.version(), sourceOf(g.key.version()), p);
-                    Replica r = new Replica(h.address(), g.key.version(), g.key.pool(), ModelDeployments.capacity(deployment, p.name()));
-                    g.members.add(new Member(h, r, now));
-                    pool.add(r);
-                } catch (Exception e) {
-                    g.lastExit = e.getMessage();
-                    g.nextStartAt = now + 5000;
-                    event(now, "Warning", "FailedCreate", "could not start a replica of " + g.key.version() + " in pool " + g.key.pool() + ": " + e.getMessage());
-                    return;
-                }
-            }
-            event(now, "Normal", "ScaledUp", g.key.version() + " in pool " + g.key.pool() + ": " + serving.size() + " -> " + desired
-                    + (g.last == null ? "" : " (" + g.last.reason() + ")"));
-        } else if (desired < serving.size()) {
-            // the ones not serving yet first, then the least busy
-            List<Member> order = new ArrayList<>(serving);
-            order.sort(Comparator.comparing((Member m) -> m.replica.admitted()).thenComparingInt(m -> m.replica.outstanding()));
-            for (Member m : order.subList(0, serving.size() - desired)) {
-                m.drainingSince = now;
-                m.replica.drain();
-            }
-            event(now, "Normal", "ScaledDown", g.key.version() + " in pool " + g.key.pool() + ": " + serving.size() + " -> " + desired
-                    + (active ? g.last == null ? "" : " (" + g.last.reason() + ")" : " (the version no longer serves)") + "; draining "
-                    + (serving.size() - desired));
-        }
+        fleet.scale(g.key, active ? sourceOf(g.key.version()) : null, active ? p : null, p == null ? 1 : ModelDeployments.capacity(deployment, p.name()),
+                desired, why, now, this::event);
     }
 
     /** A replica's load for the autoscaler: GPU utilization where NVML reports it, else the engine's busy fraction. */
@@ -458,19 +391,21 @@ public final class DeploymentController implements AutoCloseable {
         boolean degraded = s.phase() == RolloutController.Phase.DEGRADED;
         condition(now, "Degraded", degraded, degraded ? conditions.get("Progressing").reason() : "AsExpected", degraded ? s.message() : "");
         String limited = null;
+        String limitedReason = null;
         for (Group g : groups.values()) {
-            if (g.exitsInARow > 0) {
-                limited = "replicas of " + g.key.version() + " in pool " + g.key.pool() + " keep exiting (" + g.exitsInARow + " in a row"
-                        + (g.lastExit == null ? "" : ", the last: " + g.lastExit) + ")";
+            Fleet.State st = fleet.state(g.key);
+            if (st.limitedReason() != null) {
+                limited = st.limited();
+                limitedReason = st.limitedReason();
                 break;
             }
             if (g.last != null && g.last.limited() && g.last.reason().contains("maxReplicas")) {
                 limited = g.key.version() + " in pool " + g.key.pool() + ": " + g.last.reason();
+                limitedReason = "MaxReplicas";
                 break;
             }
         }
-        condition(now, "ScalingLimited", limited != null, limited == null ? "AsExpected" : limited.contains("exiting") ? "ReplicasExiting" : "MaxReplicas",
-                limited == null ? "" : limited);
+        condition(now, "ScalingLimited", limited != null, limited == null ? "AsExpected" : limitedReason, limited == null ? "" : limited);
     }
 
     private void condition(long now, String type, boolean status, String reason, String message) {
@@ -495,11 +430,12 @@ public final class DeploymentController implements AutoCloseable {
             int weight = (int) Math.round(100.0 * selector.versions().stream().filter(w -> w.version().equals(v)).mapToLong(w -> w.weight()).sum() / total);
             List<DeploymentStatus.PoolReplicas> pools = new ArrayList<>();
             for (Group g : groups.values()) {
-                if (!g.key.version().equals(v) || g.members.isEmpty() && (g.last == null || !activeVersions().contains(v))) {
+                Fleet.State st = fleet.state(g.key);
+                if (!g.key.version().equals(v) || st.serving().isEmpty() && st.draining() == 0 && (g.last == null || !activeVersions().contains(v))) {
                     continue;
                 }
-                int ready = (int) g.members.stream().filter(m -> m.drainingSince < 0 && m.replica.admitted()).count();
-                int draining = (int) g.members.stream().filter(m -> m.drainingSince >= 0).count();
+                int ready = (int) st.serving().stream().filter(Replica::admitted).count();
+                int draining = st.draining();
                 int desired = activeVersions().contains(v) && g.last != null ? g.last.desired() : 0;
                 pools.add(new DeploymentStatus.PoolReplicas(g.key.pool(), ready, desired, draining));
             }
@@ -523,7 +459,7 @@ public final class DeploymentController implements AutoCloseable {
                 continue;
             }
             var lastEvent = g.scaler == null || g.scaler.events().isEmpty() ? null : g.scaler.events().getLast();
-            scaling.add(new DeploymentStatus.Scaling(g.key.version(), g.key.pool(), g.serving().size(), activeVersions().contains(g.key.version()) ? g.last.desired() : 0,
+            scaling.add(new DeploymentStatus.Scaling(g.key.version(), g.key.pool(), fleet.state(g.key).serving().size(), activeVersions().contains(g.key.version()) ? g.last.desired() : 0,
                     g.last.metric(), g.last.reason(), lastEvent == null ? 0 : lastEvent.timeMillis(), lastEvent == null ? "" : lastEvent.reason()));
         }
         return new DeploymentStatus(deployment.metadata().name(), servedModel, generation, List.copyOf(conditions.values()), versions, r, scaling,
@@ -536,6 +472,14 @@ public final class DeploymentController implements AutoCloseable {
         if (thread != null) {
             thread.shutdownNow();
         }
-        manager.close();
+        fleet.close();
+    }
+
+    /** Stops the loop only; the replicas keep running (a router that stopped leading: the next leader takes them over). */
+    public synchronized void stop() {
+        if (thread != null) {
+            thread.shutdownNow();
+            thread = null;
+        }
     }
 }

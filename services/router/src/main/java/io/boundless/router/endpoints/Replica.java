@@ -103,6 +103,13 @@ public final class Replica implements AutoCloseable {
         state = State.DRAINING;
     }
 
+    /** Lets a drained replica take requests again (a Kubernetes endpoint that was not ready and is ready again). */
+    public void undrain() {
+        if (state == State.DRAINING) {
+            state = lastLoad == null ? State.STARTING : State.SERVING;
+        }
+    }
+
     /** The last GetLoad answer, null before the first. */
     public io.boundless.proto.inference.v1.GetLoadResponse lastLoad() {
         return lastLoad;

@@ -79,11 +79,7 @@ public final class LocalProcesses implements ReplicaManager {
         e.putAll(env);
         e.put("BOUNDLESS_INFERENCE_MODEL", dir.toString());
         e.put("BOUNDLESS_INFERENCE_MODEL_NAME", model);
-        e.put("BOUNDLESS_INFERENCE_BACKEND", switch (pool.accelerator() == null ? "cpu" : pool.accelerator()) {
-            case "nvidia" -> "cuda";
-            case "amd" -> "hip";
-            default -> "cpu";
-        });
+        e.put("BOUNDLESS_INFERENCE_BACKEND", pool.acceleratorOrCpu().backend());
         e.put("QUARKUS_GRPC_SERVER_PORT", Integer.toString(port));
         e.put("QUARKUS_HTTP_PORT", Integer.toString(port + httpOffset));
         e.put("OPT_OUT_TRACKING", "true");

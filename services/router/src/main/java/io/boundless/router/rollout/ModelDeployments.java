@@ -50,6 +50,15 @@ public final class ModelDeployments {
         }
         try {
             d = YAML.readValue(yaml, ModelDeployment.class);
+        } catch (com.fasterxml.jackson.databind.exc.InvalidFormatException e) {
+            if (e.getTargetType() == null || !e.getTargetType().isEnum()) {
+                throw new InvalidDeploymentException(where + ": " + path(e) + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
+            }
+            List<String> values = new ArrayList<>();
+            for (Object c : e.getTargetType().getEnumConstants()) {
+                values.add(YAML.convertValue(c, String.class));
+            }
+            throw new InvalidDeploymentException(where + ": " + path(e) + " is " + String.join(", ", values) + ", not " + e.getValue());
         } catch (JsonMappingException e) {
             throw new InvalidDeploymentException(where + ": " + path(e) + ": " + e.getOriginalMessage().lines().findFirst().orElse(""));
         } catch (IOException e) {
@@ -111,8 +120,11 @@ public final class ModelDeployments {
             for (int i = 0; i < s.pools().size(); i++) {
                 var pool = s.pools().get(i);
                 String at = "spec.pools[" + i + "]";
-                if (pool.accelerator() != null && !Set.of("cpu", "nvidia", "amd").contains(pool.accelerator())) {
-                    p.add(at + ".accelerator is cpu, nvidia or amd, not " + pool.accelerator());
+                if (pool.accelerators() != null && (pool.accelerators() < 1 || pool.accelerators() > 16)) {
+                    p.add(at + ".accelerators must be 1 to 16, not " + pool.accelerators());
+                }
+                if (pool.accelerators() != null && pool.acceleratorOrCpu() == ModelDeployment.Accelerator.CPU) {
+                    p.add(at + ".accelerators is for a GPU pool (accelerator nvidia or amd)");
                 }
                 if (pool.capacity() != null && !(pool.capacity() > 0)) {
                     p.add(at + ".capacity must be above 0, not " + pool.capacity());
@@ -214,20 +226,21 @@ public final class ModelDeployments {
             return defaults;
         }
         ScalingSpec.Select select = b.selectPolicy() == null ? ScalingSpec.Select.MAX : switch (b.selectPolicy()) {
-            case "Max" -> ScalingSpec.Select.MAX;
-            case "Min" -> ScalingSpec.Select.MIN;
-            case "Disabled" -> ScalingSpec.Select.DISABLED;
-            default -> throw new IllegalArgumentException("selectPolicy is Max, Min or Disabled, not " + b.selectPolicy());
+            case Max -> ScalingSpec.Select.MAX;
+            case Min -> ScalingSpec.Select.MIN;
+            case Disabled -> ScalingSpec.Select.DISABLED;
         };
         List<ScalingSpec.Policy> policies = new ArrayList<>();
         if (b.policies() == null) {
             policies.addAll(defaults.policies());
         } else {
             for (var x : b.policies()) {
-                ScalingSpec.Policy.Type type = switch (x.type() == null ? "" : x.type()) {
-                    case "Pods" -> ScalingSpec.Policy.Type.PODS;
-                    case "Percent" -> ScalingSpec.Policy.Type.PERCENT;
-                    default -> throw new IllegalArgumentException("a policy's type is Pods or Percent, not " + x.type());
+                if (x.type() == null) {
+                    throw new IllegalArgumentException("a policy's type is Pods or Percent");
+                }
+                ScalingSpec.Policy.Type type = switch (x.type()) {
+                    case Pods -> ScalingSpec.Policy.Type.PODS;
+                    case Percent -> ScalingSpec.Policy.Type.PERCENT;
                 };
                 if (x.value() == null || x.periodSeconds() == null) {
                     throw new IllegalArgumentException("a policy needs value and periodSeconds");

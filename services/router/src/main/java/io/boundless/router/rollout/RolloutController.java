@@ -94,6 +94,31 @@ public final class RolloutController {
     }
 
     /**
+     * Takes up a rollout an earlier controller had reached (a new leader, from the resource's status): the canary at
+     * {@code step} with {@code weight}; a timed step starts over, and the progress deadline counts from now.
+     */
+    public Status restore(String version, Phase phase, int step, int weight, long now) {
+        start(version, now);
+        this.step = Math.max(0, Math.min(step, steps.size()));
+        this.weight = weight;
+        this.ready = phase != Phase.PROGRESSING || weight > 0 || step > 0;
+        this.phase = phase;
+        if (phase == Phase.PAUSED) {
+            pausedAt = now;
+            manualPause = true;
+        }
+        if (phase == Phase.DEGRADED) {
+            this.weight = 0;
+        }
+        message = switch (phase) {
+            case DEGRADED -> "rolled back " + version + " (before this router led); " + stable + " keeps all traffic";
+            case PAUSED -> "paused at step " + (this.step + 1) + ", canary at " + weight + "% (taken over from the previous leader)";
+            default -> "canary " + version + " at " + weight + "%, step " + (this.step + 1) + " (taken over from the previous leader)";
+        };
+        return status();
+    }
+
+    /**
      * Advances the rollout at {@code now}: {@code canaryReady} says whether a canary replica serves; {@code analyze}
      * compares canary and stable over the window it is given (the analysis step's, ending now).
      */

@@ -63,7 +63,7 @@ class ModelDeploymentsTest {
         assertThat(d.spec().versions()).extracting(ModelDeployment.Version::source).containsExactly("llama-3.2-1b/2024-09", "llama-3.2-1b/2024-12");
         assertThat(ModelDeployments.capacity(d, "gh200")).isEqualTo(2.0);
         assertThat(ModelDeployments.capacity(d, "cpu")).isEqualTo(1.0);
-        assertThat(d.spec().pools().get(0).tolerations().get(0)).containsEntry("operator", "Exists");
+        assertThat(d.spec().pools().get(0).tolerations().get(0).getOperator()).isEqualTo("Exists");
 
         ScalingSpec gh = ModelDeployments.scalingSpec(d, "gh200");
         assertThat(gh.minReplicas()).isEqualTo(1);
@@ -118,9 +118,9 @@ class ModelDeploymentsTest {
             {base.replace("setWeight: 10", "setWeight: 110"), "spec.rollout.steps[0]: setWeight is 0 to 100, not 110"},
             {base.replace("boundless.io/v1alpha1", "boundless.io/v1"), "apiVersion must be boundless.io/v1alpha1, not boundless.io/v1"},
             {base.replace("name: chat", "name: Chat_Bot"), "metadata.name must be a DNS label"},
-            {base.replace("accelerator: cpu", "accelerator: tpu"), "spec.pools[1].accelerator is cpu, nvidia or amd, not tpu"},
+            {base.replace("accelerator: cpu", "accelerator: tpu"), "spec.pools[1].accelerator is cpu, nvidia, amd, not tpu"},
             {base.replace("utilization: 0.7", "utilization: 70"), "spec.autoscaling: target utilization must be in (0, 1], not 70.0"},
-            {base.replace("type: Pods", "type: Replicas"), "spec.autoscaling: a policy's type is Pods or Percent, not Replicas"},
+            {base.replace("type: Pods", "type: Replicas"), "spec.autoscaling.behavior.scaleUp.policies[0].type is Pods, Percent, not Replicas"},
             {base.replace("source: llama-3.2-1b/2024-12", "source: \"\""), "spec.versions[1].source"},
             {base.replace("capacity: 2.0", "capacity: lots"), "spec.pools[0].capacity"},
             {base.replace("maxTtftRatio: 1.5", "maxTtftRatio: 0.5"), "spec.rollout.analysis: analysis thresholds"},
