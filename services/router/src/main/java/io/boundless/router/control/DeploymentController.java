@@ -279,12 +279,15 @@ public final class DeploymentController implements AutoCloseable {
             ScalingSpec spec = ModelDeployments.scalingSpec(deployment, p.name());
             if (spec == null) {
                 desired = p.minReplicas() == null ? 1 : p.minReplicas();
-                g.last = new Autoscaler.Decision(serving.size(), desired, "none", Double.NaN, Double.NaN, "no autoscaling: minReplicas", false);
+                g.last = new Autoscaler.Decision(state.current(), desired, "none", Double.NaN, Double.NaN, "no autoscaling: minReplicas", false);
             } else {
                 if (g.scaler == null) {
                     g.scaler = new Autoscaler(spec);
                 }
-                List<ReplicaLoad> loads = serving.stream().map(DeploymentController::load).toList();
+                List<ReplicaLoad> loads = new ArrayList<>(serving.stream().map(DeploymentController::load).toList());
+                for (int i = 0; i < state.starting(); i++) {
+                    loads.add(ReplicaLoad.starting());
+                }
                 g.last = g.scaler.decide(now, loads, 0);
                 desired = g.last.desired();
             }
@@ -431,7 +434,7 @@ public final class DeploymentController implements AutoCloseable {
             List<DeploymentStatus.PoolReplicas> pools = new ArrayList<>();
             for (Group g : groups.values()) {
                 Fleet.State st = fleet.state(g.key);
-                if (!g.key.version().equals(v) || st.serving().isEmpty() && st.draining() == 0 && (g.last == null || !activeVersions().contains(v))) {
+                if (!g.key.version().equals(v) || st.current() == 0 && st.draining() == 0 && (g.last == null || !activeVersions().contains(v))) {
                     continue;
                 }
                 int ready = (int) st.serving().stream().filter(Replica::admitted).count();
@@ -459,7 +462,7 @@ public final class DeploymentController implements AutoCloseable {
                 continue;
             }
             var lastEvent = g.scaler == null || g.scaler.events().isEmpty() ? null : g.scaler.events().getLast();
-            scaling.add(new DeploymentStatus.Scaling(g.key.version(), g.key.pool(), fleet.state(g.key).serving().size(), activeVersions().contains(g.key.version()) ? g.last.desired() : 0,
+            scaling.add(new DeploymentStatus.Scaling(g.key.version(), g.key.pool(), fleet.state(g.key).current(), activeVersions().contains(g.key.version()) ? g.last.desired() : 0,
                     g.last.metric(), g.last.reason(), lastEvent == null ? 0 : lastEvent.timeMillis(), lastEvent == null ? "" : lastEvent.reason()));
         }
         return new DeploymentStatus(deployment.metadata().name(), servedModel, generation, List.copyOf(conditions.values()), versions, r, scaling,

@@ -23,12 +23,19 @@ public interface Fleet extends AutoCloseable {
      * What the fleet knows of a (version, pool).
      *
      * @param serving       its replicas that take requests or will once ready (not draining)
+     * @param starting      replicas that exist but the router cannot reach yet (a Pod with no ready endpoint): they count
+     *                      as replicas, without load, so that the autoscaler does not add more while they load
      * @param draining      replicas leaving: no new requests, their streams finishing
      * @param limitedReason why replicas cannot be added now (ReplicasExiting, Unschedulable), or null
      * @param limited       the same in a sentence, or null
      */
-    record State(List<Replica> serving, int draining, String limitedReason, String limited) {
-        public static final State EMPTY = new State(List.of(), 0, null, null);
+    record State(List<Replica> serving, int starting, int draining, String limitedReason, String limited) {
+        public static final State EMPTY = new State(List.of(), 0, 0, null, null);
+
+        /** The replicas there are, not counting the ones leaving. */
+        public int current() {
+            return serving.size() + starting;
+        }
     }
 
     /** Once a tick, before the controller decides: notices replicas that exited and drains that finished. */

@@ -104,7 +104,7 @@ public final class ProcessFleet implements Fleet {
         }
         String limited = g.exitsInARow == 0 ? null : "replicas of " + key.version() + " in pool " + key.pool() + " keep exiting (" + g.exitsInARow
                 + " in a row" + (g.lastExit == null ? "" : ", the last: " + g.lastExit) + ")";
-        return new State(g.serving().stream().map(m -> m.replica).toList(), (int) g.members.stream().filter(m -> m.drainingSince >= 0).count(),
+        return new State(g.serving().stream().map(m -> m.replica).toList(), 0, (int) g.members.stream().filter(m -> m.drainingSince >= 0).count(),
                 limited == null ? null : "ReplicasExiting", limited);
     }
 

@@ -1,0 +1,40 @@
+package io.boundless.router.kubernetes;
+
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * What the operator needs to know of the cluster, from the router's configuration (the Helm chart sets it).
+ *
+ * @param namespace       where the ModelDeployment and its workloads live
+ * @param deployment      the ModelDeployment this router serves and, as leader, reconciles
+ * @param images          the inference image per accelerator (cpu, nvidia, amd)
+ * @param modelStoreClaim the PersistentVolumeClaim holding the model store, mounted read-only at /models
+ * @param grpcPort        the inference gRPC port (9102)
+ * @param httpPort        the inference HTTP port: health and metrics (8102)
+ * @param drainGrace      how long a leaving replica's streams may take
+ * @param preStop         how long a replica waits after it is told to stop before it gets SIGTERM, so that every router
+ *                        sees its endpoint terminating and sends it nothing new
+ * @param keda            also a KEDA ScaledObject per (version, pool), which then owns the replica counts
+ * @param prometheus      the Prometheus server KEDA's triggers query (with keda)
+ * @param podLabels       extra labels on every inference Pod (the chart's NetworkPolicies select on them)
+ */
+public record KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
+        Duration drainGrace, Duration preStop, boolean keda, String prometheus, Map<String, String> podLabels) {
+    public static final String FIELD_MANAGER = "boundless-router";
+    public static final String MODEL = "boundless.io/model";
+    public static final String DEPLOYMENT = "boundless.io/deployment";
+    public static final String VERSION = "boundless.io/version";
+    public static final String POOL = "boundless.io/pool";
+    public static final String CAPACITY = "boundless.io/capacity";
+    public static final String COMPONENT = "app.kubernetes.io/component";
+    public static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+
+    public String image(String accelerator) {
+        String i = images.get(accelerator);
+        if (i == null || i.isBlank()) {
+            throw new IllegalArgumentException("no inference image for accelerator " + accelerator + " (boundless.router.kubernetes.images." + accelerator + ")");
+        }
+        return i;
+    }
+}

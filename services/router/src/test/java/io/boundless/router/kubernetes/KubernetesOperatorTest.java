@@ -1,0 +1,260 @@
+package io.boundless.router.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.boundless.router.control.Router;
+import io.boundless.router.endpoints.ReplicaPool;
+import io.boundless.router.rollout.ModelDeployment;
+import io.boundless.router.rollout.VersionSelector;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.TolerationBuilder;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The operator against Fabric8's mock API server in CRUD mode: what it creates, patches, writes to status and deletes. */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesOperatorTest {
+    static KubernetesClient client;
+    static KubernetesMockServer server;
+    static final String NS = "boundless";
+
+    final List<ModelDeploymentOperator> operators = new CopyOnWriteArrayList<>();
+    final List<ReplicaPool> pools = new CopyOnWriteArrayList<>();
+
+    /** Records what the operator tells the request path. */
+    static final class Routes implements Router {
+        volatile VersionSelector selector;
+        volatile String stable;
+
+        @Override
+        public void route(VersionSelector s, String st) {
+            selector = s;
+            stable = st;
+        }
+
+        @Override
+        public void stickiness(String header, boolean user) {}
+    }
+
+    static KubernetesSettings settings() {
+        return new KubernetesSettings(NS, "chat", Map.of("cpu", "boundless/inference:test", "nvidia", "boundless/inference-cuda:test", "amd",
+                "boundless/inference-rocm:test"), "boundless-models", 9102, 8102, Duration.ofSeconds(60), Duration.ofSeconds(10), false, null,
+                Map.of("app.kubernetes.io/part-of", "boundless"));
+    }
+
+    @BeforeEach
+    void crd() throws IOException {
+        // JOSDK checks that it may use Leases before it elects; the mock server answers as an API server whose RBAC allows it
+        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews").andReturn(201,
+                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata()
+                        .withNewStatus().withIncomplete(false).addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases")
+                        .withVerbs("*").endResourceRule().endStatus().build()).always();
+        try (var in = new FileInputStream(Path.of("target/classes/META-INF/fabric8/modeldeployments.boundless.io-v1.yml").toFile())) {
+            CustomResourceDefinition crd = client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class);
+            client.apiextensions().v1().customResourceDefinitions().resource(crd).createOr(x -> x.update());
+        }
+    }
+
+    @AfterEach
+    void close() {
+        operators.forEach(ModelDeploymentOperator::close);
+        pools.forEach(ReplicaPool::close);
+        client.resources(ModelDeploymentResource.class).inNamespace(NS).delete();
+        client.apps().deployments().inNamespace(NS).delete();
+        client.services().inNamespace(NS).delete();
+        client.pods().inNamespace(NS).delete();
+        client.leases().inNamespace(NS).delete();
+    }
+
+    ModelDeploymentOperator operator(String identity, Routes routes) {
+        ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
+        pool.start();
+        pools.add(pool);
+        var op = new ModelDeploymentOperator(client, settings(), pool, routes, "llama", new ModelDeploymentOperator.LeaseTiming("boundless-router-chat",
+                identity, Duration.ofSeconds(2), Duration.ofMillis(1500), Duration.ofMillis(250)), Duration.ofMillis(200), System::currentTimeMillis);
+        operators.add(op);
+        return op.start();
+    }
+
+    static ModelDeploymentResource resource(List<ModelDeployment.Version> versions, int gh200Min, List<ModelDeployment.Step> steps) {
+        var md = new ModelDeploymentResource();
+        md.setMetadata(new ObjectMetaBuilder().withName("chat").withNamespace(NS).build());
+        var gh200 = new ModelDeployment.Pool("gh200", ModelDeployment.Accelerator.NVIDIA, 2.0, gh200Min, 8, 1, Map.of("memory", "64Gi"),
+                Map.of("boundless.io/pool", "gh200", "kubernetes.io/arch", "arm64"),
+                List.of(new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists").withEffect("NoSchedule").build()), null, null);
+        var mi300 = new ModelDeployment.Pool("mi300", ModelDeployment.Accelerator.AMD, 1.5, 1, 4, 2, null, Map.of("boundless.io/pool", "mi300"), null, null, null);
+        md.setSpec(new ModelDeployment.Spec("llama", versions, List.of(gh200, mi300), null,
+                new ModelDeployment.Rollout(steps, null, 600, null, null)));
+        return md;
+    }
+
+    static Deployment deployment(String name) {
+        return client.apps().deployments().inNamespace(NS).withName(name).get();
+    }
+
+    static ModelDeploymentResource.Status status() {
+        var md = client.resources(ModelDeploymentResource.class).inNamespace(NS).withName("chat").get();
+        return md == null ? null : md.getStatus();
+    }
+
+    static io.fabric8.kubernetes.api.model.Condition condition(String type) {
+        var s = status();
+        return s == null ? null : s.conditions.stream().filter(c -> c.getType().equals(type)).findFirst().orElse(null);
+    }
+
+    @Test
+    void reconcilesADeploymentAndServicePerVersionAndPoolThenScalesPatchesAndDrainsBeforeDeleting() {
+        var v1 = new ModelDeployment.Version("v1", "llama/2024-09");
+        var created = client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(resource(List.of(v1), 2, null)).create();
+        Routes routes = new Routes();
+        operator("router-0", routes);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> deployment("chat-v1-gh200") != null && deployment("chat-v1-mi300") != null);
+        Deployment gh = deployment("chat-v1-gh200");
+        assertThat(gh.getMetadata().getLabels()).containsEntry("boundless.io/model", "llama").containsEntry("boundless.io/version", "v1")
+                .containsEntry("boundless.io/pool", "gh200");
+        assertThat(gh.getMetadata().getOwnerReferences()).singleElement().satisfies(o -> {
+            assertThat(o.getKind()).isEqualTo("ModelDeployment");
+            assertThat(o.getUid()).isEqualTo(created.getMetadata().getUid());
+            assertThat(o.getController()).isTrue();
+        });
+        assertThat(gh.getSpec().getReplicas()).isEqualTo(2);
+        var pod = gh.getSpec().getTemplate().getSpec();
+        var c = pod.getContainers().getFirst();
+        assertThat(c.getImage()).isEqualTo("boundless/inference-cuda:test");
+        assertThat(c.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("1")).containsEntry("memory", new Quantity("64Gi"));
+        assertThat(c.getResources().getRequests()).isEqualTo(c.getResources().getLimits());
+        assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_INFERENCE_BACKEND=cuda"))
+                .anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_INFERENCE_MODEL=/models/llama/2024-09"));
+        assertThat(pod.getNodeSelector()).containsEntry("kubernetes.io/arch", "arm64");
+        assertThat(pod.getTolerations()).singleElement().satisfies(t -> assertThat(t.getKey()).isEqualTo("nvidia.com/gpu"));
+        assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/q/health/ready");
+        assertThat(c.getStartupProbe().getFailureThreshold()).isGreaterThanOrEqualTo(100);
+        assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
+        assertThat(c.getLifecycle().getPreStop().getSleep().getSeconds()).isEqualTo(10);
+        assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThanOrEqualTo(70);
+        assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
+        assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+        assertThat(gh.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal()).as("no spare GPUs to surge onto").isZero();
+        var mi = deployment("chat-v1-mi300").getSpec().getTemplate().getSpec().getContainers().getFirst();
+        assertThat(mi.getResources().getLimits()).containsEntry("amd.com/gpu", new Quantity("2"));
+        assertThat(mi.getImage()).isEqualTo("boundless/inference-rocm:test");
+        var svc = client.services().inNamespace(NS).withName("chat-v1-gh200").get();
+        assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
+        assertThat(svc.getMetadata().getLabels()).containsEntry("boundless.io/capacity", "2.0");
+
+        // status: conditions with observedGeneration, the stable version, the traffic split
+        await().atMost(Duration.ofSeconds(10)).until(() -> status() != null && "v1".equals(status().stable));
+        assertThat(condition("Ready")).isNotNull();
+        assertThat(condition("Ready").getObservedGeneration()).isEqualTo(created.getMetadata().getGeneration());
+        assertThat(status().traffic).containsExactly(new ModelDeploymentResource.Traffic("v1", 100));
+        assertThat(routes.stable).isEqualTo("v1");
+
+        // a replica change goes through the scale subresource
+        edit(md -> md.setSpec(resource(List.of(v1), 3, null).getSpec()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 3);
+
+        // a pool whose Pods cannot be scheduled stops growing and says why
+        client.pods().inNamespace(NS).resource(new PodBuilder().withNewMetadata().withName("chat-v1-gh200-abc").withNamespace(NS)
+                .withLabels(Workloads.selector("chat", "v1", "gh200")).endMetadata().withNewStatus().withPhase("Pending")
+                .addNewCondition().withType("PodScheduled").withStatus("False").withReason("Unschedulable")
+                .withMessage("0/4 nodes are available: 4 Insufficient nvidia.com/gpu.").endCondition().endStatus().build()).create();
+        edit(md -> md.setSpec(resource(List.of(v1), 5, null).getSpec()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> condition("ScalingLimited") != null && condition("ScalingLimited").getStatus().equals("True"));
+        assertThat(condition("ScalingLimited").getReason()).isEqualTo("Unschedulable");
+        assertThat(condition("ScalingLimited").getMessage()).contains("Insufficient nvidia.com/gpu");
+        assertThat(deployment("chat-v1-gh200").getSpec().getReplicas()).as("no replica added while Pods are Pending").isEqualTo(3);
+
+        // Kubernetes Events on the resource
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.v1().events().inNamespace(NS).list().getItems().stream()
+                .anyMatch(e -> e.getReason().equals("ScaledUp") && e.getInvolvedObject().getName().equals("chat")));
+    }
+
+    @Test
+    void aRemovedVersionIsDrainedThenItsObjectsDeleted() {
+        var v1 = new ModelDeployment.Version("v1", "llama/2024-09");
+        var v2 = new ModelDeployment.Version("v2", "llama/2024-12");
+        client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(resource(List.of(v1, v2), 1, null)).create();
+        operator("router-0", new Routes());
+        // v2 is the target: its canary Deployments are made while v1 serves
+        await().atMost(Duration.ofSeconds(20)).until(() -> deployment("chat-v2-gh200") != null && deployment("chat-v1-gh200") != null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> status() != null && "Progressing".equals(status().phase) && "v2".equals(status().canary));
+        // one of v2's Pods runs (the ReplicaSet's, which the mock has no controller for)
+        client.pods().inNamespace(NS).resource(new PodBuilder().withNewMetadata().withName("chat-v2-gh200-x1").withNamespace(NS)
+                .withLabels(Workloads.selector("chat", "v2", "gh200")).endMetadata().withNewStatus().withPhase("Running").endStatus().build()).create();
+        // an SRE abandons v2: it leaves the spec; its Deployment goes to zero first, and stays while its Pod drains
+        edit(md -> md.setSpec(resource(List.of(v1), 1, null).getSpec()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v2-gh200").getSpec().getReplicas() == 0);
+        await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(3)).until(() -> deployment("chat-v2-gh200") != null);
+        assertThat(client.pods().inNamespace(NS).withName("chat-v2-gh200-x1").get().getMetadata().getAnnotations())
+                .containsEntry(KubernetesFleet.DELETION_COST, "-1000");
+        assertThat(deployment("chat-v2-mi300")).as("no Pods: deleted at once").satisfiesAnyOf(d -> assertThat(d).isNull(),
+                d -> assertThat(d.getSpec().getReplicas()).isZero());
+        client.pods().inNamespace(NS).withName("chat-v2-gh200-x1").delete();  // its streams finished; the ReplicaSet removes it
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v2-gh200") == null && client.services().inNamespace(NS).withName("chat-v2-gh200").get() == null);
+        assertThat(deployment("chat-v1-gh200")).isNotNull();
+    }
+
+    @Test
+    void oneLeaderAtATimeAndTheOtherTakesOverWhenItStops() {
+        var v1 = new ModelDeployment.Version("v1", "llama/2024-09");
+        client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(resource(List.of(v1), 2, null)).create();
+        Routes ra = new Routes();
+        Routes rb = new Routes();
+        var a = operator("router-a", ra);
+        var b = operator("router-b", rb);
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.leading() || b.leading());
+        for (int i = 0; i < 10; i++) {
+            assertThat(a.leading() && b.leading()).as("two leaders").isFalse();
+            sleep(200);
+        }
+        var leader = a.leading() ? a : b;
+        var other = leader == a ? b : a;
+        assertThat(other.controller()).as("a follower runs no controller").isNull();
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v1-gh200") != null && status() != null && "v1".equals(status().stable));
+        // the follower routes by the leader's status
+        Routes followerRoutes = other == a ? ra : rb;
+        await().atMost(Duration.ofSeconds(10)).until(() -> "v1".equals(followerRoutes.stable));
+
+        leader.close();
+        operators.remove(leader);
+        await().atMost(Duration.ofSeconds(15)).until(other::leading);
+        // the new leader reconciles: a replica change is carried out once
+        edit(md -> md.setSpec(resource(List.of(v1), 4, null).getSpec()));
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 4);
+        assertThat(client.apps().deployments().inNamespace(NS).list().getItems()).extracting(d -> d.getMetadata().getName())
+                .containsExactlyInAnyOrder("chat-v1-gh200", "chat-v1-mi300");
+    }
+
+    static void edit(java.util.function.Consumer<ModelDeploymentResource> change) {
+        client.resources(ModelDeploymentResource.class).inNamespace(NS).withName("chat").edit(md -> {
+            change.accept(md);
+            return md;
+        });
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
