@@ -84,9 +84,9 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     }
 
     public void start() {
-        if (pool.all().isEmpty() && config.deployment().isEmpty()) {
+        if (pool.all().isEmpty() && config.deployment().isEmpty() && !config.kubernetes().enabled()) {
             throw new IllegalArgumentException("no inference replicas configured (boundless.router.replicas) and no deployment"
-                    + " (boundless.router.deployment) to start them");
+                    + " (boundless.router.deployment) to start them, and not on Kubernetes (boundless.router.kubernetes.enabled)");
         }
         pool.start();
         if (keys == null) {

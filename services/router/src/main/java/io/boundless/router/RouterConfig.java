@@ -68,6 +68,63 @@ public interface RouterConfig {
     /** The deployment controller. */
     Control control();
 
+    /** The operator and EndpointSlice discovery on Kubernetes (the Helm chart turns it on). */
+    Kubernetes kubernetes();
+
+    interface Kubernetes {
+        /** Whether this router runs on Kubernetes: it discovers replicas through EndpointSlices and, as leader, reconciles. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The namespace (default: the Pod's own, from its service account). */
+        Optional<String> namespace();
+
+        /** The ModelDeployment this router serves and reconciles. */
+        Optional<String> deployment();
+
+        /** The Lease of leader election (default boundless-router-&lt;deployment&gt;). */
+        Optional<String> lease();
+
+        /** This replica's identity in the Lease (default: the Pod's name, $HOSTNAME). */
+        Optional<String> identity();
+
+        @WithDefault("15s")
+        Duration leaseDuration();
+
+        @WithDefault("10s")
+        Duration renewDeadline();
+
+        @WithDefault("2s")
+        Duration retryPeriod();
+
+        /** The inference image per accelerator: cpu, nvidia, amd. */
+        java.util.Map<String, String> images();
+
+        /** The PersistentVolumeClaim of the model store. */
+        @WithDefault("boundless-models")
+        String modelStoreClaim();
+
+        @WithDefault("9102")
+        int grpcPort();
+
+        @WithDefault("8102")
+        int httpPort();
+
+        /** How long a replica waits, told to stop, before SIGTERM: every router sees it terminating first. */
+        @WithDefault("10s")
+        Duration preStop();
+
+        /** Also a KEDA ScaledObject per (version, pool), which then owns the replica counts. */
+        @WithDefault("false")
+        boolean keda();
+
+        /** The Prometheus server KEDA's triggers query. */
+        Optional<String> prometheus();
+
+        /** Labels on every inference Pod (the chart's NetworkPolicies select on them). */
+        java.util.Map<String, String> podLabels();
+    }
+
     /** Local inference processes, one per replica, started and stopped by the deployment controller. */
     interface Local {
         /** The java executable. Default: the router's own. */

@@ -20,12 +20,33 @@ public class RouterLifecycle {
 
     private volatile Gateway gateway;
     private volatile io.boundless.router.control.DeploymentController controller;
+    private volatile io.boundless.router.kubernetes.ModelDeploymentOperator operator;
+    private io.fabric8.kubernetes.client.KubernetesClient kubernetes;
 
     void onStart(@Observes StartupEvent event) throws java.io.IOException {
         Gateway g = gateway();
-        if (config.deployment().isPresent()) {
+        if (config.kubernetes().enabled()) {
+            operator = operator(g);
+        } else if (config.deployment().isPresent()) {
             controller = deploymentController(g);
         }
+    }
+
+    /** On Kubernetes: discovery and status-following on every replica, the operator on the Lease's holder. */
+    private io.boundless.router.kubernetes.ModelDeploymentOperator operator(Gateway g) {
+        var k = config.kubernetes();
+        kubernetes = new io.fabric8.kubernetes.client.KubernetesClientBuilder().build();
+        String ns = k.namespace().orElseGet(() -> kubernetes.getNamespace() == null ? "default" : kubernetes.getNamespace());
+        String name = k.deployment().orElseThrow(() -> new IllegalArgumentException(
+                "boundless.router.kubernetes.deployment (the ModelDeployment this router serves) is needed on Kubernetes"));
+        String identity = k.identity().orElseGet(() -> System.getenv().getOrDefault("HOSTNAME", "router-" + ProcessHandle.current().pid()));
+        var settings = new io.boundless.router.kubernetes.KubernetesSettings(ns, name, k.images(), k.modelStoreClaim(), k.grpcPort(), k.httpPort(),
+                config.control().drainGrace(), k.preStop(), k.keda(), k.prometheus().orElse(null), k.podLabels());
+        var op = new io.boundless.router.kubernetes.ModelDeploymentOperator(kubernetes, settings, g.pool, g, config.model(),
+                new io.boundless.router.kubernetes.ModelDeploymentOperator.LeaseTiming(k.lease().orElse("boundless-router-" + name), identity,
+                        k.leaseDuration(), k.renewDeadline(), k.retryPeriod()), config.control().interval(), System::currentTimeMillis);
+        op.start();
+        return op;
     }
 
     /**
@@ -60,9 +81,14 @@ public class RouterLifecycle {
         return c;
     }
 
-    /** The deployment controller, or null when the router serves static replicas. */
+    /** The deployment controller (on Kubernetes: the leader's), or null when the router serves static replicas or follows. */
     public io.boundless.router.control.DeploymentController controller() {
-        return controller;
+        return operator != null ? operator.controller() : controller;
+    }
+
+    /** Whether this router runs on Kubernetes. */
+    public boolean onKubernetes() {
+        return operator != null;
     }
 
     public Gateway gateway() {
@@ -81,6 +107,10 @@ public class RouterLifecycle {
     }
 
     void onStop(@Observes ShutdownEvent event) {
+        if (operator != null) {
+            operator.close();  // the workloads stay; the next leader takes them over
+            kubernetes.close();
+        }
         if (controller != null) {
             controller.close();  // stops the replicas it started
         }

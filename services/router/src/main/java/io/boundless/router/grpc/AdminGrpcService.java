@@ -59,6 +59,10 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
     private DeploymentController controller(String action) {
         String who = lifecycle.gateway().authorizeAdmin(AuthInterceptor.CREDENTIALS.get());
         DeploymentController c = lifecycle.controller();
+        if (c == null && lifecycle.onKubernetes()) {
+            throw Status.UNAVAILABLE.withDescription("this router replica does not lead the deployment now; admin operations go to the leader"
+                    + " (kubectl get lease -n <namespace> names it; retry: the router Service reaches another replica)").asRuntimeException();
+        }
         if (c == null) {
             throw Status.FAILED_PRECONDITION.withDescription("this router runs no deployment: it serves static replicas (boundless.router.replicas);"
                     + " start the platform with boundless up --deployment FILE").asRuntimeException();
