@@ -61,7 +61,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     public Gateway(RouterConfig config, RouterMetrics metrics) {
         this.config = config;
         this.metrics = metrics;
-        this.pool = new ReplicaPool(config.replicas().orElse(List.of()), config.health().interval(), config.health().ejection(), config.health().timeout(),
+        this.pool = new ReplicaPool(config.kubernetes().enabled() ? List.of() : config.replicas().orElse(List.of()), config.health().interval(), config.health().ejection(), config.health().timeout(),
                 config.health().failuresToEject());
         ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
             case "prefix" -> ReplicaPicker.Policy.PREFIX;

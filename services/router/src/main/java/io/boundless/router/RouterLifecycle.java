@@ -22,6 +22,7 @@ public class RouterLifecycle {
     private volatile io.boundless.router.control.DeploymentController controller;
     private volatile io.boundless.router.kubernetes.ModelDeploymentOperator operator;
     private io.fabric8.kubernetes.client.KubernetesClient kubernetes;
+    private volatile io.boundless.router.control.DeploymentMetrics metrics;
 
     void onStart(@Observes StartupEvent event) throws java.io.IOException {
         Gateway g = gateway();
@@ -45,6 +46,14 @@ public class RouterLifecycle {
         var op = new io.boundless.router.kubernetes.ModelDeploymentOperator(kubernetes, settings, g.pool, g, config.model(),
                 new io.boundless.router.kubernetes.ModelDeploymentOperator.LeaseTiming(k.lease().orElse("boundless-router-" + name), identity,
                         k.leaseDuration(), k.renewDeadline(), k.retryPeriod()), config.control().interval(), System::currentTimeMillis);
+        op.onController(c -> metrics = new io.boundless.router.control.DeploymentMetrics(meters, c));
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("deployment-metrics").daemon().factory())
+                .scheduleWithFixedDelay(() -> {
+                    var m = metrics;
+                    if (m != null && op.leading()) {
+                        m.refresh();
+                    }
+                }, 1, 2, java.util.concurrent.TimeUnit.SECONDS);
         op.start();
         return op;
     }

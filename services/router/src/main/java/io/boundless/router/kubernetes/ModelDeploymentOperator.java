@@ -62,6 +62,13 @@ public final class ModelDeploymentOperator implements AutoCloseable {
     private Operator operator;
     private SharedIndexInformer<ModelDeploymentResource> follower;
     private Runnable unwatch;
+    private volatile java.util.function.Consumer<DeploymentController> onController = c -> {};
+
+    /** Called with each controller this replica makes when it comes to lead (the metrics follow it). */
+    public ModelDeploymentOperator onController(java.util.function.Consumer<DeploymentController> listener) {
+        this.onController = listener;
+        return this;
+    }
 
     public ModelDeploymentOperator(KubernetesClient client, KubernetesSettings settings, ReplicaPool pool, Router router, String servedModel, LeaseTiming lease,
             Duration interval, LongSupplier clock) {
@@ -183,6 +190,7 @@ public final class ModelDeploymentOperator implements AutoCloseable {
         if (controller == null) {
             controller = new DeploymentController(servedModel, pool, new KubernetesFleet(client, settings, pool, last::get), router, clock);
             unwatch = controller.watch(this::record);
+            onController.accept(controller);
         }
         long generation = md.getMetadata().getGeneration() == null ? 0 : md.getMetadata().getGeneration();
         if (appliedGeneration == null || appliedGeneration != generation) {

@@ -1,0 +1,253 @@
+package io.boundless.router.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.marcnuri.helm.Helm;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import io.boundless.router.endpoints.ReplicaPool;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Helm chart through helm-java (Helm itself, bundled): lint, templates over several value sets parsed into
+ * Fabric8's types and asserted, the schema's refusals, the CRD against the build's, and the rendered install created in
+ * the CRUD mock and reconciled by the operator.
+ */
+@EnableKubernetesMockClient(crud = true)
+class HelmChartTest {
+    static KubernetesClient client;
+    static KubernetesMockServer server;
+    static final Path ROOT = Path.of("../..").toAbsolutePath().normalize();
+    static final Path CHART = ROOT.resolve("helm/boundless");
+    static final Path EXAMPLES = ROOT.resolve("helm/examples");
+
+    static String render(Path values) {
+        var t = new Helm(CHART).template().withName("boundless").withNamespace("boundless").withKubeVersion("1.31.0");
+        if (values != null) {
+            t = t.withValuesFile(values);
+        }
+        return t.call();
+    }
+
+    static List<HasMetadata> objects(String yaml) {
+        List<HasMetadata> out = new ArrayList<>();
+        for (String doc : yaml.split("(?m)^---\\s*$")) {
+            if (doc.lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#"))) {
+                continue;
+            }
+            Object o = client.getKubernetesSerialization().unmarshal(doc);
+            if (o instanceof HasMetadata h) {
+                out.add(h);
+            }
+        }
+        return out;
+    }
+
+    static <T> List<T> of(List<HasMetadata> objects, Class<T> type) {
+        return objects.stream().filter(type::isInstance).map(type::cast).toList();
+    }
+
+    @Test
+    void lintsAndRendersEveryExampleWithSecureProbedContainers() throws IOException {
+        var lint = new Helm(CHART).lint().strict().call();
+        assertThat(lint.isFailed()).as(String.join("\n", lint.getMessages())).isFalse();
+        for (String example : List.of("minimal.yaml", "gh200-mi300.yaml", "h100.yaml", "all-options.yaml")) {
+            List<HasMetadata> objects = objects(render(EXAMPLES.resolve(example)));
+            List<Deployment> deployments = of(objects, Deployment.class);
+            assertThat(deployments).as(example).isNotEmpty();
+            for (Deployment d : deployments) {
+                PodSpec pod = d.getSpec().getTemplate().getSpec();
+                assertThat(pod.getSecurityContext().getRunAsNonRoot()).as(d.getMetadata().getName()).isTrue();
+                assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+                for (Container c : pod.getContainers()) {
+                    var sc = c.getSecurityContext();
+                    assertThat(sc.getReadOnlyRootFilesystem()).as(c.getName()).isTrue();
+                    assertThat(sc.getAllowPrivilegeEscalation()).isFalse();
+                    assertThat(sc.getCapabilities().getDrop()).containsExactly("ALL");
+                    assertThat(c.getReadinessProbe()).as(c.getName() + " readiness").isNotNull();
+                    assertThat(c.getLivenessProbe()).as(c.getName() + " liveness").isNotNull();
+                    assertThat(c.getStartupProbe()).as(c.getName() + " startup").isNotNull();
+                    assertThat(c.getResources().getLimits()).as(c.getName() + " limits").isNotEmpty();
+                }
+            }
+            assertThat(of(objects, NetworkPolicy.class)).as(example + " NetworkPolicies").hasSize(3);
+            assertThat(of(objects, PodDisruptionBudget.class)).as(example + " PDBs").isNotEmpty();
+            Role role = of(objects, Role.class).getFirst();
+            assertThat(rules(role)).as("the Role's rules are the ones docs/OPERATIONS.md lists").isEqualTo(documentedRules(example.equals("all-options.yaml")));
+        }
+        List<HasMetadata> all = objects(render(EXAMPLES.resolve("all-options.yaml")));
+        assertThat(all).extracting(HasMetadata::getKind).contains("ServiceMonitor", "PrometheusRule", "ConfigMap", "ModelDeployment");
+        assertThat(of(all, Deployment.class)).extracting(d -> d.getMetadata().getName())
+                .containsExactlyInAnyOrder("boundless-router-chat", "boundless-router-embed", "boundless-tokenizer");
+        assertThat(of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-router-chat")).findFirst().orElseThrow()
+                .getSpec().getReplicas()).isEqualTo(3);
+    }
+
+    /** group/resource -> verbs, from the Role. */
+    static Map<String, TreeSet<String>> rules(Role role) {
+        Map<String, TreeSet<String>> m = new TreeMap<>();
+        for (var r : role.getRules()) {
+            for (String g : r.getApiGroups()) {
+                for (String res : r.getResources()) {
+                    m.computeIfAbsent((g.isEmpty() ? "core" : g) + "/" + res, k -> new TreeSet<>()).addAll(r.getVerbs());
+                }
+            }
+        }
+        return m;
+    }
+
+    /** The RBAC table of docs/OPERATIONS.md: | group | resource | verbs | why |; rows marked (keda) only with KEDA. */
+    static Map<String, TreeSet<String>> documentedRules(boolean keda) throws IOException {
+        String ops = Files.readString(ROOT.resolve("docs/OPERATIONS.md"));
+        Matcher m = Pattern.compile("(?m)^\\| `([^`]*)` \\| `([^`]+)` \\| ([a-z, ]+) \\| (.*)\\|$").matcher(ops);
+        Map<String, TreeSet<String>> out = new TreeMap<>();
+        while (m.find()) {
+            if (m.group(4).contains("(keda)") && !keda) {
+                continue;
+            }
+            out.computeIfAbsent((m.group(1).isEmpty() ? "core" : m.group(1)) + "/" + m.group(2), k -> new TreeSet<>())
+                    .addAll(List.of(m.group(3).split(",\\s*")));
+        }
+        return out;
+    }
+
+    @Test
+    void theSchemaRejectsBadValuesWithTheirPath() throws IOException {
+        Path dir = Files.createTempDirectory("values");
+        Map<String, String> bad = new LinkedHashMap<>();
+        bad.put("router:\n  replicas: 0\n", "replicas");
+        bad.put("routr: {}\n", "routr");
+        bad.put("image: {registry: r, pullPolicy: Sometimes}\n", "pullPolicy");
+        bad.put("models:\n  - name: Chat\n    spec: {model: m, versions: [{name: v1, source: m/1}], pools: [{name: cpu}]}\n", "name");
+        bad.put("models:\n  - name: chat\n    spec: {model: m, versions: [{name: v1, source: m/1}], pools: [{name: tpu, accelerator: tpu}]}\n", "accelerator");
+        bad.put("models:\n  - name: chat\n    spec: {model: m, versions: [], pools: [{name: cpu}]}\n", "versions");
+        for (var e : bad.entrySet()) {
+            Path f = dir.resolve("v" + e.getKey().hashCode() + ".yaml");
+            Files.writeString(f, e.getKey());
+            assertThatThrownBy(() -> render(f)).as(e.getKey()).hasMessageContaining("values don't meet the specifications of the schema")
+                    .hasMessageContaining(e.getValue());
+        }
+    }
+
+    @Test
+    void theCommittedCrdIsTheBuildsAndValidatesModelDeployments() throws IOException {
+        Path built = Path.of("target/classes/META-INF/fabric8/modeldeployments.boundless.io-v1.yml");
+        assertThat(Files.readString(CHART.resolve("crds/modeldeployments.boundless.io-v1.yml")))
+                .as("helm/boundless/crds is the build's CRD: copy services/router/" + built + " there").isEqualTo(Files.readString(built));
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        JsonNode schema = yaml.readTree(built.toFile()).at("/spec/versions/0/schema/openAPIV3Schema");
+        var validator = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_4).getSchema(schema);
+        List<JsonNode> samples = new ArrayList<>();
+        samples.add(yaml.readTree(ROOT.resolve("examples/model-deployment.yaml").toFile()));
+        for (String example : List.of("minimal.yaml", "gh200-mi300.yaml", "h100.yaml", "all-options.yaml")) {
+            for (HasMetadata o : objects(render(EXAMPLES.resolve(example)))) {
+                if (o.getKind().equals("ModelDeployment")) {
+                    samples.add(yaml.valueToTree(o));
+                }
+            }
+        }
+        assertThat(samples).hasSizeGreaterThanOrEqualTo(6);
+        for (JsonNode s : samples) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) s).remove(List.of("apiVersion", "kind", "metadata"));
+            assertThat(validator.validate(s)).as(s.toString()).isEmpty();
+        }
+        JsonNode bad = yaml.readTree("""
+                spec:
+                  model: m
+                  versions: [{name: v1, source: m/1}]
+                  pools: [{name: gpu, accelerator: tpu, minReplicas: -1}]
+                  rollout: {steps: [{setWeight: 150}, {pause: {duration: soon}}]}
+                """);
+        assertThat(validator.validate(bad).stream().map(Object::toString).toList())
+                .anySatisfy(m -> assertThat(m).contains("accelerator"))
+                .anySatisfy(m -> assertThat(m).contains("minReplicas"))
+                .anySatisfy(m -> assertThat(m).contains("setWeight"))
+                .anySatisfy(m -> assertThat(m).contains("duration"));
+        assertThat(validator.validate(yaml.readTree("spec: {model: m, pools: [{name: cpu}]}")).toString()).contains("versions");
+    }
+
+    @Test
+    void theRenderedInstallIsReconciledByTheOperator() throws IOException {
+        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews").andReturn(201,
+                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata()
+                        .withNewStatus().withIncomplete(false).addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases")
+                        .withVerbs("*").endResourceRule().endStatus().build()).always();
+        var crd = client.getKubernetesSerialization().unmarshal(Files.readString(CHART.resolve("crds/modeldeployments.boundless.io-v1.yml")),
+                io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition.class);
+        client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
+        List<HasMetadata> objects = objects(render(EXAMPLES.resolve("gh200-mi300.yaml")));
+        for (HasMetadata o : objects) {
+            o.getMetadata().setNamespace("boundless");
+            if (o instanceof GenericKubernetesResource g && g.getKind().equals("ModelDeployment")) {
+                client.resources(ModelDeploymentResource.class).inNamespace("boundless")
+                        .resource(client.getKubernetesSerialization().convertValue(g, ModelDeploymentResource.class)).create();
+            } else {
+                client.resource(o).inNamespace("boundless").create();
+            }
+        }
+        // the router's configuration, as the chart renders it
+        ConfigMap cm = client.configMaps().inNamespace("boundless").withName("boundless-router-chat").get();
+        Properties p = new Properties();
+        p.load(new StringReader(cm.getData().get("application.properties")));
+        Map<String, String> images = Map.of("cpu", p.getProperty("boundless.router.kubernetes.images.cpu"),
+                "nvidia", p.getProperty("boundless.router.kubernetes.images.nvidia"), "amd", p.getProperty("boundless.router.kubernetes.images.amd"));
+        var settings = new KubernetesSettings("boundless", p.getProperty("boundless.router.kubernetes.deployment"), images,
+                p.getProperty("boundless.router.kubernetes.model-store-claim"), 9102, 8102, Duration.ofSeconds(120), Duration.ofSeconds(15), false, null,
+                Map.of("app.kubernetes.io/part-of", "boundless", "app.kubernetes.io/instance", "boundless"));
+        ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
+        var op = new ModelDeploymentOperator(client, settings, pool, new KubernetesOperatorTest.Routes(), p.getProperty("boundless.router.model"),
+                new ModelDeploymentOperator.LeaseTiming(p.getProperty("boundless.router.kubernetes.lease"), "router-0", Duration.ofSeconds(2),
+                        Duration.ofMillis(1500), Duration.ofMillis(250)), Duration.ofMillis(200), System::currentTimeMillis);
+        try {
+            op.start();
+            await().atMost(Duration.ofSeconds(20)).until(() -> client.apps().deployments().inNamespace("boundless").withName("chat-v1-gh200").get() != null
+                    && client.apps().deployments().inNamespace("boundless").withName("chat-v1-mi300").get() != null);
+            Deployment gh = client.apps().deployments().inNamespace("boundless").withName("chat-v1-gh200").get();
+            var c = gh.getSpec().getTemplate().getSpec().getContainers().getFirst();
+            assertThat(c.getImage()).isEqualTo("ghcr.io/boundless/boundless-inference-cuda:0.1.0");
+            assertThat(c.getResources().getLimits()).containsKeys("nvidia.com/gpu", "cpu", "memory");
+            assertThat(gh.getSpec().getTemplate().getSpec().getNodeSelector()).containsEntry("kubernetes.io/arch", "arm64");
+            assertThat(gh.getSpec().getTemplate().getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getPersistentVolumeClaim().getClaimName())
+                    .isEqualTo("boundless-models"));
+            // the chart's NetworkPolicy lets the router reach these Pods: they carry the labels it selects
+            NetworkPolicy np = client.network().v1().networkPolicies().inNamespace("boundless").withName("boundless-inference").get();
+            assertThat(gh.getSpec().getTemplate().getMetadata().getLabels()).containsAllEntriesOf(np.getSpec().getPodSelector().getMatchLabels());
+            var mi = client.apps().deployments().inNamespace("boundless").withName("chat-v1-mi300").get();
+            assertThat(mi.getSpec().getTemplate().getSpec().getContainers().getFirst().getResources().getLimits()).containsKey("amd.com/gpu");
+        } finally {
+            op.close();
+            pool.close();
+        }
+    }
+}
