@@ -12,6 +12,10 @@ public enum BackendKind {
 
     /** From configuration text: auto, cpu or cuda (any case). */
     public static BackendKind parse(String s) {
+        if (s.trim().equalsIgnoreCase("hip")) {
+            throw new IllegalArgumentException("backend hip (AMD GPUs: MI300) is not built in this release; an amd pool's replicas cannot"
+                    + " serve until it is (docs/OPERATIONS.md, MI300)");
+        }
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {

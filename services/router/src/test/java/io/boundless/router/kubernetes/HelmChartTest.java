@@ -60,16 +60,24 @@ class HelmChartTest {
         return t.call();
     }
 
+    /** The kinds the chart renders, by name (explicit: Fabric8's lookup by service loader depends on the thread's class loader). */
+    static final Map<String, Class<? extends HasMetadata>> KINDS = Map.ofEntries(
+            Map.entry("Deployment", Deployment.class), Map.entry("Service", io.fabric8.kubernetes.api.model.Service.class),
+            Map.entry("ConfigMap", ConfigMap.class), Map.entry("ServiceAccount", io.fabric8.kubernetes.api.model.ServiceAccount.class),
+            Map.entry("Role", Role.class), Map.entry("RoleBinding", io.fabric8.kubernetes.api.model.rbac.RoleBinding.class),
+            Map.entry("PodDisruptionBudget", PodDisruptionBudget.class), Map.entry("NetworkPolicy", NetworkPolicy.class),
+            Map.entry("PersistentVolumeClaim", io.fabric8.kubernetes.api.model.PersistentVolumeClaim.class),
+            Map.entry("CustomResourceDefinition", io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition.class));
+
     static List<HasMetadata> objects(String yaml) {
         List<HasMetadata> out = new ArrayList<>();
         for (String doc : yaml.split("(?m)^---\\s*$")) {
             if (doc.lines().allMatch(l -> l.isBlank() || l.strip().startsWith("#"))) {
                 continue;
             }
-            Object o = client.getKubernetesSerialization().unmarshal(doc);
-            if (o instanceof HasMetadata h) {
-                out.add(h);
-            }
+            var generic = client.getKubernetesSerialization().unmarshal(doc, GenericKubernetesResource.class);
+            Class<? extends HasMetadata> type = KINDS.get(generic.getKind());
+            out.add(type == null ? generic : client.getKubernetesSerialization().unmarshal(doc, type));
         }
         return out;
     }
