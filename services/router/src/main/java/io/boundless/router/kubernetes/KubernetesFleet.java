@@ -38,6 +38,7 @@ public final class KubernetesFleet implements Fleet {
     private final ReplicaPool pool;
     private final Supplier<ModelDeploymentResource> resource;
     private final Map<Key, String> applied = new HashMap<>();  // what was last applied, as JSON, per (version, pool)
+    private final Map<Key, String> appliedKeda = new HashMap<>();
     private final Map<Key, Observed> observed = new HashMap<>();
     private final Set<Key> known = new HashSet<>();
 
@@ -71,6 +72,7 @@ public final class KubernetesFleet implements Fleet {
             observed.put(k, new Observed(d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas(), mine));
         }
         applied.keySet().retainAll(known);
+        appliedKeda.keySet().retainAll(known);
     }
 
     private static Key key(Map<String, String> labels) {
@@ -186,7 +188,12 @@ public final class KubernetesFleet implements Fleet {
             if (settings.keda()) {
                 var a = md.getSpec().autoscaling();
                 double queue = a == null || a.targets() == null || a.targets().queueDepthPerReplica() == null ? 5 : a.targets().queueDepthPerReplica();
-                apply(Workloads.scaledObject(md, key.version(), p, capacity, queue, settings));
+                var so = Workloads.scaledObject(md, key.version(), p, capacity, queue, settings);
+                String soJson = io.fabric8.kubernetes.client.utils.Serialization.asJson(so.getAdditionalProperties());
+                if (!soJson.equals(appliedKeda.get(key))) {
+                    apply(so);
+                    appliedKeda.put(key, soJson);
+                }
                 return;  // KEDA's HPA owns the replica count
             }
             int current = o.specReplicas();
@@ -288,6 +295,7 @@ public final class KubernetesFleet implements Fleet {
         observed.remove(key);
         known.remove(key);
         applied.remove(key);
+        appliedKeda.remove(key);
         events.event(now, "Normal", "Deleted", "Deployment and Service " + name + " of " + key.version() + " in pool " + key.pool()
                 + ": drained, and the version no longer serves");
     }

@@ -80,6 +80,7 @@ class KubernetesOperatorTest {
         client.services().inNamespace(NS).delete();
         client.pods().inNamespace(NS).delete();
         client.leases().inNamespace(NS).delete();
+        client.v1().events().inNamespace(NS).delete();
     }
 
     ModelDeploymentOperator operator(String identity, Routes routes) {
@@ -241,6 +242,40 @@ class KubernetesOperatorTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 4);
         assertThat(client.apps().deployments().inNamespace(NS).list().getItems()).extracting(d -> d.getMetadata().getName())
                 .containsExactlyInAnyOrder("chat-v1-gh200", "chat-v1-mi300");
+    }
+
+    @Test
+    void withKedaEachVersionAndPoolGetsAScaledObjectThatOwnsItsReplicaCount() {
+        client.apiextensions().v1().customResourceDefinitions().resource(new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder()
+                .withNewMetadata().withName("scaledobjects.keda.sh").endMetadata().withNewSpec().withGroup("keda.sh").withScope("Namespaced")
+                .withNewNames().withKind("ScaledObject").withPlural("scaledobjects").withSingular("scaledobject").endNames()
+                .addNewVersion().withName("v1alpha1").withServed(true).withStorage(true).endVersion().endSpec().build()).createOr(x -> x.update());
+        var v1 = new ModelDeployment.Version("v1", "llama/2024-09");
+        var md = resource(List.of(v1), 2, null);
+        md.setSpec(new ModelDeployment.Spec("llama", md.getSpec().versions(), md.getSpec().pools(), new ModelDeployment.Autoscaling(
+                new ModelDeployment.Targets(null, 3.0, null), null, null), md.getSpec().rollout()));
+        client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(md).create();
+        var s = settings();
+        var keda = new KubernetesSettings(s.namespace(), s.deployment(), s.images(), s.modelStoreClaim(), s.grpcPort(), s.httpPort(), s.drainGrace(),
+                s.preStop(), true, "http://prometheus.monitoring:9090", s.podLabels());
+        ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
+        pools.add(pool);
+        var op = new ModelDeploymentOperator(client, keda, pool, new Routes(), "llama", new ModelDeploymentOperator.LeaseTiming("boundless-router-chat",
+                "router-k", Duration.ofSeconds(2), Duration.ofMillis(1500), Duration.ofMillis(250)), Duration.ofMillis(200), System::currentTimeMillis);
+        operators.add(op);
+        op.start();
+        var scaledObjects = client.genericKubernetesResources("keda.sh/v1alpha1", "ScaledObject").inNamespace(NS);
+        await().atMost(Duration.ofSeconds(20)).until(() -> scaledObjects.withName("chat-v1-gh200").get() != null);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> spec = (Map<String, Object>) scaledObjects.withName("chat-v1-gh200").get().getAdditionalProperties().get("spec");
+        assertThat(spec).containsEntry("minReplicaCount", 2).containsEntry("maxReplicaCount", 8)
+                .containsEntry("scaleTargetRef", Map.of("name", "chat-v1-gh200"));
+        assertThat(spec.get("triggers").toString()).contains("vllm:num_requests_waiting").contains("threshold=3.0");
+        edit(x -> x.setSpec(new ModelDeployment.Spec("llama", x.getSpec().versions(), resource(List.of(v1), 5, null).getSpec().pools(),
+                x.getSpec().autoscaling(), x.getSpec().rollout())));
+        await().atMost(Duration.ofSeconds(10)).until(() -> ((Map<?, ?>) scaledObjects.withName("chat-v1-gh200").get().getAdditionalProperties().get("spec"))
+                .get("minReplicaCount").equals(5));
+        assertThat(deployment("chat-v1-gh200").getSpec().getReplicas()).as("KEDA's HPA owns the count, not the router").isEqualTo(2);
     }
 
     static void edit(java.util.function.Consumer<ModelDeploymentResource> change) {
