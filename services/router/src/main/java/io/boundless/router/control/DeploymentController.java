@@ -61,6 +61,8 @@ public final class DeploymentController implements AutoCloseable {
     private final LongSupplier clock;
     private final MeasurementWindows windows = new MeasurementWindows(Duration.ofMinutes(2));
     private final Map<Replica, GetLoadResponse> recorded = new java.util.IdentityHashMap<>();  // the last reading given to the windows
+    private final Map<Replica, String> seriesIds = new java.util.IdentityHashMap<>();
+    private long nextSeries;
     private final Map<Fleet.Key, Group> groups = new LinkedHashMap<>();
     private final Deque<DeploymentStatus.Event> events = new ArrayDeque<>();
     private final List<Consumer<DeploymentStatus.Event>> listeners = new CopyOnWriteArrayList<>();
@@ -202,10 +204,13 @@ public final class DeploymentController implements AutoCloseable {
         fleet.observe(now, this::event);
         List<Replica> replicas = pool.all();
         recorded.keySet().retainAll(Set.copyOf(replicas));
+        seriesIds.keySet().retainAll(Set.copyOf(replicas));
         for (Replica r : replicas) {
             GetLoadResponse load = r.lastLoad();
             if (load != null && load != recorded.get(r) && load.hasMeasurements() && !r.version().isEmpty()) {  // each health check's reading once
-                windows.record(r.address(), r.version(), now, load.getMeasurements());
+                // a series per replica object, not per address: a new replica (process or Pod) may reuse an old one's port or IP
+                String id = seriesIds.computeIfAbsent(r, x -> x.address() + "#" + nextSeries++);
+                windows.record(id, r.version(), now, load.getMeasurements());
                 recorded.put(r, load);
             }
         }

@@ -59,6 +59,7 @@ public final class ModelDeploymentOperator implements AutoCloseable {
     private DeploymentController controller;
     private Long appliedGeneration;
     private String invalid;
+    private long invalidSince;
     private Operator operator;
     private SharedIndexInformer<ModelDeploymentResource> follower;
     private Runnable unwatch;
@@ -203,6 +204,9 @@ public final class ModelDeploymentOperator implements AutoCloseable {
                 }
                 invalid = null;
             } catch (ModelDeployments.InvalidDeploymentException e) {
+                if (invalid == null) {
+                    invalidSince = clock.getAsLong();
+                }
                 invalid = e.getMessage();
                 record(new DeploymentStatus.Event(clock.getAsLong(), "Warning", "InvalidSpec", "generation " + generation + " not applied: " + e.getMessage()));
                 if (appliedGeneration == null) {
@@ -227,7 +231,7 @@ public final class ModelDeploymentOperator implements AutoCloseable {
             out.conditions.add(condition(c.type(), c.status(), c.reason(), c.message(), c.lastTransitionTime(), generation));
         }
         if (invalid != null) {
-            out.conditions.add(condition("SpecValid", "False", "InvalidSpec", invalid, clock.getAsLong(), generation));
+            out.conditions.add(condition("SpecValid", "False", "InvalidSpec", invalid, invalidSince, generation));
         }
         var r = s.rollout();
         if (r != null) {
@@ -304,11 +308,10 @@ public final class ModelDeploymentOperator implements AutoCloseable {
             Recorded before = recorded.get(key);
             if (before != null && e.time() - before.time() < 600_000) {
                 recorded.put(key, new Recorded(before.name(), before.count() + 1, before.time()));
-                client.v1().events().inNamespace(settings.namespace()).withName(before.name()).edit(x -> {
-                    x.setCount(before.count() + 1);
-                    x.setLastTimestamp(now);
-                    return x;
-                });
+                // a merge patch, no read first (the Role grants events create and patch only)
+                client.v1().events().inNamespace(settings.namespace()).withName(before.name()).patch(
+                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        "{\"count\":" + (before.count() + 1) + ",\"lastTimestamp\":\"" + now + "\"}");
                 return;
             }
             String name = md.getMetadata().getName() + "." + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());

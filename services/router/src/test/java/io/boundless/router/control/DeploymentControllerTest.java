@@ -38,11 +38,14 @@ class DeploymentControllerTest {
         final List<String> stopped = new ArrayList<>();
         final Map<String, Integer> perGroup = new HashMap<>();
         int port = 30000;
+        boolean reusePorts;  // a new replica takes the lowest port a stopped one freed, as the local platform's does
+        final java.util.TreeSet<Integer> freed = new java.util.TreeSet<>();
 
         @Override
         public Handle start(String version, String source, ModelDeployment.Pool pool) {
             int k = perGroup.merge(version + "/" + pool.name(), 1, Integer::sum);
-            Handle h = new Handle(version + "-" + pool.name() + "-" + k, "127.0.0.1:" + port++, version, pool.name());
+            int p = reusePorts && !freed.isEmpty() ? freed.pollFirst() : port++;
+            Handle h = new Handle(version + "-" + pool.name() + "-" + k, "127.0.0.1:" + p, version, pool.name());
             alive.put(h.id(), h);
             started.add(h.id());
             return h;
@@ -61,6 +64,7 @@ class DeploymentControllerTest {
         @Override
         public void stop(Handle h) {
             alive.remove(h.id());
+            freed.add(Integer.parseInt(h.address().substring(h.address().lastIndexOf(':') + 1)));
             stopped.add(h.id());
         }
 
@@ -149,7 +153,7 @@ class DeploymentControllerTest {
     final AtomicLong clock = new AtomicLong(1_000_000);
     final FakeManager manager = new FakeManager();
     final FakeRouter router = new FakeRouter();
-    final Map<String, Counts> counts = new HashMap<>();
+    final Map<Replica, Counts> counts = new java.util.IdentityHashMap<>();  // per replica: a new process counts from zero
     ReplicaPool pool;
     DeploymentController c;
 
@@ -171,7 +175,7 @@ class DeploymentControllerTest {
             if (List.of(versions).contains(r.version()) && manager.alive.values().stream().anyMatch(h -> h.address().equals(r.address()))) {
                 r.healthy(true);
                 r.loaded(GetLoadResponse.newBuilder().setBusyFraction(utilization)
-                        .setMeasurements(counts.computeIfAbsent(r.address(), k -> new Counts()).measurements()).build());
+                        .setMeasurements(counts.computeIfAbsent(r, k -> new Counts()).measurements()).build());
             }
         }
     }
@@ -179,7 +183,7 @@ class DeploymentControllerTest {
     /** Every ready replica of the version serves n requests at these latencies. */
     void traffic(String version, int n, double ttftMs, double itlMs) {
         for (Replica r : pool.admitted(version)) {
-            counts.computeIfAbsent(r.address(), k -> new Counts()).serve(n, ttftMs, itlMs);
+            counts.computeIfAbsent(r, k -> new Counts()).serve(n, ttftMs, itlMs);
         }
     }
 
@@ -216,6 +220,65 @@ class DeploymentControllerTest {
             assertThat(v.pools()).singleElement().isEqualTo(new DeploymentStatus.PoolReplicas("cpu", 1, 1, 0));
         });
         assertThat(s.rollout().phase()).isEqualTo("Healthy");
+    }
+
+    @Test
+    void aCanaryOnAPortAnOldReplicaFreedIsMeasuredFromItsOwnCounts() {
+        manager.reusePorts = true;
+        c.apply(deployment(List.of("v1"), ""));
+        checks(0.1, "v1");
+        c.tick();
+        c.apply(deployment(List.of("v1", "v2"), ""));
+        checks(0.1, "v1", "v2");
+        seconds(25, () -> {
+            traffic("v1", 3, 50, 10);
+            traffic("v2", 3, 50, 10);
+            checks(0.2, "v1", "v2");
+        });
+        assertThat(c.status().rollout().stable()).isEqualTo("v2");
+        seconds(2, () -> checks(0.2, "v2"));
+        assertThat(manager.stopped).as("v1's replica stopped, its port freed").contains("v1-cpu-1");
+        // v3 starts on v1's old port; v1's large cumulative counts must not be read as v3's
+        c.apply(deployment(List.of("v2", "v3"), ""));
+        assertThat(pool.all()).anySatisfy(r -> assertThat(r.version() + "@" + r.address()).isEqualTo("v3@127.0.0.1:30000"));
+        checks(0.1, "v2", "v3");
+        seconds(11, () -> {
+            traffic("v2", 3, 50, 10);
+            traffic("v3", 3, 400, 60);
+            checks(0.2, "v2", "v3");
+        });
+        assertThat(c.status().rollout().phase()).as(c.status().rollout().message()).isEqualTo("Degraded");
+        assertThat(c.status().rollout().message()).contains("canary is worse");
+    }
+
+    @Test
+    void aNewLeaderGoesOnFromThePriorStatus() {
+        // the previous leader had v2 at 50% (step 2 of 4, its analysis); this controller takes over from its status
+        c.apply(deployment(List.of("v1", "v2"), ""), new DeploymentController.Prior("v1", "v2", "Progressing", 1, 50));
+        assertThat(c.status().rollout().canary()).isEqualTo("v2");
+        assertThat(c.status().rollout().step()).isEqualTo(1);
+        assertThat(reasons()).as("no new rollout").doesNotContain("RolloutStarted");
+        checks(0.1, "v1", "v2");
+        c.tick();
+        assertThat(router.weight("v2")).as("the canary keeps its weight").isEqualTo(50);
+        seconds(11, () -> {
+            traffic("v1", 3, 50, 10);
+            traffic("v2", 3, 50, 10);
+            checks(0.2, "v1", "v2");
+        });
+        assertThat(router.weight("v2")).as("the analysis ran in full and the next step set 100%").isEqualTo(100);
+
+        // a rolled-back canary stays rolled back for a new leader: the same spec does not retry it
+        var other = new DeploymentController("chat-model", pool, new FakeManager(), new FakeRouter(), clock::get, Duration.ofSeconds(30));
+        try {
+            other.apply(deployment(List.of("v1", "v2"), ""), new DeploymentController.Prior("v1", "v2", "Degraded", 1, 0));
+            assertThat(other.status().rollout().phase()).isEqualTo("Degraded");
+            assertThat(other.status().rollout().stable()).isEqualTo("v1");
+            assertThat(other.status().rollout().canaryWeight()).isZero();
+            assertThat(other.status().conditions()).anySatisfy(k -> assertThat(k.type() + "=" + k.reason()).isEqualTo("Degraded=RolledBack"));
+        } finally {
+            other.close();
+        }
     }
 
     @Test

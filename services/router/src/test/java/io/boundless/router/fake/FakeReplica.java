@@ -37,6 +37,8 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
     public final AtomicInteger calls = new AtomicInteger();
     public final AtomicInteger cancelled = new AtomicInteger();
     public final AtomicInteger running = new AtomicInteger();
+    /** The GPU utilization its GetLoad reports (as NVML would); 0: none reported. */
+    public volatile double gpuUtilization;
 
     public FakeReplica(String name) {
         this.name = name;
@@ -61,7 +63,11 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
             out.onError(Status.UNAVAILABLE.withDescription(name + " is told to fail its health checks").asRuntimeException());
             return;
         }
-        out.onNext(GetLoadResponse.newBuilder().setRunning(running.get()).build());
+        var load = GetLoadResponse.newBuilder().setRunning(running.get());
+        if (gpuUtilization > 0) {
+            load.setGpuUtilization(gpuUtilization);
+        }
+        out.onNext(load.build());
         out.onCompleted();
     }
 

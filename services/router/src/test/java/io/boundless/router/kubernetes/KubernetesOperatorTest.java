@@ -168,6 +168,16 @@ class KubernetesOperatorTest {
         assertThat(status().traffic).containsExactly(new ModelDeploymentResource.Traffic("v1", 100));
         assertThat(routes.stable).isEqualTo("v1");
 
+        // reconciles are idempotent: with nothing changed, ten ticks write nothing
+        String deploymentVersion = deployment("chat-v1-gh200").getMetadata().getResourceVersion();
+        String serviceVersion = client.services().inNamespace(NS).withName("chat-v1-gh200").get().getMetadata().getResourceVersion();
+        String statusVersion = client.resources(ModelDeploymentResource.class).inNamespace(NS).withName("chat").get().getMetadata().getResourceVersion();
+        sleep(2000);
+        assertThat(deployment("chat-v1-gh200").getMetadata().getResourceVersion()).isEqualTo(deploymentVersion);
+        assertThat(client.services().inNamespace(NS).withName("chat-v1-gh200").get().getMetadata().getResourceVersion()).isEqualTo(serviceVersion);
+        assertThat(client.resources(ModelDeploymentResource.class).inNamespace(NS).withName("chat").get().getMetadata().getResourceVersion())
+                .as("the status is written only when it changed").isEqualTo(statusVersion);
+
         // a replica change goes through the scale subresource
         edit(md -> md.setSpec(resource(List.of(v1), 3, null).getSpec()));
         await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 3);
@@ -186,6 +196,14 @@ class KubernetesOperatorTest {
         // Kubernetes Events on the resource
         await().atMost(Duration.ofSeconds(5)).until(() -> client.v1().events().inNamespace(NS).list().getItems().stream()
                 .anyMatch(e -> e.getReason().equals("ScaledUp") && e.getInvolvedObject().getName().equals("chat")));
+
+        // a spec the router cannot apply is refused in the status; the one before keeps running
+        edit(md -> md.setSpec(new ModelDeployment.Spec("another-model", md.getSpec().versions(), md.getSpec().pools(), null, null)));
+        await().atMost(Duration.ofSeconds(10)).until(() -> condition("SpecValid") != null);
+        assertThat(condition("SpecValid").getStatus()).isEqualTo("False");
+        assertThat(condition("SpecValid").getReason()).isEqualTo("InvalidSpec");
+        assertThat(condition("SpecValid").getMessage()).contains("this router serves llama");
+        assertThat(deployment("chat-v1-gh200").getSpec().getReplicas()).isEqualTo(3);
     }
 
     @Test
@@ -276,6 +294,35 @@ class KubernetesOperatorTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> ((Map<?, ?>) scaledObjects.withName("chat-v1-gh200").get().getAdditionalProperties().get("spec"))
                 .get("minReplicaCount").equals(5));
         assertThat(deployment("chat-v1-gh200").getSpec().getReplicas()).as("KEDA's HPA owns the count, not the router").isEqualTo(2);
+    }
+
+    @Test
+    void theAutoscalerReadsTheDiscoveredReplicasGpuUtilizationAndDoesNotCascadeWhileNewPodsLoad() throws Exception {
+        var replica = new io.boundless.router.fake.FakeReplica("gpu-0");
+        replica.gpuUtilization = 0.95;
+        io.grpc.Server grpc = io.grpc.ServerBuilder.forPort(0).addService(replica).build().start();
+        try {
+            var v1 = new ModelDeployment.Version("v1", "llama/2024-09");
+            var md = resource(List.of(v1), 1, null);
+            var scaleUp = new ModelDeployment.Behavior(0, null, List.of(new ModelDeployment.Policy(ModelDeployment.PolicyType.Pods, 4, 15)));
+            md.setSpec(new ModelDeployment.Spec("llama", md.getSpec().versions(), List.of(md.getSpec().pools().getFirst()), new ModelDeployment.Autoscaling(
+                    new ModelDeployment.Targets(0.5, null, null), null, new ModelDeployment.Behaviors(scaleUp, null)), md.getSpec().rollout()));
+            client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(md).create();
+            operator("router-0", new Routes());
+            await().atMost(Duration.ofSeconds(20)).until(() -> client.services().inNamespace(NS).withName("chat-v1-gh200").get() != null);
+            assertThat(deployment("chat-v1-gh200").getSpec().getReplicas()).isEqualTo(1);
+            // its one Pod becomes ready: the EndpointSlice controller would publish this
+            client.discovery().v1().endpointSlices().inNamespace(NS).resource(EndpointSliceDiscoveryTest.slice(grpc.getPort(), true, true, false)).create();
+            // 95% busy against a 50% target: HPA's formula asks for ceil(1 x 0.95 / 0.5) = 2
+            await().atMost(Duration.ofSeconds(15)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 2);
+            // the new Pod has no ready endpoint yet: it counts as a replica without load, so no further scale-up
+            await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> deployment("chat-v1-gh200").getSpec().getReplicas() == 2);
+            var scaling = status().scaling.stream().filter(x -> x.pool().equals("gh200")).findFirst().orElseThrow();
+            assertThat(scaling.metric()).isEqualTo("utilization");
+        } finally {
+            grpc.shutdownNow();
+            client.discovery().v1().endpointSlices().inNamespace(NS).delete();
+        }
     }
 
     static void edit(java.util.function.Consumer<ModelDeploymentResource> change) {
