@@ -474,20 +474,12 @@ public final class DeploymentController implements AutoCloseable {
                 List.copyOf(events));
     }
 
-    /** Stops the loop and every replica it started (the platform is shutting down). */
+    /** Stops the loop and closes the fleet: locally every replica it started stops; on Kubernetes the workloads stay. */
     @Override
     public synchronized void close() {
         if (thread != null) {
             thread.shutdownNow();
         }
         fleet.close();
-    }
-
-    /** Stops the loop only; the replicas keep running (a router that stopped leading: the next leader takes them over). */
-    public synchronized void stop() {
-        if (thread != null) {
-            thread.shutdownNow();
-            thread = null;
-        }
     }
 }

@@ -20,7 +20,8 @@ import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
- * The fleet on Kubernetes: a Deployment and a headless Service per (version, pool), owned by the ModelDeployment.
+ * The fleet on Kubernetes: a Deployment, a headless Service and a PodDisruptionBudget per (version, pool), owned by
+ * the ModelDeployment.
  * Objects are written by server-side apply under the field manager {@code boundless-router}, and only when what the
  * operator would write changed (reconciles are idempotent); the replica count goes through the Deployment's scale
  * subresource. Scaling down first marks the Pods to remove (the least busy, by {@code pod-deletion-cost}) and stops
@@ -41,6 +42,12 @@ public final class KubernetesFleet implements Fleet {
     private final Map<Key, String> appliedKeda = new HashMap<>();
     private final Map<Key, Observed> observed = new HashMap<>();
     private final Set<Key> known = new HashSet<>();
+    // our writes the informers' caches may not show yet: replica counts set, Deployments created, Deployments deleted
+    private final Map<Key, Integer> wrote = new HashMap<>();
+    private final Set<Key> created = new HashSet<>();
+    private final Set<Key> deleted = new HashSet<>();
+    private io.fabric8.kubernetes.client.informers.SharedIndexInformer<Deployment> deploymentInformer;
+    private io.fabric8.kubernetes.client.informers.SharedIndexInformer<Pod> podInformer;
 
     /** A (version, pool) as the cluster has it: its Deployment's replica count and its Pods. */
     private record Observed(int specReplicas, List<Pod> pods) {}
@@ -57,22 +64,50 @@ public final class KubernetesFleet implements Fleet {
 
     @Override
     public void observe(long now, Events events) {
+        if (deploymentInformer == null) {
+            // informers, not a list per tick: the leader reads its Deployments and Pods from caches the API server keeps current
+            deploymentInformer = client.apps().deployments().inNamespace(settings.namespace())
+                    .withLabel(KubernetesSettings.DEPLOYMENT, settings.deployment()).inform();
+            podInformer = client.pods().inNamespace(settings.namespace()).withLabel(KubernetesSettings.DEPLOYMENT, settings.deployment()).inform();
+        }
+        if (!synced()) {
+            return;
+        }
         observed.clear();
-        var deployments = client.apps().deployments().inNamespace(settings.namespace())
-                .withLabel(KubernetesSettings.DEPLOYMENT, settings.deployment()).list().getItems();
-        var pods = client.pods().inNamespace(settings.namespace()).withLabel(KubernetesSettings.DEPLOYMENT, settings.deployment()).list().getItems();
         known.clear();
-        for (Deployment d : deployments) {
+        List<Pod> pods = podInformer.getStore().list();
+        Set<Key> inCache = new HashSet<>();
+        for (Deployment d : deploymentInformer.getStore().list()) {
             Key k = key(d.getMetadata().getLabels());
             if (k == null) {
                 continue;
             }
+            inCache.add(k);
+            if (deleted.contains(k)) {
+                continue;  // deleted; the cache has not heard yet
+            }
+            int spec = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+            Integer w = wrote.get(k);
+            if (w != null && w == spec) {
+                wrote.remove(k);  // the cache has caught up with our last write
+            } else if (w != null) {
+                spec = w;
+            }
+            created.remove(k);
             known.add(k);
-            List<Pod> mine = pods.stream().filter(p -> k.equals(key(p.getMetadata().getLabels()))).toList();
-            observed.put(k, new Observed(d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas(), mine));
+            observed.put(k, new Observed(spec, pods.stream().filter(p -> k.equals(key(p.getMetadata().getLabels()))).toList()));
         }
+        for (Key k : created) {  // created; the cache has not heard yet
+            known.add(k);
+            observed.put(k, new Observed(wrote.getOrDefault(k, 0), List.of()));
+        }
+        deleted.retainAll(inCache);
         applied.keySet().retainAll(known);
         appliedKeda.keySet().retainAll(known);
+    }
+
+    private boolean synced() {
+        return deploymentInformer != null && deploymentInformer.hasSynced() && podInformer.hasSynced();
     }
 
     private static Key key(Map<String, String> labels) {
@@ -155,6 +190,9 @@ public final class KubernetesFleet implements Fleet {
     public void scale(Key key, String source, ModelDeployment.Pool p, double capacity, int desired, String why, long now, Events events) {
         ModelDeploymentResource md = resource.get();
         String name = Workloads.name(settings.deployment(), key.version(), key.pool());
+        if (!synced()) {
+            return;  // nothing is known of the cluster yet
+        }
         Observed o = observed.get(key);
         try {
             if (desired == 0 && (source == null || p == null)) {
@@ -170,18 +208,22 @@ public final class KubernetesFleet implements Fleet {
             }
             var deployment = Workloads.deployment(md, version, p, capacity, settings, o == null ? desired : null);
             var service = Workloads.service(md, key.version(), p, capacity, settings);
+            var budget = Workloads.disruptionBudget(md, key.version(), p, capacity);
             String json = io.fabric8.kubernetes.client.utils.Serialization.asJson(List.of(deployment.getSpec().getTemplate(), deployment.getMetadata().getLabels(),
-                    service.getSpec()));
+                    service.getSpec(), budget.getSpec()));
             if (o == null || !json.equals(applied.get(key))) {
                 apply(service);
+                apply(budget);
                 apply(deployment);
                 applied.put(key, json);
                 known.add(key);
                 if (o == null) {
+                    deleted.remove(key);
+                    created.add(key);
+                    wrote.put(key, desired);
                     events.event(now, "Normal", "Created", "Deployment " + name + " for " + key.version() + " in pool " + key.pool() + " with " + desired
                             + " replica(s) (" + why + ")");
-                    o = new Observed(desired, List.of());
-                    observed.put(key, o);
+                    observed.put(key, new Observed(desired, List.of()));
                     return;
                 }
             }
@@ -209,6 +251,7 @@ public final class KubernetesFleet implements Fleet {
                 markForRemoval(o, current - target);
             }
             client.apps().deployments().inNamespace(settings.namespace()).withName(name).scale(target);
+            wrote.put(key, target);
             events.event(now, "Normal", target > current ? "ScaledUp" : "ScaledDown", key.version() + " in pool " + key.pool() + ": " + current + " -> "
                     + target + " (" + why + ")" + (target < current ? "; draining " + (current - target) : ""));
             observed.put(key, new Observed(target, o.pods()));
@@ -279,6 +322,7 @@ public final class KubernetesFleet implements Fleet {
         if (o.specReplicas() > 0) {
             markForRemoval(o, o.specReplicas());
             client.apps().deployments().inNamespace(settings.namespace()).withName(name).scale(0);
+            wrote.put(key, 0);
             events.event(now, "Normal", "ScaledDown", key.version() + " in pool " + key.pool() + ": " + o.specReplicas() + " -> 0 (the version no longer serves); draining "
                     + o.specReplicas());
             observed.put(key, new Observed(0, o.pods()));
@@ -289,6 +333,7 @@ public final class KubernetesFleet implements Fleet {
         }
         client.apps().deployments().inNamespace(settings.namespace()).withName(name).delete();
         client.services().inNamespace(settings.namespace()).withName(name).delete();
+        client.policy().v1().podDisruptionBudget().inNamespace(settings.namespace()).withName(name).delete();
         if (settings.keda()) {
             client.genericKubernetesResources("keda.sh/v1alpha1", "ScaledObject").inNamespace(settings.namespace()).withName(name).delete();
         }
@@ -296,12 +341,19 @@ public final class KubernetesFleet implements Fleet {
         known.remove(key);
         applied.remove(key);
         appliedKeda.remove(key);
-        events.event(now, "Normal", "Deleted", "Deployment and Service " + name + " of " + key.version() + " in pool " + key.pool()
+        wrote.remove(key);
+        created.remove(key);
+        deleted.add(key);
+        events.event(now, "Normal", "Deleted", "Deployment, Service and PodDisruptionBudget " + name + " of " + key.version() + " in pool " + key.pool()
                 + ": drained, and the version no longer serves");
     }
 
+    /** Stops its informers; the cluster keeps the workloads, and the next leader takes them over. */
     @Override
     public void close() {
-        // the cluster keeps the workloads; the next leader takes them over
+        if (deploymentInformer != null) {
+            deploymentInformer.close();
+            podInformer.close();
+        }
     }
 }

@@ -123,10 +123,6 @@ public final class ModelDeploymentOperator implements AutoCloseable {
         return leading ? controller : null;
     }
 
-    public EndpointSliceDiscovery discovery() {
-        return discovery;
-    }
-
     private void startedLeading() {
         LOG.infof("%s leads %s/%s", lease.identity(), settings.namespace(), settings.deployment());
         leading = true;
@@ -136,10 +132,10 @@ public final class ModelDeploymentOperator implements AutoCloseable {
         LOG.infof("%s no longer leads %s/%s", lease.identity(), settings.namespace(), settings.deployment());
         leading = false;
         if (controller != null) {
-            controller.stop();
             if (unwatch != null) {
                 unwatch.run();
             }
+            controller.close();  // its loop and its fleet's informers; the workloads stay for the next leader
             controller = null;
             appliedGeneration = null;
         }
@@ -341,7 +337,7 @@ public final class ModelDeploymentOperator implements AutoCloseable {
             }
         }
         if (controller != null) {
-            controller.stop();
+            controller.close();
             controller = null;
         }
         leading = false;

@@ -4,7 +4,6 @@ import io.boundless.router.rollout.ModelDeployment;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
@@ -170,6 +169,19 @@ public final class Workloads {
     }
 
     /**
+     * A PodDisruptionBudget per (version, pool): a node drain evicts its replicas one at a time (each eviction's streams
+     * drain and resume elsewhere), never a whole pool at once.
+     */
+    public static io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget disruptionBudget(ModelDeploymentResource md, String version,
+            ModelDeployment.Pool pool, double capacity) {
+        return new io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudgetBuilder()
+                .withNewMetadata().withName(name(md.getMetadata().getName(), version, pool.name())).withNamespace(md.getMetadata().getNamespace())
+                .withLabels(labels(md, version, pool, capacity)).withOwnerReferences(owner(md)).endMetadata()
+                .withNewSpec().withMaxUnavailable(new IntOrString(1))
+                .withNewSelector().withMatchLabels(selector(md.getMetadata().getName(), version, pool.name())).endSelector().endSpec().build();
+    }
+
+    /**
      * A KEDA ScaledObject for a (version, pool), for clusters that scale with KEDA: on the queue per replica, as the
      * replicas' {@code vllm:num_requests_waiting} reports it.
      */
@@ -193,10 +205,5 @@ public final class Workloads {
                         "query", query,
                         "threshold", Double.toString(queuePerReplica))))));
         return o;
-    }
-
-    /** The objects a (version, pool) owns, for tests and cleanup. */
-    public static List<Class<? extends HasMetadata>> kinds() {
-        return List.of(Deployment.class, Service.class);
     }
 }

@@ -78,6 +78,7 @@ class KubernetesOperatorTest {
         client.resources(ModelDeploymentResource.class).inNamespace(NS).delete();
         client.apps().deployments().inNamespace(NS).delete();
         client.services().inNamespace(NS).delete();
+        client.policy().v1().podDisruptionBudget().inNamespace(NS).delete();
         client.pods().inNamespace(NS).delete();
         client.leases().inNamespace(NS).delete();
         client.v1().events().inNamespace(NS).delete();
@@ -160,6 +161,9 @@ class KubernetesOperatorTest {
         var svc = client.services().inNamespace(NS).withName("chat-v1-gh200").get();
         assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
         assertThat(svc.getMetadata().getLabels()).containsEntry("boundless.io/capacity", "2.0");
+        var pdb = client.policy().v1().podDisruptionBudget().inNamespace(NS).withName("chat-v1-gh200").get();
+        assertThat(pdb.getSpec().getMaxUnavailable().getIntVal()).isEqualTo(1);
+        assertThat(pdb.getSpec().getSelector().getMatchLabels()).isEqualTo(gh.getSpec().getSelector().getMatchLabels());
 
         // status: conditions with observedGeneration, the stable version, the traffic split
         await().atMost(Duration.ofSeconds(10)).until(() -> status() != null && "v1".equals(status().stable));
@@ -227,7 +231,8 @@ class KubernetesOperatorTest {
         assertThat(deployment("chat-v2-mi300")).as("no Pods: deleted at once").satisfiesAnyOf(d -> assertThat(d).isNull(),
                 d -> assertThat(d.getSpec().getReplicas()).isZero());
         client.pods().inNamespace(NS).withName("chat-v2-gh200-x1").delete();  // its streams finished; the ReplicaSet removes it
-        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v2-gh200") == null && client.services().inNamespace(NS).withName("chat-v2-gh200").get() == null);
+        await().atMost(Duration.ofSeconds(10)).until(() -> deployment("chat-v2-gh200") == null && client.services().inNamespace(NS).withName("chat-v2-gh200").get() == null
+                && client.policy().v1().podDisruptionBudget().inNamespace(NS).withName("chat-v2-gh200").get() == null);
         assertThat(deployment("chat-v1-gh200")).isNotNull();
     }
 
