@@ -65,8 +65,7 @@ class EndpointSliceDiscoveryTest {
 
             // a new endpoint that is not ready yet joins only when ready; one that stops being ready (not terminating) is held, then back
             slices.resource(slice(server.getPort(), false, false, false)).create();
-            Thread.sleep(500);
-            assertThat(pool.all()).isEmpty();
+            await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> pool.all().isEmpty());
             slices.withName("chat-v1-gh200-abcde").edit(x -> slice(server.getPort(), true, true, false));
             await().atMost(Duration.ofSeconds(10)).until(() -> pool.admitted("v1").size() == 1);
             Replica again = pool.all().getFirst();
