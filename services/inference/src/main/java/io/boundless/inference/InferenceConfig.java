@@ -56,6 +56,16 @@ public interface InferenceConfig {
     /** The CUDA backend. */
     Cuda cuda();
 
+    /**
+     * The token a caller of {@code GET /drain} must send in {@code X-Boundless-Drain-Token} (the Kubernetes operator sets
+     * one per Deployment and calls it from the preStop hook). Unset: the endpoint answers 404.
+     */
+    Optional<String> drainToken();
+
+    /** How long {@code GET /drain} waits at most for the running and waiting requests to finish. */
+    @io.smallrye.config.WithDefault("60s")
+    java.time.Duration drainTimeout();
+
     interface Cuda {
         /** Device ordinal. */
         @WithDefault("0")

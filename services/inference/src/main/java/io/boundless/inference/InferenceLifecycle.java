@@ -164,7 +164,23 @@ public class InferenceLifecycle {
     }
 
     public boolean isReady() {
-        return ready && (engine == null || engine.failure().isEmpty());
+        return ready && !draining && (engine == null || engine.failure().isEmpty());
+    }
+
+    private volatile boolean draining;
+
+    /** Leaving: readiness and gRPC health go down and new requests are refused; running ones go on. */
+    public void drain() {
+        if (!draining) {
+            draining = true;
+            notReadyReason = "draining: the replica is stopping";
+            grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
+            LOG.info("draining: no new requests; waiting for the running ones to finish");
+        }
+    }
+
+    public boolean draining() {
+        return draining;
     }
 
     /** Quarkus readiness: up once the model is loaded and warmed up. */

@@ -110,10 +110,6 @@ public interface RouterConfig {
         @WithDefault("8102")
         int httpPort();
 
-        /** How long a replica waits, told to stop, before SIGTERM: every router sees it terminating first. */
-        @WithDefault("10s")
-        Duration preStop();
-
         /** Also a KEDA ScaledObject per (version, pool), which then owns the replica counts. */
         @WithDefault("false")
         boolean keda();

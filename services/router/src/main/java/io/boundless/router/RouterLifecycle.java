@@ -42,7 +42,7 @@ public class RouterLifecycle {
                 "boundless.router.kubernetes.deployment (the ModelDeployment this router serves) is needed on Kubernetes"));
         String identity = k.identity().orElseGet(() -> System.getenv().getOrDefault("HOSTNAME", "router-" + ProcessHandle.current().pid()));
         var settings = new io.boundless.router.kubernetes.KubernetesSettings(ns, name, k.images(), k.modelStoreClaim(), k.grpcPort(), k.httpPort(),
-                config.control().drainGrace(), k.preStop(), k.keda(), k.prometheus().orElse(null), k.podLabels());
+                config.control().drainGrace(), k.keda(), k.prometheus().orElse(null), k.podLabels());
         var op = new io.boundless.router.kubernetes.ModelDeploymentOperator(kubernetes, settings, g.pool, g, config.model(),
                 new io.boundless.router.kubernetes.ModelDeploymentOperator.LeaseTiming(k.lease().orElse("boundless-router-" + name), identity,
                         k.leaseDuration(), k.renewDeadline(), k.retryPeriod()), config.control().interval(), System::currentTimeMillis);

@@ -41,6 +41,9 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
 
     private Engine engine() {
         Engine e = lifecycle.engine();
+        if (lifecycle.draining()) {
+            throw Status.UNAVAILABLE.withDescription("this replica is draining (it is stopping): no new requests").asRuntimeException();
+        }
         if (e == null || !lifecycle.isReady()) {
             throw Status.UNAVAILABLE.withDescription("the model is not loaded and warmed up yet").asRuntimeException();
         }
@@ -230,10 +233,12 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
     @Override
     public void getLoad(GetLoadRequest req, StreamObserver<GetLoadResponse> out) {
         try {
-            Engine.Load l = engine().load();
+            // a draining replica still reports its load: the router sees its streams finish
+            Engine engine = lifecycle.draining() && lifecycle.engine() != null ? lifecycle.engine() : engine();
+            Engine.Load l = engine.load();
             GetLoadResponse.Builder b = GetLoadResponse.newBuilder().setQueueDepth(l.waiting()).setRunning(l.running()).setKvUsage(l.kvUsage())
                     .setPrefixCacheHitRate(l.prefixHitRate()).setBusyFraction(metrics.busyFraction())
-                    .setFreeKvBlocks(engine().freeBlocks()).setPreemptions(l.preemptions()).setMeasurements(metrics.measurements());
+                    .setFreeKvBlocks(engine.freeBlocks()).setPreemptions(l.preemptions()).setMeasurements(metrics.measurements());
             metrics.gpu().ifPresent(g -> b.setGpuUtilization(g.utilization()).setGpuMemoryUsedBytes(g.memoryUsed())
                     .setGpuMemoryTotalBytes(g.memoryTotal()));
             out.onNext(b.build());

@@ -20,7 +20,7 @@ import org.jboss.logging.Logger;
  * version, pool and capacity in their labels) and their EndpointSlices. An endpoint that is ready joins the router's
  * pool; one that is terminating, or not ready, gets no new requests but keeps its streams; one that is gone leaves the
  * pool. The terminating state is the drain handshake: a Pod being deleted turns terminating on every router at once,
- * its preStop wait covers the time that takes, and the grace period lets its streams finish.
+ * its preStop drain refuses what still arrives meanwhile (the router retries it elsewhere) and lets its streams finish.
  */
 public final class EndpointSliceDiscovery implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(EndpointSliceDiscovery.class);

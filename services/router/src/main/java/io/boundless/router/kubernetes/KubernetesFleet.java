@@ -25,8 +25,8 @@ import org.jboss.logging.Logger;
  * Objects are written by server-side apply under the field manager {@code boundless-router}, and only when what the
  * operator would write changed (reconciles are idempotent); the replica count goes through the Deployment's scale
  * subresource. Scaling down first marks the Pods to remove (the least busy, by {@code pod-deletion-cost}) and stops
- * sending them requests; Kubernetes then deletes them, their endpoints turn terminating on every router, and the
- * preStop wait and grace period let their streams finish. A (version, pool) that no longer serves is scaled to zero
+ * sending them requests; Kubernetes then deletes them, their endpoints turn terminating on every router, and their
+ * preStop drain ({@code GET /drain}: new requests refused, answered once the running ones finished) runs before SIGTERM. A (version, pool) that no longer serves is scaled to zero
  * and its objects are deleted once its Pods are gone. While a pool has Pods the scheduler cannot place, no replica is
  * added there (ScalingLimited, with the scheduler's reason); the Pending ones stay, for a cluster autoscaler to act on.
  */

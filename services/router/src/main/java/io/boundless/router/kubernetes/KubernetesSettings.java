@@ -12,15 +12,13 @@ import java.util.Map;
  * @param modelStoreClaim the PersistentVolumeClaim holding the model store, mounted read-only at /models
  * @param grpcPort        the inference gRPC port (9102)
  * @param httpPort        the inference HTTP port: health and metrics (8102)
- * @param drainGrace      how long a leaving replica's streams may take
- * @param preStop         how long a replica waits after it is told to stop before it gets SIGTERM, so that every router
- *                        sees its endpoint terminating and sends it nothing new
+ * @param drainGrace      how long a leaving replica's streams may take (its preStop drain waits that long at most)
  * @param keda            also a KEDA ScaledObject per (version, pool), which then owns the replica counts
  * @param prometheus      the Prometheus server KEDA's triggers query (with keda)
  * @param podLabels       extra labels on every inference Pod (the chart's NetworkPolicies select on them)
  */
 public record KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
-        Duration drainGrace, Duration preStop, boolean keda, String prometheus, Map<String, String> podLabels) {
+        Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels) {
     public static final String FIELD_MANAGER = "boundless-router";
     public static final String MODEL = "boundless.io/model";
     public static final String DEPLOYMENT = "boundless.io/deployment";

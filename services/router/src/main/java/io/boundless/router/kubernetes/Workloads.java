@@ -94,7 +94,7 @@ public final class Workloads {
         if (acc.resource() != null) {
             res.putIfAbsent(acc.resource(), new Quantity(Integer.toString(pool.accelerators() == null ? 1 : pool.accelerators())));
         }
-        long grace = s.drainGrace().toSeconds() + s.preStop().toSeconds() + 10;
+        long grace = s.drainGrace().toSeconds() + 15;  // the drain's own limit, then SIGTERM and the service's quick stop
         boolean gpu = acc != ModelDeployment.Accelerator.CPU;
         List<EnvVar> env = List.of(
                 new EnvVar("BOUNDLESS_INFERENCE_MODEL", "/models/" + version.source(), null),
@@ -104,8 +104,9 @@ public final class Workloads {
                 new EnvVar("QUARKUS_GRPC_SERVER_PORT", Integer.toString(s.grpcPort()), null),
                 new EnvVar("QUARKUS_HTTP_HOST", "0.0.0.0", null),
                 new EnvVar("QUARKUS_HTTP_PORT", Integer.toString(s.httpPort()), null),
-                // SIGTERM comes after the preStop wait: the streams still running get the rest of the grace period
-                new EnvVar("QUARKUS_SHUTDOWN_TIMEOUT", s.drainGrace().toSeconds() + "s", null));
+                // the preStop hook's GET /drain: not ready, new requests refused, answered once the running ones finished
+                new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TOKEN", drainToken(md, version.name(), pool.name()), null),
+                new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT", s.drainGrace().toSeconds() + "s", null));
         var container = new ContainerBuilder()
                 .withName("inference")
                 .withImage(pool.image() != null ? pool.image() : s.image(acc.name().toLowerCase(Locale.ROOT)))
@@ -117,7 +118,10 @@ public final class Workloads {
                 .withStartupProbe(probe("/q/health/ready", s.httpPort(), 5, 240))
                 .withReadinessProbe(probe("/q/health/ready", s.httpPort(), 5, 2))
                 .withLivenessProbe(probe("/q/health/live", s.httpPort(), 10, 3))
-                .withNewLifecycle().withNewPreStop().withNewSleep(s.preStop().toSeconds()).endPreStop().endLifecycle()
+                // SIGTERM stops the service at once (Quarkus does not wait for gRPC streams): the drain comes first
+                .withNewLifecycle().withNewPreStop().withNewHttpGet().withPath("/drain").withPort(new IntOrString(s.httpPort()))
+                .addNewHttpHeader().withName("X-Boundless-Drain-Token").withValue(drainToken(md, version.name(), pool.name())).endHttpHeader()
+                .endHttpGet().endPreStop().endLifecycle()
                 .withNewSecurityContext().withAllowPrivilegeEscalation(false).withReadOnlyRootFilesystem(true).withRunAsNonRoot(true)
                 .withNewCapabilities().withDrop("ALL").endCapabilities().endSecurityContext()
                 .addNewVolumeMount().withName("models").withMountPath("/models").withReadOnly(true).endVolumeMount()
@@ -149,6 +153,17 @@ public final class Workloads {
                 .endTemplate()
                 .endSpec()
                 .build();
+    }
+
+    /** The token of a (version, pool)'s drain endpoint: fixed for the resource, so that a reconcile does not change the template. */
+    static String drainToken(ModelDeploymentResource md, String version, String pool) {
+        try {
+            byte[] h = MessageDigest.getInstance("SHA-256").digest((md.getMetadata().getUid() + "/" + version + "/" + pool + "/drain")
+                    .getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(h).substring(0, 32);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static Probe probe(String path, int port, int period, int failures) {

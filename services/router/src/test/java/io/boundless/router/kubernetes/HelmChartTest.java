@@ -231,7 +231,7 @@ class HelmChartTest {
         Map<String, String> images = Map.of("cpu", p.getProperty("boundless.router.kubernetes.images.cpu"),
                 "nvidia", p.getProperty("boundless.router.kubernetes.images.nvidia"), "amd", p.getProperty("boundless.router.kubernetes.images.amd"));
         var settings = new KubernetesSettings("boundless", p.getProperty("boundless.router.kubernetes.deployment"), images,
-                p.getProperty("boundless.router.kubernetes.model-store-claim"), 9102, 8102, Duration.ofSeconds(120), Duration.ofSeconds(15), false, null,
+                p.getProperty("boundless.router.kubernetes.model-store-claim"), 9102, 8102, Duration.ofSeconds(120), false, null,
                 Map.of("app.kubernetes.io/part-of", "boundless", "app.kubernetes.io/instance", "boundless"));
         ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
         var op = new ModelDeploymentOperator(client, settings, pool, new KubernetesOperatorTest.Routes(), p.getProperty("boundless.router.model"),

@@ -54,7 +54,7 @@ class KubernetesOperatorTest {
 
     static KubernetesSettings settings() {
         return new KubernetesSettings(NS, "chat", Map.of("cpu", "boundless/inference:test", "nvidia", "boundless/inference-cuda:test", "amd",
-                "boundless/inference-rocm:test"), "boundless-models", 9102, 8102, Duration.ofSeconds(60), Duration.ofSeconds(10), false, null,
+                "boundless/inference-rocm:test"), "boundless-models", 9102, 8102, Duration.ofSeconds(60), false, null,
                 Map.of("app.kubernetes.io/part-of", "boundless"));
     }
 
@@ -149,8 +149,14 @@ class KubernetesOperatorTest {
         assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/q/health/ready");
         assertThat(c.getStartupProbe().getFailureThreshold()).isGreaterThanOrEqualTo(100);
         assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
-        assertThat(c.getLifecycle().getPreStop().getSleep().getSeconds()).isEqualTo(10);
-        assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThanOrEqualTo(70);
+        var drain = c.getLifecycle().getPreStop().getHttpGet();
+        assertThat(drain.getPath()).isEqualTo("/drain");
+        assertThat(drain.getPort().getIntVal()).isEqualTo(8102);
+        assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue())
+                .isEqualTo("BOUNDLESS_INFERENCE_DRAIN_TOKEN=" + drain.getHttpHeaders().getFirst().getValue()));
+        assertThat(drain.getHttpHeaders().getFirst().getValue()).hasSize(32);
+        assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT=60s"));
+        assertThat(pod.getTerminationGracePeriodSeconds()).as("longer than the drain may take").isGreaterThan(60);
         assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
         assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
@@ -278,7 +284,7 @@ class KubernetesOperatorTest {
         client.resources(ModelDeploymentResource.class).inNamespace(NS).resource(md).create();
         var s = settings();
         var keda = new KubernetesSettings(s.namespace(), s.deployment(), s.images(), s.modelStoreClaim(), s.grpcPort(), s.httpPort(), s.drainGrace(),
-                s.preStop(), true, "http://prometheus.monitoring:9090", s.podLabels());
+                true, "http://prometheus.monitoring:9090", s.podLabels());
         ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
         pools.add(pool);
         var op = new ModelDeploymentOperator(client, keda, pool, new Routes(), "llama", new ModelDeploymentOperator.LeaseTiming("boundless-router-chat",
