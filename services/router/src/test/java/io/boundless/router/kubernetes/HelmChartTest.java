@@ -207,10 +207,7 @@ class HelmChartTest {
 
     @Test
     void theRenderedInstallIsReconciledByTheOperator() throws IOException {
-        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews").andReturn(201,
-                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata()
-                        .withNewStatus().withIncomplete(false).addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases")
-                        .withVerbs("*").endResourceRule().endStatus().build()).always();
+        KubernetesOperatorTest.allowLeaderElection(server);
         var crd = client.getKubernetesSerialization().unmarshal(Files.readString(CHART.resolve("crds/modeldeployments.boundless.io-v1.yml")),
                 io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition.class);
         client.apiextensions().v1().customResourceDefinitions().resource(crd).create();

@@ -60,11 +60,7 @@ class KubernetesOperatorTest {
 
     @BeforeEach
     void crd() throws IOException {
-        // JOSDK checks that it may use Leases before it elects; the mock server answers as an API server whose RBAC allows it
-        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews").andReturn(201,
-                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata()
-                        .withNewStatus().withIncomplete(false).addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases")
-                        .withVerbs("*").endResourceRule().endStatus().build()).always();
+        allowLeaderElection(server);
         try (var in = new FileInputStream(Path.of("target/classes/META-INF/fabric8/modeldeployments.boundless.io-v1.yml").toFile())) {
             CustomResourceDefinition crd = client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class);
             client.apiextensions().v1().customResourceDefinitions().resource(crd).createOr(x -> x.update());
@@ -82,6 +78,14 @@ class KubernetesOperatorTest {
         client.pods().inNamespace(NS).delete();
         client.leases().inNamespace(NS).delete();
         client.v1().events().inNamespace(NS).delete();
+    }
+
+    /** JOSDK checks that it may use Leases before it elects; the mock server answers as an API server whose RBAC allows it. */
+    static void allowLeaderElection(KubernetesMockServer server) {
+        server.expect().post().withPath("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews").andReturn(201,
+                new io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectRulesReviewBuilder().withNewMetadata().endMetadata()
+                        .withNewStatus().withIncomplete(false).addNewResourceRule().withApiGroups("coordination.k8s.io").withResources("leases")
+                        .withVerbs("*").endResourceRule().endStatus().build()).always();
     }
 
     ModelDeploymentOperator operator(String identity, Routes routes) {
