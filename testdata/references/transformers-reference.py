@@ -8,6 +8,11 @@
 #   python transformers-reference.py logits <request.json>
 #       The request lists {"dir", "prompt", "steps"}; each model directory (written by anyone, e.g. the
 #       engine's own writer) is loaded with from_pretrained and its greedy logits are printed as JSON.
+#   python transformers-reference.py gradients <request.json>
+#       The request lists {"dir", "tokens", "targets", "out"}: a batch of rows (targets -1: no loss there);
+#       the model is loaded in float32, the loss is the mean cross-entropy over the rows' targets, and
+#       torch autograd's gradient of every parameter is saved to "out" (safetensors, the model's names);
+#       prints [{"dir", "loss"}].
 #   python transformers-reference.py read-safetensors <file>     prints {name: {dtype, shape, values}}
 #   python transformers-reference.py write-safetensors <file>    writes F32/F16/BF16 tensors, prints them
 #
@@ -115,6 +120,23 @@ def logits(request):
     print(json.dumps(out))
 
 
+def gradients(request):
+    with open(request) as f:
+        req = json.load(f)
+    out = []
+    for r in req:
+        model = transformers.AutoModelForCausalLM.from_pretrained(r["dir"], dtype=torch.float32, attn_implementation="eager")
+        model.eval()  # no dropout; autograd works the same
+        logits = model(torch.tensor(r["tokens"])).logits
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.tensor(r["targets"]).reshape(-1),
+                                                 ignore_index=-1)
+        loss.backward()
+        # GPT-2's parameters are named transformer.*; its checkpoints (and ours) drop that prefix
+        save_file({name.removeprefix("transformer."): p.grad.contiguous() for name, p in model.named_parameters()}, r["out"])
+        out.append({"dir": r["dir"], "loss": float(loss)})
+    print(json.dumps(out))
+
+
 def describe(tensors):
     return {name: {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
                    "values": [float(v) for v in t.float().flatten()] if t.is_floating_point() else [int(v) for v in t.flatten()]}
@@ -141,9 +163,11 @@ if __name__ == "__main__":
         golden(arg)
     elif mode == "logits":
         logits(arg)
+    elif mode == "gradients":
+        gradients(arg)
     elif mode == "read-safetensors":
         print(json.dumps(describe(load_file(arg))))
     elif mode == "write-safetensors":
         write_safetensors(arg)
     else:
-        sys.exit(f"unknown mode {mode}: golden, logits, read-safetensors, write-safetensors")
+        sys.exit(f"unknown mode {mode}: golden, logits, gradients, read-safetensors, write-safetensors")

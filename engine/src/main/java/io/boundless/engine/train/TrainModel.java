@@ -176,6 +176,14 @@ public final class TrainModel {
         return m;
     }
 
+    /** A Hugging Face checkpoint directory (config.json + safetensors), its weights copied into float32. */
+    public static TrainModel open(java.nio.file.Path dir, Parallel parallel) {
+        ModelConfig config = io.boundless.engine.model.LoadedModel.inspect(dir);
+        try (io.boundless.engine.format.SafeTensors.Sharded files = io.boundless.engine.format.SafeTensors.openDirectory(dir)) {
+            return of(config, files.tensors(), parallel);
+        }
+    }
+
     public ModelConfig config() {
         return c;
     }
@@ -281,6 +289,15 @@ public final class TrainModel {
 
     /** The weights in Hugging Face names and layout, for {@link ModelWriter#writeHuggingFace}. */
     public List<ModelWriter.Weight> toHuggingFace() {
+        return huggingFace(false);
+    }
+
+    /** The accumulated gradients, in the names and layout of {@link #toHuggingFace} (to compare with another trainer's). */
+    public List<ModelWriter.Weight> gradientsHuggingFace() {
+        return huggingFace(true);
+    }
+
+    private List<ModelWriter.Weight> huggingFace(boolean grads) {
         List<ModelWriter.Weight> out = new ArrayList<>();
         int h = c.hidden();
         Map<String, float[]> cAttn = new LinkedHashMap<>();
@@ -293,12 +310,13 @@ public final class TrainModel {
                 int part = "qkv".indexOf(m.group(2));
                 String key = layer + (bias ? "attn.c_attn.bias" : "attn.c_attn.weight");
                 float[] all = cAttn.computeIfAbsent(key, x -> new float[bias ? 3 * h : 3 * h * h]);
+                float[] src = grads ? p.g() : p.w();
                 if (bias) {
-                    System.arraycopy(p.w(), 0, all, part * h, h);
+                    System.arraycopy(src, 0, all, part * h, h);
                 } else {
                     for (int o = 0; o < h; o++) {
                         for (int i = 0; i < h; i++) {
-                            all[i * 3 * h + part * h + o] = p.w()[o * h + i];
+                            all[i * 3 * h + part * h + o] = src[o * h + i];
                         }
                     }
                 }
@@ -310,12 +328,13 @@ public final class TrainModel {
             boolean vector = p.rows() == 1 && (n.endsWith("bias") || n.contains("norm") || n.contains("ln_"));
             boolean conv = !llama && (n.endsWith(".o") || n.endsWith(".up") || n.endsWith(".down"));
             long[] shape = vector ? new long[] {p.cols()} : conv ? new long[] {p.cols(), p.rows()} : new long[] {p.rows(), p.cols()};
-            float[] v = p.w();
+            float[] src = grads ? p.g() : p.w();
+            float[] v = src;
             if (conv) {
                 v = new float[p.size()];
                 for (int o = 0; o < p.rows(); o++) {
                     for (int i = 0; i < p.cols(); i++) {
-                        v[i * p.rows() + o] = p.w()[o * p.cols() + i];
+                        v[i * p.rows() + o] = src[o * p.cols() + i];
                     }
                 }
             }
