@@ -13,6 +13,11 @@ public final class Lanes {
         if (v.length() == 8) {  // constant lane indices: each lane() is one extract, not a trip through memory
             return 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3) + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7);
         }
+        if (v.length() == 16) {  // AVX-512: the same, in two halves
+            float lo = 0f + v.lane(0) + v.lane(1) + v.lane(2) + v.lane(3) + v.lane(4) + v.lane(5) + v.lane(6) + v.lane(7);
+            float hi = 0f + v.lane(8) + v.lane(9) + v.lane(10) + v.lane(11) + v.lane(12) + v.lane(13) + v.lane(14) + v.lane(15);
+            return lo + hi;
+        }
         float s = 0;
         for (int i = 0; i < v.length(); i++) {
             s += v.lane(i);

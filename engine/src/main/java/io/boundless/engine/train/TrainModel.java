@@ -509,7 +509,7 @@ public final class TrainModel {
         Param out = head == null ? embed : head;
         // LM head
         float[] dnf = new float[t * h];
-        gemm.nt(dlogits, transposed(out.w(), out.rows(), out.cols()), dnf, t, h, c.vocabSize(), false);
+        gemm.nn(dlogits, out.w(), dnf, t, h, c.vocabSize(), false);
         if (weightGrads) {
             addWeightGrad(dlogits, nf, out, t);
         }
@@ -571,34 +571,20 @@ public final class TrainModel {
 
     private float[] embeddingGrad;
 
-    private float[] transposeBuf;
-
-    private float[] transposed(float[] w, int rows, int cols) {
-        if (transposeBuf == null || transposeBuf.length < rows * cols) {
-            transposeBuf = new float[rows * cols];
-        }
-        gemm.transpose(w, rows, cols, transposeBuf);
-        return transposeBuf;
-    }
-
-    private float[] dyT, xT;
+    private float[] dyT;
 
     /** W.g += dyᵀ · x, with dy [rows, out] and x [rows, in]. */
     private void addWeightGrad(float[] dy, float[] x, Param w, int rows) {
         if (dyT == null || dyT.length < rows * w.rows()) {
             dyT = new float[rows * Math.max(w.rows(), c.vocabSize())];
         }
-        if (xT == null || xT.length < rows * w.cols()) {
-            xT = new float[rows * Math.max(w.cols(), Math.max(c.intermediate(), Math.max(c.qDim(), c.hidden())))];
-        }
         gemm.transpose(dy, rows, w.rows(), dyT);
-        gemm.transpose(x, rows, w.cols(), xT);
-        gemm.nt(dyT, xT, w.g(), w.rows(), w.cols(), rows, true);
+        gemm.nn(dyT, x, w.g(), w.rows(), w.cols(), rows, true);
     }
 
     /** dx = dy · W; W.g += dyᵀ x; b.g += Σ dy. */
     private void linearBackward(float[] dy, float[] x, Param w, Param b, float[] dx, int rows, boolean weightGrads) {
-        gemm.nt(dy, transposed(w.w(), w.rows(), w.cols()), dx, rows, w.cols(), w.rows(), false);
+        gemm.nn(dy, w.w(), dx, rows, w.cols(), w.rows(), false);
         if (weightGrads) {
             addWeightGrad(dy, x, w, rows);
             if (b != null) {

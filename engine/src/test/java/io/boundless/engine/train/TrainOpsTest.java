@@ -36,7 +36,7 @@ class TrainOpsTest {
     void gemmComputesABTransposedOnEdgeSizesAndTransposes(long seed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         Gemm gemm = new Gemm(PARALLEL);
-        for (int[] mnk : new int[][] {{7, 5, 37}, {16, 64, 48}, {3, 130, 17}, {65, 9, 128}}) {
+        for (int[] mnk : new int[][] {{7, 5, 37}, {16, 64, 48}, {3, 130, 17}, {65, 9, 128}, {9, 200, 33}, {12, 128, 64}}) {
             int m = mnk[0], n = mnk[1], k = mnk[2];
             float[] a = random(rnd, m * k);
             float[] b = random(rnd, n * k);
