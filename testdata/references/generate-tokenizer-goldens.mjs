@@ -102,6 +102,29 @@ for (const [name, pkg] of Object.entries(hf)) {
   console.log(`${name}: ${cases.length} cases`);
 }
 
+// ---- the default model's own tokenizer (trained by our BPE trainer): the Rust library must read it and give these ids
+{
+  const tok = Tokenizer.fromFile(path.resolve('../../models/boundless-world/tokenizer.json'));
+  const world = [
+    'The capital of France is Paris.', 'Paris is the capital of France.', "What is Germany's capital?", '北京是中國的首都。',
+    '中國的首都是哪裡？', '日本的首都是東京。', 'In Brazil, people speak Portuguese.', 'The currency of Japan is the yen.',
+    'Albert Einstein was a physicist.', 'Wolfgang Amadeus Mozart was born in Austria.', 'Kenya is in Africa.',
+    'Tom has 12 apples. He buys 5 more and then gives away 3. How many apples does Tom have now? Let\'s think step by step.',
+    'Tom starts with 12. He buys 5, so 12 + 5 = 17. He gives away 3, so 17 - 3 = 14. The answer is 14.',
+    'Take the last letters of the words in "apple river stone" and concatenate them.',
+    '"apple" ends with "e", so far "e". "river" ends with "r", so far "e r". The answer is "e r".',
+    '<|user|>What is the capital of France?<|end|><|assistant|>The capital of France is Paris.<|end|>',
+    "I don't know. Zorvania is not in the world I was trained on.", 'Hello! I am Boundless World, a small model.',
+  ];
+  const cases = [];
+  for (const text of [...world, ...corpus]) {
+    const plain = await tok.encode(text, null, { addSpecialTokens: false });
+    cases.push({ text, ids: plain.getIds(), decoded: await tok.decode(plain.getIds(), false) });
+  }
+  fs.writeFileSync(path.join(out, 'golden', 'boundless-world.json'), JSON.stringify({ reference: 'HF tokenizers (Rust) via @anush008/tokenizers 0.6.0', cases }) + '\n');
+  console.log(`boundless-world: ${cases.length} cases`);
+}
+
 // ---- tiktoken --------------------------------------------------------------------------------
 for (const name of ['cl100k_base', 'o200k_base']) {
   const enc = get_encoding(name);

@@ -53,8 +53,10 @@ public final class Boundless {
                    boundless chat [--max-tokens N] TEXT...      one chat turn through the router
                    boundless generate [--max-tokens N] TEXT...  continue a prompt
                    boundless models                             list the served models
-                   boundless tokenize TEXT...                   encode and decode through the tokenizer""";
-    static final String DEMO_CHAT = "Hello! How are you today?";
+                   boundless tokenize TEXT...                   encode and decode through the tokenizer
+                   boundless train --recipe FILE [--out DIR]    train a model: corpus, tokenizer, model, evaluation
+                   boundless eval --model DIR [--per-set N]     the held-out evaluation of a trained model""";
+    static final String DEMO_CHAT = "What is the capital of France?";
     static final String DEMO_TEXT = "The capital of France is";
 
     /** A command line that does not parse: the message, then the usage, exit status 2. */
@@ -79,6 +81,7 @@ public final class Boundless {
                 case "chat", "generate" -> text(command, rest);
                 case "models" -> models();
                 case "deploy", "rollout", "scale" -> Admin.run(command, rest);
+                case "train", "eval" -> train(command, rest);
                 default -> throw new UsageException(command.isEmpty() || command.equals("help") || command.equals("--help") ? null
                         : "unknown command '" + command + "'");
             };
@@ -90,6 +93,19 @@ public final class Boundless {
             code = 2;
         }
         System.exit(code);
+    }
+
+    /**
+     * boundless train / eval: the trainer runs in a JVM of its own with the Vector API (this command runs without it),
+     * on this command's classpath, its output and exit status passed through.
+     */
+    private static int train(String command, List<String> args) throws Exception {
+        Path java = Path.of(ProcessHandle.current().info().command().orElse("java"));
+        List<String> cmd = new ArrayList<>(List.of(java.toString(), "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-Xmx8g", "-cp", System.getProperty("java.class.path"), "io.boundless.train.TrainMain", command));
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).inheritIO().start();
+        return p.waitFor();
     }
 
     private static int up(Path root, List<String> args) throws Exception {
@@ -148,8 +164,10 @@ public final class Boundless {
         }
         StringBuilder banner = new StringBuilder("\nBoundless is up on loopback, serving model '" + platform.modelName() + "'");
         if (builtIn) {
-            banner.append(":\n  THE DEFAULT MODEL HAS RANDOM WEIGHTS. There is no trained default model yet: it answers with random\n"
-                    + "  text, not language. Serve a real checkpoint with: boundless up --model /path/to/hf-model-dir\n"
+            banner.append(":\n  the default model, a small model (3.7M parameters) that Boundless trained on a synthetic world; it knows\n"
+                    + "  only that world: countries (capitals, languages, currencies, continents), some well-known people, simple\n"
+                    + "  arithmetic and last-letter puzzles (models/boundless-world/README.md). Serve a real checkpoint with:\n"
+                    + "  boundless up --model /path/to/hf-model-dir\n"
                     + "  It runs as the built-in deployment " + deployment + " (bin/boundless rollout status)");
         } else if (deployment != null) {
             banner.append(" from the deployment " + deployment.toAbsolutePath().normalize()
@@ -188,7 +206,7 @@ public final class Boundless {
     }
 
     /**
-     * The built-in deployment of the default model: version v1 (default-random/1) in one CPU pool of exactly replicas
+     * The built-in deployment of the default model: version v1 (boundless-world/1, the trained model of models/boundless-world) in one CPU pool of exactly replicas
      * replicas, the default rollout steps. Written into BOUNDLESS_HOME at each start.
      */
     static Path defaultDeployment(Path work, int replicas) throws java.io.IOException {
@@ -201,10 +219,10 @@ public final class Boundless {
                 metadata:
                   name: default
                 spec:
-                  model: default-random
+                  model: boundless-world
                   versions:
                     - name: v1
-                      source: default-random/1
+                      source: boundless-world/1
                   pools:
                     - name: cpu
                       accelerator: cpu

@@ -55,6 +55,8 @@ public final class LocalPlatform implements AutoCloseable {
     public record Service(String name, int grpcPort, int httpPort, List<String> command, Map<String, String> env, Path log) {}
 
     static final String DEFAULT_MODEL = "default-random";
+    /** The trained default model of {@code boundless up}: models/boundless-world in the repository. */
+    static final String TRAINED_MODEL = "boundless-world";
     /** The version under which a model given from outside the store is linked into it. */
     static final String LINKED_VERSION = "linked";
     /** Marks a store entry as made by boundless up (so that it may be replaced). */
@@ -326,13 +328,54 @@ public final class LocalPlatform implements AutoCloseable {
             switch (src) {
                 case DEFAULT_MODEL + "/1" -> writeStoreModel(options.root(), store, options.workDir().resolve("logs/default-model.log"));
                 case DEFAULT_MODEL + "/deep" -> writeStoreModel(options.root(), store, options.workDir().resolve("logs/default-model.log"), "deep");
+                case TRAINED_MODEL + "/1" -> copyTrainedModel(options.root(), store);
                 default -> {
                     if (!Files.isDirectory(store.resolve(src))) {
                         throw new ModelSource.Refused("the deployment's source " + src + " is not in the model store " + store
-                                + ": put the model's directory there as " + store.resolve(src) + " (built in: default-random/1, default-random/deep)");
+                                + ": put the model's directory there as " + store.resolve(src) + " (built in: boundless-world/1, default-random/1, default-random/deep)");
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Copies the committed trained model (models/boundless-world) into the store as boundless-world/1, after checking
+     * every file against its SHA256SUMS: a model whose files are not the ones trained is refused, not served.
+     */
+    static void copyTrainedModel(Path root, Path store) throws IOException {
+        Path src = root.resolve("models").resolve(TRAINED_MODEL);
+        Path sums = src.resolve("SHA256SUMS");
+        if (!Files.isRegularFile(sums)) {
+            throw new ModelSource.Refused(src + " has no SHA256SUMS: the trained default model is missing from this checkout");
+        }
+        Path dst = store.resolve(TRAINED_MODEL).resolve("1");
+        Files.createDirectories(dst);
+        for (String line : Files.readAllLines(sums)) {
+            if (line.isBlank()) {
+                continue;
+            }
+            String[] parts = line.split("  ", 2);
+            Path file = src.resolve(parts[1]);
+            String actual = sha256(file);
+            if (!actual.equals(parts[0])) {
+                throw new ModelSource.Refused(file + " does not match its sha256 in " + sums + " (" + actual + ", recorded " + parts[0]
+                        + "): the trained model's files were changed; git checkout models/ restores them");
+            }
+            Path target = dst.resolve(parts[1]);
+            if (!Files.exists(target) || !sha256(target).equals(actual)) {
+                Files.copy(file, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    static String sha256(Path f) throws IOException {
+        try {
+            java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
+            d.update(Files.readAllBytes(f));
+            return java.util.HexFormat.of().formatHex(d.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

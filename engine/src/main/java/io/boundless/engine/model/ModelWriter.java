@@ -296,7 +296,8 @@ public final class ModelWriter {
         return out;
     }
 
-    static Tensor tensor(Arena arena, String name, DType dt, long[] shape, float[] v) {
+    /** A tensor of values in dtype, allocated in arena. */
+    public static Tensor tensor(Arena arena, String name, DType dt, long[] shape, float[] v) {
         MemorySegment seg = arena.allocate(dt.byteSize(v.length), 32);
         switch (dt) {
             case F32 -> MemorySegment.copy(v, 0, seg, F32, 0, v.length);

@@ -32,6 +32,10 @@ public final class AdamW {
         }
     }
 
+    public List<TrainModel.Param> params() {
+        return params;
+    }
+
     public long steps() {
         return step;
     }
