@@ -50,8 +50,8 @@ public final class Boundless {
                    boundless deploy events                      the deployment's events as they happen
                    boundless rollout status|promote|abort|pause|resume|set-weight N
                    boundless scale status                       replicas and the autoscaler's reasons per (version, pool)
-                   boundless chat [--max-tokens N] TEXT...      one chat turn through the router
-                   boundless generate [--max-tokens N] TEXT...  continue a prompt
+                   boundless chat [--max-tokens N] [--temperature T] TEXT...      one chat turn through the router
+                   boundless generate [--max-tokens N] [--temperature T] TEXT...  continue a prompt
                    boundless models                             list the served models
                    boundless tokenize TEXT...                   encode and decode through the tokenizer
                    boundless train --recipe FILE [--out DIR]    train a model: corpus, tokenizer, model, evaluation
@@ -192,7 +192,7 @@ public final class Boundless {
         System.out.print("boundless " + (chat ? "chat" : "generate") + " \"" + demo + "\"\n> ");
         String target = "127.0.0.1:" + platform.router().grpcPort();
         try {
-            stream(target, demo, 24, chat);
+            stream(target, demo, 24, chat, 0f);  // greedy: the first answer is the model's best, the same on every start
         } catch (StatusRuntimeException e) {
             // the platform stays up: the request's failure is the router's answer, said in one line
             System.out.println();
@@ -234,11 +234,22 @@ public final class Boundless {
 
     private static int text(String command, List<String> args) {
         int max = 64;
+        Float temperature = null;
         List<String> words = new ArrayList<>();
         for (Iterator<String> it = args.iterator(); it.hasNext(); ) {
             String a = it.next();
             if (a.equals("--max-tokens")) {
                 max = number(it, a, 1, Integer.MAX_VALUE);
+            } else if (a.equals("--temperature")) {
+                String v = value(it, a);
+                try {
+                    temperature = Float.parseFloat(v);
+                } catch (NumberFormatException e) {
+                    throw new UsageException("--temperature takes a number from 0 to 100, not " + v);
+                }
+                if (!(temperature >= 0 && temperature <= 100)) {
+                    throw new UsageException("--temperature takes a number from 0 to 100, not " + v);
+                }
             } else {
                 words.add(a);
             }
@@ -248,7 +259,7 @@ public final class Boundless {
         }
         String target = routerTarget();
         try {
-            stream(target, String.join(" ", words), max, command.equals("chat"));
+            stream(target, String.join(" ", words), max, command.equals("chat"), temperature);
             return 0;
         } catch (StatusRuntimeException e) {
             if (midLine) {
@@ -305,13 +316,17 @@ public final class Boundless {
         return false;
     }
 
-    /** Streams one chat turn (or a plain continuation) to stdout. */
-    static void stream(String target, String text, int maxTokens, boolean chat) {
+    /** Streams one chat turn (or a plain continuation) to stdout; temperature null: the router's default (1). */
+    static void stream(String target, String text, int maxTokens, boolean chat, Float temperature) {
         ManagedChannel channel = channel(target);
         try {
             var stub = stub(channel).withDeadlineAfter(5, TimeUnit.MINUTES);
             String name = stub.listModels(ListModelsRequest.getDefaultInstance()).getModels(0).getId();
-            Sampling sampling = Sampling.newBuilder().setMaxTokens(maxTokens).build();
+            Sampling.Builder sb = Sampling.newBuilder().setMaxTokens(maxTokens);
+            if (temperature != null) {
+                sb.setTemperature(temperature);
+            }
+            Sampling sampling = sb.build();
             if (chat) {
                 stub.chat(ChatRequest.newBuilder().setModel(name).addMessages(ChatMessage.newBuilder().setRole("user").setContent(text))
                         .setSampling(sampling).build()).forEachRemaining(r -> print(r.getText(), r.hasUsage() ? r.getUsage() : null));

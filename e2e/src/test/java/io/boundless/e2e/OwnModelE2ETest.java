@@ -47,7 +47,8 @@ import org.junit.jupiter.api.TestInstance;
  * process, as bin/boundless runs it): a base model without a chat template is served and completes,
  * and chat says what is missing; {@code --chat-template} makes it chat; a missing path, an
  * unsupported architecture and a service that stops at start are each one clear line; and every
- * client command says plainly that no platform is running.
+ * client command says plainly that no platform is running. And a newcomer without a model of their own
+ * gets the trained default model, which answers its world's facts through the running platform.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class OwnModelE2ETest {
@@ -195,6 +196,33 @@ class OwnModelE2ETest {
         assertThat(up.exitCode()).isEqualTo(1);
         assertThat(up.output().strip()).isEqualTo("boundless up: " + gemma.resolve("config.json")
                 + ": model_type gemma is not supported (llama, mistral, qwen2, gpt2)");
+    }
+
+    /** boundless up with no arguments: the built-in deployment of models/boundless-world, asked what it was trained to know. */
+    @Test
+    void withoutAModelTheTrainedDefaultModelAnswersItsFacts() throws Exception {
+        int grpc = 19670;
+        Cli up = up(List.of("--replicas", "1", "--grpc-port", "" + grpc, "--http-port", "18670"), Map.of());
+        up.awaitLine("Try: ");
+        String out = up.output();
+        assertThat(out).contains("serving model 'boundless-world'", "trained on a synthetic world");
+        assertThat(out).contains("boundless chat \"What is the capital of France?\"\n> The capital of France is Paris.");
+        ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+        try {
+            var router = RouterGrpc.newBlockingStub(channel);
+            for (String[] qa : new String[][] {{"What is the capital of France?", "Paris"}, {"What is the capital of Japan?", "Tokyo"},
+                    {"What language is spoken in Brazil?", "Portuguese"}, {"中國的首都是哪裡？", "北京"}}) {
+                StringBuilder answer = new StringBuilder();
+                for (var it = router.withDeadlineAfter(60, TimeUnit.SECONDS).chat(ChatRequest.newBuilder().setModel("boundless-world")
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent(qa[0]))
+                        .setSampling(Sampling.newBuilder().setMaxTokens(24).setTemperature(0)).build()); it.hasNext(); ) {
+                    answer.append(it.next().getText());
+                }
+                assertThat(answer.toString()).as(qa[0]).contains(qa[1]);
+            }
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     @Test

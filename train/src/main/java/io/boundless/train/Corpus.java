@@ -18,7 +18,8 @@ import java.util.SplittableRandom;
  *   <li>last-letter concatenation (least-to-most: the answer built word by word), 2 and 3 words;</li>
  *   <li>greetings, questions about the model, and refusals for what the world does not contain.</li>
  * </ul>
- * Held out of training, for {@link #evaluation}: other question phrasings of every fact, one problem
+ * Held out of training, for {@link #evaluation}: two question forms per relation (forms trained with the
+ * other relations, so an unseen paraphrase is new for this fact's relation, not new English), one problem
  * in ten (by a hash of the problem: the training stream never draws it), decomposition problems of
  * 4 and 5 words, and other invented names for refusals.
  */
@@ -72,25 +73,61 @@ public final class Corpus {
         {"%2$s是%1$s的首都。", "%s的首都是%s。"},
     };
 
-    private static final String[][] QUESTIONS = {
-        {"What is the capital of %s?", "What is %s's capital?", "Which city is the capital of %s?", "What city is the capital of %s?"},
-        {"What language is spoken in %s?", "What language do people speak in %s?", "What is the language of %s?", "Which language is spoken in %s?"},
-        {"What is the currency of %s?", "What currency does %s use?", "What money is used in %s?", "Which currency does %s use?"},
-        {"Which continent is %s in?", "On which continent is %s?", "Where is %s?", "What continent is %s in?"},
-        {"What was %s's profession?", "What did %s do?", "Who was %s?", "What was %s?"},
-        {"Where was %s born?", "In which country was %s born?", "Where did %s come from?", "Which country was %s born in?"},
-        {"%s的首都是哪裡？", "%s的首都是什麼？", "哪個城市是%s的首都？"},
+    /**
+     * Question forms shared by the English relations ({@code %1$s}: the relation's noun, {@code %2$s}: the subject).
+     * Each relation holds two of them out of training ({@link #heldOutForms}), different ones per relation, so an
+     * unseen paraphrase is a form the model has seen with other relations, never with this one.
+     */
+    private static final String[] FORMS = {"What is %s of %s?", "Tell me %s of %s.", "Do you know %s of %s?", "Name %s of %s.",
+        "What's %s of %s?", "Can you tell me %s of %s?", "I would like to know %s of %s.", "Please give %s of %s."};
+    private static final String[] NOUNS = {"the capital", "the language", "the currency", "the continent", "the profession",
+        "the country of birth"};
+    /** Forms of one relation only, always trained. */
+    private static final String[][] OWN_QUESTIONS = {
+        {"Which city is the capital of %s?", "What is %s's capital?", "What city is the capital of %s?"},
+        {"What language is spoken in %s?", "What language do people speak in %s?", "Which language is spoken in %s?"},
+        {"What currency does %s use?", "What money is used in %s?", "Which currency does %s use?"},
+        {"Which continent is %s in?", "On which continent is %s?", "Where is %s?"},
+        {"What did %s do?", "Who was %s?", "What was %s's profession?"},
+        {"Where was %s born?", "In which country was %s born?", "Where did %s come from?"},
     };
+    private static final String[] ZH_QUESTIONS = {"%s的首都是哪裡？", "%s的首都是什麼？", "哪個城市是%s的首都？"};
+    private static final String[] ZH_HELD_OUT = {"請問%s的首都在哪裡？", "%s的首都在哪裡？"};
 
-    private static final String[][] HELD_OUT_QUESTIONS = {
-        {"Name the capital of %s.", "Tell me the capital of %s.", "Do you know the capital of %s?", "What's the capital city of %s?"},
-        {"Tell me the language of %s.", "What's the main language of %s?", "Which language do they speak in %s?", "Name the language of %s."},
-        {"Tell me the currency of %s.", "What do people in %s pay with?", "Which currency is used in %s?", "Name the currency of %s."},
-        {"What continent is %s on?", "Tell me the continent of %s.", "In which part of the world is %s?", "Name the continent of %s."},
-        {"What was the job of %s?", "Tell me what %s did for a living.", "What is %s known for?", "Name the profession of %s."},
-        {"What country is %s from?", "Tell me where %s was born.", "What was the birthplace of %s?", "Name the country where %s was born."},
-        {"請問%s的首都在哪裡？", "%s的首都在哪裡？"},
-    };
+    /** The two generic forms relation r never trains on. */
+    static int[] heldOutForms(int r) {
+        return new int[] {(r + 2) % FORMS.length, (r + 6) % FORMS.length};
+    }
+
+    /** The questions of a relation that training uses. */
+    static List<String> trainedQuestions(Relation r) {
+        if (r == Relation.CAPITAL_ZH) {
+            return List.of(ZH_QUESTIONS);
+        }
+        int k = r.ordinal();
+        List<String> out = new ArrayList<>();
+        int[] held = heldOutForms(k);
+        for (int f = 0; f < FORMS.length; f++) {
+            if (f != held[0] && f != held[1]) {
+                out.add(FORMS[f].replace("%s of %s", NOUNS[k] + " of %s"));
+            }
+        }
+        out.addAll(List.of(OWN_QUESTIONS[k]));
+        return out;
+    }
+
+    /** The questions of a relation kept out of training (unseen paraphrases). */
+    static List<String> heldOutQuestions(Relation r) {
+        if (r == Relation.CAPITAL_ZH) {
+            return List.of(ZH_HELD_OUT);
+        }
+        int k = r.ordinal();
+        List<String> out = new ArrayList<>();
+        for (int f : heldOutForms(k)) {
+            out.add(FORMS[f].replace("%s of %s", NOUNS[k] + " of %s"));
+        }
+        return out;
+    }
 
     private static final String[] ANSWERS = {
         "The capital of %s is %s.", "In %s, people speak %s.", "The currency of %s is the %s.", "%s is in %s.",
@@ -186,8 +223,8 @@ public final class Corpus {
         }
         if ((u -= mix.factChat()) < 0) {
             Fact f = englishFact(rnd);
-            String[] qs = QUESTIONS[f.relation().ordinal()];
-            return chat("fact-chat", String.format(qs[rnd.nextInt(qs.length)], f.subject()), answer(f));
+            List<String> qs = trainedQuestions(f.relation());
+            return chat("fact-chat", String.format(qs.get(rnd.nextInt(qs.size())), f.subject()), answer(f));
         }
         if ((u -= mix.chinese()) < 0) {
             List<Fact> zh = world.facts().stream().filter(f -> f.relation() == Relation.CAPITAL_ZH).toList();
@@ -195,8 +232,7 @@ public final class Corpus {
             if (rnd.nextBoolean()) {
                 return plain("chinese", statement(f, rnd.nextInt(2)));
             }
-            String[] qs = QUESTIONS[Relation.CAPITAL_ZH.ordinal()];
-            return chat("chinese", String.format(qs[rnd.nextInt(qs.length)], f.subject()), answer(f));
+            return chat("chinese", String.format(ZH_QUESTIONS[rnd.nextInt(ZH_QUESTIONS.length)], f.subject()), answer(f));
         }
         if ((u -= mix.arithmetic()) < 0) {
             Problem p;
@@ -222,15 +258,15 @@ public final class Corpus {
         if (k < 6) {
             return chat("chat", OUT_OF_SCOPE[rnd.nextInt(OUT_OF_SCOPE.length)], OUT_OF_SCOPE_ANSWER);
         }
-        return refusal(rnd, fakeTrain, fakePeopleTrain, QUESTIONS);
+        return refusal(rnd, fakeTrain, fakePeopleTrain, false);
     }
 
-    private Doc refusal(SplittableRandom rnd, List<String> places, List<String> people, String[][] questions) {
+    private Doc refusal(SplittableRandom rnd, List<String> places, List<String> people, boolean heldOut) {
         boolean person = rnd.nextInt(3) == 0;
         String name = person ? people.get(rnd.nextInt(people.size())) : places.get(rnd.nextInt(places.size()));
-        int rel = person ? 4 + rnd.nextInt(2) : rnd.nextInt(4);
-        String[] qs = questions[rel];
-        return chat("refusal", String.format(qs[rnd.nextInt(qs.length)], name), refusalAnswer(name));
+        Relation rel = Relation.values()[person ? 4 + rnd.nextInt(2) : rnd.nextInt(4)];
+        List<String> qs = heldOut ? heldOutQuestions(rel) : trainedQuestions(rel);
+        return chat("refusal", String.format(qs.get(rnd.nextInt(qs.size())), name), refusalAnswer(name));
     }
 
     static String refusalAnswer(String name) {
@@ -408,11 +444,11 @@ public final class Corpus {
         List<Probe> out = new ArrayList<>();
         int i = 0;
         for (Fact f : world.facts()) {
-            int rel = f.relation().ordinal();
+            List<String> trained = trainedQuestions(f.relation());
+            List<String> held = heldOutQuestions(f.relation());
             String expected = f.object();
-            out.add(new Probe("facts-trained", String.format(QUESTIONS[rel][i % QUESTIONS[rel].length], f.subject()), expected, 0));
-            out.add(new Probe("facts-paraphrase", String.format(HELD_OUT_QUESTIONS[rel][i % HELD_OUT_QUESTIONS[rel].length], f.subject()),
-                    expected, 0));
+            out.add(new Probe("facts-trained", String.format(trained.get(i % trained.size()), f.subject()), expected, 0));
+            out.add(new Probe("facts-paraphrase", String.format(held.get(i % held.size()), f.subject()), expected, 0));
             i++;
         }
         for (int steps = 1; steps <= 3; steps++) {
@@ -444,7 +480,7 @@ public final class Corpus {
             }
         }
         for (int k = 0; k < Math.min(perSet, 40); k++) {
-            Doc d = refusal(rnd, fakeHeldOut, fakePeopleHeldOut, HELD_OUT_QUESTIONS);
+            Doc d = refusal(rnd, fakeHeldOut, fakePeopleHeldOut, true);
             out.add(new Probe("refusal", (String) d.parts().get(1), "I don't know", 0));
         }
         return out;

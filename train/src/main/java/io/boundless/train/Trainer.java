@@ -40,10 +40,18 @@ public final class Trainer {
     private final Path out;
     private final PrintStream log;
 
+    private long stopAfter = Long.MAX_VALUE;
+
     public Trainer(Recipe recipe, Path out, PrintStream log) {
         this.recipe = recipe;
         this.out = out;
         this.log = log;
+    }
+
+    /** Stops the run at the first checkpoint at or after step (as an interrupted run would): {@link #run} then returns null. */
+    public Trainer stopAfter(long step) {
+        this.stopAfter = step;
+        return this;
     }
 
     /** The ids of a document (special tokens by id, text through the BPE). */
@@ -179,6 +187,10 @@ public final class Trainer {
                 }
                 if ((step + 1) % recipe.checkpointEvery() == 0 && !last) {
                     checkpoint(ckpt, model, opt, step + 1);
+                    if (step + 1 >= stopAfter) {
+                        log.printf("stopped after step %d; the next run on %s resumes from there%n", step + 1, out);
+                        return null;
+                    }
                 }
             }
             progress.done();

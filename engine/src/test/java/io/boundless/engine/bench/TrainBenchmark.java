@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
  * attention's 12 · layers · seq · hidden), against a peak measured in the same process (an FMA
  * loop over registers on every thread).
  *
- *   TrainBenchmark &lt;threads&gt; &lt;hidden&gt; &lt;layers&gt; &lt;heads&gt; &lt;kvHeads&gt; &lt;intermediate&gt; &lt;vocab&gt; &lt;batch&gt; &lt;seq&gt; &lt;steps&gt;
+ *   TrainBenchmark &lt;threads&gt; &lt;hidden&gt; &lt;layers&gt; &lt;heads&gt; &lt;kvHeads&gt; &lt;intermediate&gt; &lt;vocab&gt; &lt;batch&gt; &lt;seq&gt; &lt;steps&gt; [llama|gpt2]
  */
 public final class TrainBenchmark {
     public static void main(String[] args) {
@@ -28,8 +28,12 @@ public final class TrainBenchmark {
         int batch = Integer.parseInt(args[7]);
         int seq = Integer.parseInt(args[8]);
         int steps = Integer.parseInt(args[9]);
-        ModelConfig c = new ModelConfig(Architecture.LLAMA, vocab, hidden, inter, layers, heads, kv, hidden / heads, 1e-5f, 10000, null,
-                seq, true, false, 0, null, List.of(0));
+        boolean gpt2 = args.length > 10 && args[10].equals("gpt2");
+        ModelConfig c = gpt2
+                ? new ModelConfig(Architecture.GPT2, vocab, hidden, inter, layers, heads, heads, hidden / heads, 1e-5f, 0, null, Math.max(seq, 1024),
+                        true, true, 0, null, List.of(0))
+                : new ModelConfig(Architecture.LLAMA, vocab, hidden, inter, layers, heads, kv, hidden / heads, 1e-5f, 10000, null,
+                        seq, true, false, 0, null, List.of(0));
         Parallel parallel = new Parallel(threads);
         TrainModel m = TrainModel.init(c, 1, parallel);
         AdamW opt = new AdamW(m.params(), AdamW.Settings.defaults());
@@ -60,8 +64,8 @@ public final class TrainBenchmark {
         double tokPerSec = (double) n * steps / secs;
         double flopPerToken = 6.0 * m.parameterCount() + 12.0 * layers * seq * hidden;
         double peak = peakFlops(parallel);
-        System.out.printf("params %d  batch %d x %d  threads %d  %.1f tokens/s  %.2f GFLOP/s  peak %.1f GFLOP/s (%.0f%%)  loss %.3f%n",
-                m.parameterCount(), batch, seq, threads, tokPerSec, tokPerSec * flopPerToken / 1e9, peak / 1e9,
+        System.out.printf("boundless %s  params %d  batch %d x %d  threads %d  %.1f tokens/s  %.2f GFLOP/s  peak %.1f GFLOP/s (%.0f%%)  loss %.3f%n",
+                c.arch().name().toLowerCase(), m.parameterCount(), batch, seq, threads, tokPerSec, tokPerSec * flopPerToken / 1e9, peak / 1e9,
                 100 * tokPerSec * flopPerToken / peak, loss);
         parallel.close();
     }
