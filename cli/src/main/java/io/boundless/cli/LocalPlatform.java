@@ -370,13 +370,7 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     static String sha256(Path f) throws IOException {
-        try {
-            java.security.MessageDigest d = java.security.MessageDigest.getInstance("SHA-256");
-            d.update(Files.readAllBytes(f));
-            return java.util.HexFormat.of().formatHex(d.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return io.boundless.train.Trainer.sha256(f);
     }
 
     private void writeDefaultModel() throws IOException, InterruptedException {

@@ -166,7 +166,7 @@ class OwnModelE2ETest {
                 "--grpc-port", "" + grpc, "--http-port", "18620"), Map.of());
         up.awaitLine("Try: ");
         assertThat(up.output()).contains("serving model 'my-base-model' with the chat template of " + template)
-                .contains("boundless chat \"Hello! How are you today?\"\n> ").containsPattern("\\[\\d+ prompt tokens \\(0 cached\\), 24 generated]");
+                .contains("boundless chat \"What is the capital of France?\"\n> ").containsPattern("\\[\\d+ prompt tokens \\(0 cached\\), 24 generated]");
         Cli chat = client(List.of("chat", "--max-tokens", "5", "hi"), Map.of("BOUNDLESS_ROUTER", "127.0.0.1:" + grpc));
         assertThat(chat.exitCode()).as(chat.output()).isZero();
         assertThat(chat.output()).containsPattern("\\[\\d+ prompt tokens \\(\\d+ cached\\), 5 generated]");

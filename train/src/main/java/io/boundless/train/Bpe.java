@@ -220,13 +220,20 @@ public final class Bpe {
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
-    private static int byteOf(char ch) {
+    private static final Map<Character, Integer> BYTE_OF = new HashMap<>();
+
+    static {
         for (int b = 0; b < 256; b++) {
-            if (BYTE_CHARS[b] == ch) {
-                return b;
-            }
+            BYTE_OF.put(BYTE_CHARS[b], b);
         }
-        throw new IllegalArgumentException("not a byte-level character: " + ch);
+    }
+
+    private static int byteOf(char ch) {
+        Integer b = BYTE_OF.get(ch);
+        if (b == null) {
+            throw new IllegalArgumentException("not a byte-level character: " + ch);
+        }
+        return b;
     }
 
     /** The id of a special token. */

@@ -172,10 +172,6 @@ public final class Trainer {
                 model.backward(true);
                 opt.step(schedule.lr(step));
                 ema = Double.isNaN(ema) ? loss : 0.95 * ema + 0.05 * loss;
-                long tokens = 0;
-                for (int t : b.targets()) {
-                    tokens += t >= 0 ? 1 : 0;
-                }
                 progress.step(step + 1, loss, ema, schedule.lr(step), b.size());
                 boolean last = step + 1 == recipe.steps();
                 if ((step + 1) % recipe.curveEvery() == 0 || last) {
