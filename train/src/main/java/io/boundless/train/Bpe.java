@@ -168,11 +168,17 @@ public final class Bpe {
     /** Ids of text (no special tokens are recognized in it). */
     public int[] encode(String text) {
         List<int[]> parts = new ArrayList<>();
-        int n = 0;
         for (String w : pretokenize(text)) {
-            int[] ids = cache.computeIfAbsent(w, this::encodeWord);
-            parts.add(ids);
-            n += ids.length;
+            parts.add(cache.computeIfAbsent(w, this::encodeWord));
+        }
+        return concat(parts);
+    }
+
+    /** The id arrays one after another. */
+    static int[] concat(List<int[]> parts) {
+        int n = 0;
+        for (int[] p : parts) {
+            n += p.length;
         }
         int[] out = new int[n];
         int at = 0;

@@ -57,19 +57,10 @@ public final class Trainer {
     /** The ids of a document (special tokens by id, text through the BPE). */
     public static int[] ids(Bpe bpe, Corpus.Doc doc) {
         List<int[]> parts = new ArrayList<>();
-        int n = 0;
         for (Object p : doc.parts()) {
-            int[] ids = p instanceof Corpus.Special s ? new int[] {bpe.special(s.text)} : bpe.encode((String) p);
-            parts.add(ids);
-            n += ids.length;
+            parts.add(p instanceof Corpus.Special s ? new int[] {bpe.special(s.text)} : bpe.encode((String) p));
         }
-        int[] all = new int[n];
-        int at = 0;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, all, at, p.length);
-            at += p.length;
-        }
-        return all;
+        return Bpe.concat(parts);
     }
 
     /**
