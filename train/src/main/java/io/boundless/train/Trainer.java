@@ -67,22 +67,22 @@ public final class Trainer {
      * Which tokens of a document are predicted (trained on): every token of a plain document but the
      * first; in a chat turn only the assistant's answer and its end of turn, not the question.
      */
-    static boolean[] trained(Bpe bpe, Corpus.Doc doc) {
-        List<Boolean> mask = new ArrayList<>();
-        boolean chat = doc.parts().getFirst() == Corpus.Special.USER;
-        boolean inAnswer = !chat;
-        for (Object p : doc.parts()) {
-            int len = p instanceof Corpus.Special ? 1 : bpe.encode((String) p).length;
-            for (int i = 0; i < len; i++) {
-                mask.add(inAnswer);
-            }
-            if (p == Corpus.Special.ASSISTANT) {
-                inAnswer = true;
+    static boolean[] trained(Bpe bpe, Corpus.Doc doc, int[] ids) {
+        // from the document's ids (text never encodes to a special id): after <|assistant|> in a chat turn, after the first token otherwise
+        int from = 1;
+        if (doc.parts().getFirst() == Corpus.Special.USER) {
+            int assistant = bpe.special(Corpus.Special.ASSISTANT.text);
+            from = ids.length;
+            for (int i = 0; i < ids.length; i++) {
+                if (ids[i] == assistant) {
+                    from = i + 1;
+                    break;
+                }
             }
         }
-        boolean[] m = new boolean[mask.size()];
-        for (int i = 0; i < m.length; i++) {
-            m[i] = mask.get(i) && i > 0;
+        boolean[] m = new boolean[ids.length];
+        for (int i = from; i < m.length; i++) {
+            m[i] = true;
         }
         return m;
     }
@@ -106,7 +106,7 @@ public final class Trainer {
                     misses++;
                     continue;
                 }
-                boolean[] mask = trained(bpe, d);
+                boolean[] mask = trained(bpe, d, ids);
                 int base = row * r.seq() + used;
                 for (int j = 0; j < ids.length; j++) {
                     tokens[base + j] = ids[j];
