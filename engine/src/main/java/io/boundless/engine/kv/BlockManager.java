@@ -80,10 +80,19 @@ public final class BlockManager {
      * {@link #canAllocate} first.
      */
     public int allocatePrompt(int[] tokens, int length, IntList table) {
+        return allocatePrompt(tokens, length, table, 0);
+    }
+
+    /**
+     * {@link #allocatePrompt} for a sequence served with other weights than the base (an edited version): salt, a
+     * hash of those weights' content (0 for the base), starts the block chain, so equal tokens under different
+     * weights never share keys and values.
+     */
+    public int allocatePrompt(int[] tokens, int length, IntList table, long salt) {
         if (!canAllocate(length)) {
             throw new IllegalStateException("not enough free KV blocks for " + length + " tokens");
         }
-        long hash = NO_HASH;
+        long hash = salt == 0 ? NO_HASH : salt;
         int cached = 0;
         boolean missed = false;
         int full = length / blockSize;
@@ -153,8 +162,13 @@ public final class BlockManager {
 
     /** Registers the block holding tokens [start, start + blockSize) once it is full, so others can reuse it. */
     public void blockFilled(IntList table, int[] tokens, int start) {
+        blockFilled(table, tokens, start, 0);
+    }
+
+    /** {@link #blockFilled} for a sequence whose weights hash to salt (0: the base). */
+    public void blockFilled(IntList table, int[] tokens, int start, long salt) {
         int idx = start / blockSize;
-        long prev = idx == 0 ? NO_HASH : hashOf[table.get(idx - 1)];
+        long prev = idx == 0 ? (salt == 0 ? NO_HASH : salt) : hashOf[table.get(idx - 1)];
         if (idx > 0 && prev == NO_HASH) {
             return; // an earlier block has no hash (should not happen); leave this one uncached
         }

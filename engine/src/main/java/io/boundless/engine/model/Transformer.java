@@ -23,11 +23,16 @@ public final class Transformer {
      * @param blockTable the sequence's blocks, covering at least startPos + tokens.length positions
      * @param logitsFrom first row (index into tokens) whose logits are returned
      * @param logitsTo   one past the last such row; equal to logitsFrom for none
+     * @param overlay    the low-rank delta this sequence is served with (an edited version), or null for the base
      */
-    public record Chunk(int[] tokens, int startPos, int[] blockTable, int logitsFrom, int logitsTo) {
+    public record Chunk(int[] tokens, int startPos, int[] blockTable, int logitsFrom, int logitsTo, Overlay overlay) {
+        public Chunk(int[] tokens, int startPos, int[] blockTable, int logitsFrom, int logitsTo) {
+            this(tokens, startPos, blockTable, logitsFrom, logitsTo, null);
+        }
+
         /** A chunk that wants the last token's logits (it ends the prompt, or decodes) or none. */
         public Chunk(int[] tokens, int startPos, int[] blockTable, boolean wantLogits) {
-            this(tokens, startPos, blockTable, wantLogits ? tokens.length - 1 : tokens.length, tokens.length);
+            this(tokens, startPos, blockTable, wantLogits ? tokens.length - 1 : tokens.length, tokens.length, null);
         }
 
         public boolean wantLogits() {
@@ -165,6 +170,7 @@ public final class Transformer {
             }
             matmul.matmul(lw.down(), gate, proj, total);
             addBias(proj, lw.downBias(), total, h);
+            applyOverlays(chunks, l, gate, proj, total);
             Ops.add(x, proj, total * h);
         }
 
@@ -213,6 +219,22 @@ public final class Transformer {
                         r * c.qDim() + head * hd);
             }
         });
+    }
+
+    /** proj += U (Vᵀ k) for the rows whose sequence is served with an overlay that edits layer l's down projection. */
+    private void applyOverlays(List<Chunk> chunks, int l, float[] keys, float[] proj, int total) {
+        int inter = c.intermediate();
+        int h = c.hidden();
+        int t = 0;
+        for (Chunk ch : chunks) {
+            Overlay.LowRank d = ch.overlay() == null ? null : ch.overlay().at(l);
+            if (d != null) {
+                for (int j = 0; j < ch.tokens().length; j++) {
+                    d.apply(keys, (t + j) * inter, proj, (t + j) * h);
+                }
+            }
+            t += ch.tokens().length;
+        }
     }
 
     private void norm(float[] x, float[] weight, float[] bias, float[] out, int rows) {

@@ -8,6 +8,7 @@ import io.boundless.engine.backend.StepOutput;
 import io.boundless.engine.kv.BlockManager;
 import io.boundless.engine.model.ModelConfig;
 import io.boundless.engine.model.ModelWeights;
+import io.boundless.engine.model.Overlay;
 import io.boundless.engine.model.Transformer;
 import io.boundless.engine.sample.Sampler;
 import io.boundless.engine.sample.SamplingParams;
@@ -122,6 +123,11 @@ public final class Engine implements AutoCloseable {
      * naming the value; a full queue is an OverloadedException.
      */
     public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener) {
+        return submit(prompt, params, n, priority, listener, null);
+    }
+
+    /** {@link #submit} served with an overlay (an edited version over these base weights); null is the base. */
+    public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener, Overlay overlay) {
         checkUsable();
         if (n < 1 || n > 128) {
             throw new IllegalArgumentException("n must be 1 to 128, got " + n);
@@ -137,6 +143,7 @@ public final class Engine implements AutoCloseable {
         long arrival = System.nanoTime();
         post(() -> {
             Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, new SplittableRandom(seed), listener);
+            s.overlay = overlay;
             s.pendingSamples = n - 1;
             live.put(id, s);
             scheduler.add(s);
@@ -181,6 +188,12 @@ public final class Engine implements AutoCloseable {
      */
     public long resume(int[] prompt, int[] generated, SamplingParams params, int sampleIndex, int samples, int priority,
             SequenceListener listener) {
+        return resume(prompt, generated, params, sampleIndex, samples, priority, listener, null);
+    }
+
+    /** {@link #resume} served with an overlay; null is the base. */
+    public long resume(int[] prompt, int[] generated, SamplingParams params, int sampleIndex, int samples, int priority,
+            SequenceListener listener, Overlay overlay) {
         checkUsable();
         if (samples < 1 || samples > 128 || sampleIndex < 0 || sampleIndex >= samples) {
             throw new IllegalArgumentException("a resumed sample is one of 1 to 128 samples (index 0 to samples - 1), not "
@@ -204,6 +217,7 @@ public final class Engine implements AutoCloseable {
         long arrival = System.nanoTime();
         post(() -> {
             Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, rng, listener);
+            s.overlay = overlay;
             for (int t : generated) {
                 s.append(t, model.vocabSize());
             }
@@ -246,6 +260,11 @@ public final class Engine implements AutoCloseable {
      * the continuation before it, with up to topN alternatives. The listener's onScore gets it.
      */
     public long score(int[] prompt, int[] continuation, int topN, SequenceListener listener) {
+        return score(prompt, continuation, topN, listener, null);
+    }
+
+    /** {@link #score} with an overlay; null is the base. */
+    public long score(int[] prompt, int[] continuation, int topN, SequenceListener listener, Overlay overlay) {
         checkUsable();
         if (prompt.length == 0 || continuation.length == 0) {
             throw new IllegalArgumentException("Score needs a non-empty prompt and continuation");
@@ -276,6 +295,7 @@ public final class Engine implements AutoCloseable {
         long arrival = System.nanoTime();
         post(() -> {
             Sequence s = new Sequence(id, all, params, 0, arrival, new SplittableRandom(0), listener);
+            s.overlay = overlay;
             s.scoreFrom = prompt.length;
             s.scoreLogprobs = new float[continuation.length];
             s.scoreTopIds = new int[continuation.length][];
@@ -374,9 +394,11 @@ public final class Engine implements AutoCloseable {
                 // rows at positions scoreFrom - 1 .. length - 2 predict the continuation tokens
                 int from = Math.max(0, s.scoreFrom - 1 - s.computed);
                 int to = Math.min(w.tokens(), s.length() - 1 - s.computed);
-                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), Math.min(from, w.tokens()), Math.max(to, Math.min(from, w.tokens()))));
+                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), Math.min(from, w.tokens()), Math.max(to, Math.min(from, w.tokens())),
+                        s.overlay));
             } else {
-                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), s.computed + w.tokens() == s.length()));
+                int last = s.computed + w.tokens() == s.length() ? w.tokens() - 1 : w.tokens();
+                chunks.add(new Transformer.Chunk(toks, s.computed, s.blockTable.toArray(), last, w.tokens(), s.overlay));
             }
         }
         List<RowNeed> needs = new ArrayList<>();
@@ -398,7 +420,7 @@ public final class Engine implements AutoCloseable {
             // blocks that this step filled become reusable prefixes
             for (int start = (before / blocks.blockSize()) * blocks.blockSize(); start + blocks.blockSize() <= s.computed; start += blocks.blockSize()) {
                 if (start + blocks.blockSize() > before) {
-                    blocks.blockFilled(s.blockTable, s.tokens.array(), start);
+                    blocks.blockFilled(s.blockTable, s.tokens.array(), start, s.salt());
                 }
             }
             Transformer.Chunk chunk = chunks.get(i);

@@ -103,7 +103,7 @@ public final class Scheduler {
                 break; // head-of-line: a lower-priority request does not overtake
             }
             waiting.poll();
-            s.cachedPromptTokens = blocks.allocatePrompt(s.tokens.array(), s.length(), s.blockTable);
+            s.cachedPromptTokens = blocks.allocatePrompt(s.tokens.array(), s.length(), s.blockTable, s.salt());
             // Never serve from cache a row whose logits are needed: the last token's, or for a Score
             // request every row from the one before the continuation.
             s.computed = Math.min(s.cachedPromptTokens, s.scoreFrom >= 0 ? s.scoreFrom - 1 : s.length() - 1);

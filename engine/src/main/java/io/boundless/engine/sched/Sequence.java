@@ -1,6 +1,7 @@
 package io.boundless.engine.sched;
 
 import io.boundless.engine.kv.IntList;
+import io.boundless.engine.model.Overlay;
 import io.boundless.engine.sample.SamplingParams;
 import java.util.SplittableRandom;
 
@@ -25,6 +26,7 @@ public final class Sequence {
     int[] outputCounts;            // occurrences of each token in the output (penalties), lazily
     boolean[] seen;                // tokens in prompt or output (repetition penalty), lazily
     final SequenceListener listener;
+    Overlay overlay;               // the edited version's low-rank delta it is served with, or null (the base)
     int pendingSamples;            // n > 1: samples still to fork from this leader after its prefill
     int sampleIndex;               // n > 1: which sample this is (0 for the leader)
     int scoreFrom = -1;            // Score requests: the first continuation token's index, else -1
@@ -47,6 +49,7 @@ public final class Sequence {
     Sequence fork(long newId, SplittableRandom newRng, BlockShare share) {
         Sequence s = new Sequence(newId, tokens.toArray(), params, priority, arrival, newRng, listener);
         share.share(blockTable, s.blockTable);
+        s.overlay = overlay;
         s.computed = computed;
         s.cachedPromptTokens = cachedPromptTokens;
         s.status = status;
@@ -56,6 +59,11 @@ public final class Sequence {
     /** How blocks are shared between a leader and its forks. */
     interface BlockShare {
         void share(IntList from, IntList to);
+    }
+
+    /** The prefix cache's key for this sequence's weights: 0 for the base, the overlay's content hash otherwise. */
+    long salt() {
+        return overlay == null ? 0 : overlay.salt();
     }
 
     public int length() {
