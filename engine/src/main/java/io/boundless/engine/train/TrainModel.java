@@ -492,12 +492,33 @@ public final class TrainModel {
      * the weights frozen only the gradients along the residual stream ({@link #gradResidual}).
      */
     public void backward(boolean weightGrads) {
+        backwardChecks();
+        backwardFromLogits(weightGrads);
+    }
+
+    /**
+     * The backward of the last forward from a loss of the caller's own: dLogits is ∂L/∂logits, [batch tokens,
+     * vocab] (a KL term, a weighted NLL: ROME's and MEMIT's objectives). The forward's own cross-entropy is ignored.
+     */
+    public void backward(float[] dLogits, boolean weightGrads) {
+        backwardChecks();
+        if (dLogits.length != dlogits.length) {
+            throw new IllegalArgumentException("∂L/∂logits has " + dLogits.length + " values; the last forward has " + dlogits.length);
+        }
+        System.arraycopy(dLogits, 0, dlogits, 0, dlogits.length);
+        backwardFromLogits(weightGrads);
+    }
+
+    private void backwardChecks() {
         if (batch == null) {
             throw new IllegalStateException("backward needs a forward first");
         }
         if (intervention != null && intervention.replaces()) {
             throw new IllegalStateException("a forward that restored a state has no gradient through it: backward after it is refused");
         }
+    }
+
+    private void backwardFromLogits(boolean weightGrads) {
         int t = batch.size();
         int h = c.hidden();
         int inter = c.intermediate();
@@ -605,6 +626,22 @@ public final class TrainModel {
 
     // ---- what knowledge editing reads
 
+    /**
+     * Layer's MLP down projection (GPT-2's mlp.c_proj), [hidden, intermediate] as y = W k: the matrix that ROME,
+     * MEMIT and AlphaEdit rewrite. Its array is the live weight: writing it changes the model.
+     */
+    public Param down(int layer) {
+        if (layer < 0 || layer >= c.layers()) {
+            throw new IllegalArgumentException("layer " + layer + " is outside the model's 0.." + (c.layers() - 1));
+        }
+        return layers.get(layer).wd();
+    }
+
+    /** The Hugging Face name of layer's down projection (model.layers.5.mlp.down_proj.weight, h.17.mlp.c_proj.weight). */
+    public String downName(int layer) {
+        return hfName(down(layer).name());
+    }
+
     /** The residual stream after layer's block at row (layer -1: the embeddings), from the last forward. */
     public float[] residual(int layer, int row) {
         float[] src = layer < 0 ? saved[0].xIn : layer + 1 < c.layers() ? saved[layer + 1].xIn : xOut;
@@ -624,6 +661,17 @@ public final class TrainModel {
     /** The MLP's inner activation at (layer, row): the input of its down projection, the "key" k. */
     public float[] mlpKey(int layer, int row) {
         return slice(saved[layer].act, row, c.intermediate());
+    }
+
+    /**
+     * Every row's MLP inner activation at layer from the last forward, [batch tokens, intermediate]: the live array
+     * (read it before the next forward; do not write it). For covariance statistics over many tokens.
+     */
+    public float[] mlpKeys(int layer) {
+        if (saved == null) {
+            throw new IllegalStateException("not computed: run a forward first");
+        }
+        return saved[layer].act;
     }
 
     /**
