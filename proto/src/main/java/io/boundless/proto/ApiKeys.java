@@ -1,4 +1,4 @@
-package io.boundless.router.auth;
+package io.boundless.proto;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -26,6 +26,16 @@ public interface InferenceConfig {
     /** CPU threads for the kernels (default: all cores). */
     Optional<Integer> threads();
 
+    /**
+     * The model store that delta versions (edits, {@code <model>/<base>+<edit>}) are loaded from when a request names
+     * one. Default: two levels above the model, which is at {@code <store>/<model>/<version>}.
+     */
+    Optional<Path> store();
+
+    /** How many delta versions a replica keeps loaded at once (least recently used first out). */
+    @WithDefault("16")
+    int maxVersions();
+
     /** Memory for the KV cache, in MiB. */
     @WithDefault("512")
     int kvCacheMib();

@@ -44,6 +44,8 @@ public class InferenceLifecycle {
     private volatile LoadedModel model;
     private volatile Engine engine;
     private volatile String modelName;
+    private volatile Overlays overlays;
+    private volatile String defaultVersion;
     private volatile boolean ready;
     private volatile String notReadyReason = "starting: loading the model";
 
@@ -72,7 +74,19 @@ public class InferenceLifecycle {
             }
             modelName = config.modelName().orElse(modelName);
             long t0 = System.nanoTime();
+            Path store = config.store().orElse(Overlays.storeOf(path));
+            if (java.nio.file.Files.isRegularFile(path.resolve(io.boundless.engine.model.DeltaVersion.MANIFEST))) {
+                // a delta version on its own: its base's weights, with the delta served to every request that names none
+                var manifest = io.boundless.engine.model.DeltaVersion.read(path);
+                defaultVersion = store.relativize(path.toAbsolutePath().normalize()).toString().replace('\\', '/');
+                path = store.resolve(manifest.base());
+                LOG.infof("%s is a delta version of %s: serving it over that version's weights", defaultVersion, manifest.base());
+            }
             model = LoadedModel.open(path);
+            overlays = new Overlays(store, path, model.config(), config.maxVersions());
+            if (defaultVersion != null) {
+                overlays.get(defaultVersion);
+            }
             int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
             engine = new Engine(model.weights(), new EngineConfig(config.blockSize(), (long) config.kvCacheMib() << 20,
                     config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads, backend, cuda));
@@ -90,8 +104,11 @@ public class InferenceLifecycle {
             ready = true;
             grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
             grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
-        } catch (BackendUnavailableException | ModelFormatException | java.io.UncheckedIOException e) {
+        } catch (BackendUnavailableException | ModelFormatException | java.io.UncheckedIOException | io.grpc.StatusRuntimeException e) {
             // the configured model or backend cannot be served here: no retry helps, so the process says why and exits
+            closeModel();
+            cannotStart(e.getMessage());
+        } catch (java.io.IOException e) {
             closeModel();
             cannotStart(e.getMessage());
         } catch (RuntimeException e) {
@@ -157,6 +174,16 @@ public class InferenceLifecycle {
 
     public LoadedModel model() {
         return model;
+    }
+
+    /** The delta versions this replica can serve over its weights. */
+    public Overlays overlays() {
+        return overlays;
+    }
+
+    /** The version a request that names none is served with: null (the base), or the delta version this replica was started for. */
+    public String defaultVersion() {
+        return defaultVersion;
     }
 
     public String modelName() {

@@ -40,11 +40,40 @@ public class InferenceMetrics {
     DistributionSummary promptLength;
     Counter resumed;
     // GetLoad's measurements: cumulative since start, read by routers for canary analysis
-    private final io.boundless.proto.LatencyHistogram[] ttftByPrompt = {new io.boundless.proto.LatencyHistogram(),
-            new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram()};
-    private final io.boundless.proto.LatencyHistogram interTokens = new io.boundless.proto.LatencyHistogram();
-    private final java.util.concurrent.atomic.AtomicLong requestsEnded = new java.util.concurrent.atomic.AtomicLong();
-    private final java.util.concurrent.atomic.AtomicLong requestsFailed = new java.util.concurrent.atomic.AtomicLong();
+    // (the base's requests in one, each delta version's in its own)
+    private final Measured base = new Measured();
+    private final java.util.Map<String, Measured> byVersion = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Cumulative latency histograms and request counts of one version's requests. */
+    private static final class Measured {
+        final io.boundless.proto.LatencyHistogram[] ttftByPrompt = {new io.boundless.proto.LatencyHistogram(),
+                new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram(), new io.boundless.proto.LatencyHistogram()};
+        final io.boundless.proto.LatencyHistogram interTokens = new io.boundless.proto.LatencyHistogram();
+        final java.util.concurrent.atomic.AtomicLong requestsEnded = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.concurrent.atomic.AtomicLong requestsFailed = new java.util.concurrent.atomic.AtomicLong();
+
+        io.boundless.proto.inference.v1.Measurements proto() {
+            var b = io.boundless.proto.inference.v1.Measurements.newBuilder().setRequests(requestsEnded.get()).setFailed(requestsFailed.get());
+            for (double bound : io.boundless.proto.LatencyHistogram.boundsMillis()) {
+                b.addLatencyBoundsMs(bound);
+            }
+            for (int i = 0; i < ttftByPrompt.length; i++) {
+                var h = io.boundless.proto.inference.v1.PromptLengthLatency.newBuilder().setBucket(io.boundless.proto.LatencyHistogram.PROMPT_BUCKETS.get(i));
+                for (long c : ttftByPrompt[i].counts()) {
+                    h.addCounts(c);
+                }
+                b.addTimeToFirstToken(h);
+            }
+            for (long c : interTokens.counts()) {
+                b.addInterTokenCounts(c);
+            }
+            return b.build();
+        }
+    }
+
+    private Measured of(String version) {
+        return version == null || version.isEmpty() ? base : byVersion.computeIfAbsent(version, v -> new Measured());
+    }
     private volatile boolean modelServerNames;
     private ScheduledExecutorService sampler;
     private final long[] busyRing = new long[6];
@@ -183,43 +212,38 @@ public class InferenceMetrics {
         promptLength.record(tokens);
     }
 
-    public void firstToken(long nanos, int promptTokens, int cachedTokens) {
+    /** A request's first token; version: the delta version it is served with ("" or null: the base). */
+    public void firstToken(long nanos, int promptTokens, int cachedTokens, String version) {
         ttft.record(nanos, TimeUnit.NANOSECONDS);
-        ttftByPrompt[io.boundless.proto.LatencyHistogram.promptBucket(promptTokens)].record(nanos / 1e6);
+        of(version).ttftByPrompt[io.boundless.proto.LatencyHistogram.promptBucket(promptTokens)].record(nanos / 1e6);
         prompt.increment(promptTokens);
         cachedPrompt.increment(cachedTokens);
     }
 
-    public void interToken(long nanos) {
+    public void interToken(long nanos, String version) {
         interToken.record(nanos, TimeUnit.NANOSECONDS);
-        interTokens.record(nanos / 1e6);
+        of(version).interTokens.record(nanos / 1e6);
     }
 
     /** A Generate request ended; failed: this replica ended it (not the client). */
-    public void requestEnded(boolean failed) {
-        requestsEnded.incrementAndGet();
+    public void requestEnded(boolean failed, String version) {
+        Measured m = of(version);
+        m.requestsEnded.incrementAndGet();
         if (failed) {
-            requestsFailed.incrementAndGet();
+            m.requestsFailed.incrementAndGet();
         }
     }
 
-    /** The cumulative measurements GetLoad reports. */
+    /** The cumulative measurements GetLoad reports: the base's requests. */
     public io.boundless.proto.inference.v1.Measurements measurements() {
-        var b = io.boundless.proto.inference.v1.Measurements.newBuilder().setRequests(requestsEnded.get()).setFailed(requestsFailed.get());
-        for (double bound : io.boundless.proto.LatencyHistogram.boundsMillis()) {
-            b.addLatencyBoundsMs(bound);
-        }
-        for (int i = 0; i < ttftByPrompt.length; i++) {
-            var h = io.boundless.proto.inference.v1.PromptLengthLatency.newBuilder().setBucket(io.boundless.proto.LatencyHistogram.PROMPT_BUCKETS.get(i));
-            for (long c : ttftByPrompt[i].counts()) {
-                h.addCounts(c);
-            }
-            b.addTimeToFirstToken(h);
-        }
-        for (long c : interTokens.counts()) {
-            b.addInterTokenCounts(c);
-        }
-        return b.build();
+        return base.proto();
+    }
+
+    /** The same for each delta version's requests. */
+    public java.util.Map<String, io.boundless.proto.inference.v1.Measurements> versionMeasurements() {
+        java.util.Map<String, io.boundless.proto.inference.v1.Measurements> out = new java.util.TreeMap<>();
+        byVersion.forEach((v, m) -> out.put(v, m.proto()));
+        return out;
     }
 
     /** A sample was resumed here from tokens produced elsewhere. */

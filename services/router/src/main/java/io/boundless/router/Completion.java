@@ -358,6 +358,7 @@ public final class Completion {
     }
 
     private void send(Attempt a, io.boundless.proto.inference.v1.GenerateRequest.Builder request) {
+        request.setVersion(gw.pool.deltaSource(version));  // a delta version rides on its base's replicas
         attempts.add(a);
         for (Sample s : a.samples) {
             s.attempt = a;

@@ -3,7 +3,7 @@ package io.boundless.router;
 import io.boundless.proto.router.v1.Model;
 import io.boundless.proto.tokenizer.v1.DecodeRequest;
 import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
-import io.boundless.router.auth.ApiKeys;
+import io.boundless.proto.ApiKeys;
 import io.boundless.router.auth.RateLimiter;
 import io.boundless.router.endpoints.Replica;
 import io.boundless.router.endpoints.ReplicaPool;

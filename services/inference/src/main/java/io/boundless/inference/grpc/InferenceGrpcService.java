@@ -3,6 +3,7 @@ package io.boundless.inference.grpc;
 import io.boundless.engine.model.ModelConfig;
 import io.boundless.engine.sample.Sampler;
 import io.boundless.engine.sample.SamplingParams;
+import io.boundless.engine.model.Overlay;
 import io.boundless.engine.sched.Engine;
 import io.boundless.engine.sched.Sequence;
 import io.boundless.engine.sched.SequenceListener;
@@ -61,7 +62,9 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                 throw new IllegalArgumentException("a resumed request continues one sample: n must be 0 or 1, not " + n);
             }
             int[] prompt = ids(req.getPromptIdsList());
-            Stream stream = new Stream(call, n, prompt.length, System.nanoTime());
+            String version = req.getVersion().isEmpty() ? lifecycle.defaultVersion() : req.getVersion();
+            Overlay overlay = lifecycle.overlays().get(version);
+            Stream stream = new Stream(call, n, prompt.length, System.nanoTime(), version);
             // The handler is in place before the engine can write the first token from its thread.
             java.util.concurrent.atomic.AtomicReference<long[]> submitted = new java.util.concurrent.atomic.AtomicReference<>();
             call.setOnCancelHandler(() -> {
@@ -75,10 +78,10 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             if (req.hasResume()) {
                 Resume r = req.getResume();
                 submitted.set(new long[] {engine.resume(prompt, ids(r.getGeneratedIdsList()), params, r.getSampleIndex(),
-                        r.getSamples() == 0 ? 1 : r.getSamples(), req.getPriority(), stream)});
+                        r.getSamples() == 0 ? 1 : r.getSamples(), req.getPriority(), stream, overlay)});
                 metrics.resumed();
             } else {
-                submitted.set(engine.submit(prompt, params, n, req.getPriority(), stream));
+                submitted.set(engine.submit(prompt, params, n, req.getPriority(), stream, overlay));
             }
             metrics.promptLength(prompt.length);
             if (call.isCancelled()) { // cancelled between the handler and the submit
@@ -103,8 +106,10 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         private int cachedTokens;
         private boolean first = true;
         private boolean gone;
+        private final String version;
 
-        Stream(ServerCallStreamObserver<GenerateResponse> call, int samples, int promptTokens, long start) {
+        Stream(ServerCallStreamObserver<GenerateResponse> call, int samples, int promptTokens, long start, String version) {
+            this.version = version;
             this.call = call;
             this.samples = samples;
             this.promptTokens = promptTokens;
@@ -119,9 +124,9 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             if (first) {
                 first = false;
                 cachedTokens = seq.cachedPromptTokens();
-                metrics.firstToken(now - start, promptTokens, cachedTokens);
+                metrics.firstToken(now - start, promptTokens, cachedTokens, version);
             } else if (lastTokenAt[i] != 0) {
-                metrics.interToken(now - lastTokenAt[i]);
+                metrics.interToken(now - lastTokenAt[i], version);
             }
             lastTokenAt[i] = now;
             completionTokens++;
@@ -147,7 +152,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             }
             send(b.build());
             if (last) {
-                metrics.requestEnded(reason == Sequence.FinishReason.ABORTED && !call.isCancelled());
+                metrics.requestEnded(reason == Sequence.FinishReason.ABORTED && !call.isCancelled(), version);
             }
             if (last && !gone) {
                 gone = true;
@@ -177,6 +182,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         try {
             Engine engine = engine();
             int[] continuation = ids(req.getContinuationIdsList());
+            Overlay overlay = lifecycle.overlays().get(req.getVersion().isEmpty() ? lifecycle.defaultVersion() : req.getVersion());
             engine.score(ids(req.getPromptIdsList()), continuation, req.getTopLogprobs(), new SequenceListener() {
                 @Override
                 public void onToken(Sequence seq, Sampler.Sample sample) {}
@@ -203,7 +209,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                     out.onNext(b.setTotalLogprob(total).build());
                     out.onCompleted();
                 }
-            });
+            }, overlay);
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
@@ -218,7 +224,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                     .setArchitecture(c.arch().name().toLowerCase()).setVocabSize(c.vocabSize()).setContextLength(c.maxPositions())
                     .setHiddenSize(c.hidden()).setLayers(c.layers()).setHeads(c.heads()).setKvHeads(c.kvHeads())
                     .setKvBlocks(engine.totalBlocks()).setKvBlockSize(engine.blockSize()).setBackend(engine.backendName())
-                    .setDevice(engine.device());
+                    .setDevice(engine.device()).addAllVersions(lifecycle.overlays().loaded());
             if (c.bosId() != null) {
                 b.setBosTokenId(c.bosId());
             }
@@ -238,7 +244,8 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             Engine.Load l = engine.load();
             GetLoadResponse.Builder b = GetLoadResponse.newBuilder().setQueueDepth(l.waiting()).setRunning(l.running()).setKvUsage(l.kvUsage())
                     .setPrefixCacheHitRate(l.prefixHitRate()).setBusyFraction(metrics.busyFraction())
-                    .setFreeKvBlocks(engine.freeBlocks()).setPreemptions(l.preemptions()).setMeasurements(metrics.measurements());
+                    .setFreeKvBlocks(engine.freeBlocks()).setPreemptions(l.preemptions()).setMeasurements(metrics.measurements())
+                    .putAllVersionMeasurements(metrics.versionMeasurements());
             metrics.gpu().ifPresent(g -> b.setGpuUtilization(g.utilization()).setGpuMemoryUsedBytes(g.memoryUsed())
                     .setGpuMemoryTotalBytes(g.memoryTotal()));
             out.onNext(b.build());

@@ -174,6 +174,7 @@ public final class DeploymentController implements AutoCloseable {
         }
         windows.keep(longest.plusMinutes(1));
         deployment = d;
+        pool.deltaVersions(ModelDeployments.deltaVersions(d));
         generation++;
         for (Group g : groups.values()) {
             g.scaler = null;  // the new spec's scaling, with a fresh history
@@ -211,6 +212,13 @@ public final class DeploymentController implements AutoCloseable {
                 // a series per replica object, not per address: a new replica (process or Pod) may reuse an old one's port or IP
                 String id = seriesIds.computeIfAbsent(r, x -> x.address() + "#" + nextSeries++);
                 windows.record(id, r.version(), now, load.getMeasurements());
+                // the delta versions this replica serves over its weights, each measured on its own requests
+                for (var dv : pool.deltaVersions().entrySet()) {
+                    var m = load.getVersionMeasurementsMap().get(dv.getValue().source());
+                    if (m != null && dv.getValue().base().equals(r.version())) {
+                        windows.record(id + "/" + dv.getKey(), dv.getKey(), now, m);
+                    }
+                }
                 recorded.put(r, load);
             }
         }
@@ -218,6 +226,9 @@ public final class DeploymentController implements AutoCloseable {
         advanceRollout(now);
         Set<String> active = activeVersions();
         for (var v : deployment.spec().versions()) {
+            if (pool.deltaVersions().containsKey(v.name())) {
+                continue;  // served over its base's replicas: none of its own
+            }
             for (var p : deployment.spec().pools()) {
                 group(new Fleet.Key(v.name(), p.name()));
             }
@@ -248,6 +259,12 @@ public final class DeploymentController implements AutoCloseable {
         a.add(rollout.stable());
         if (rollout.canary() != null && (lastRollout.phase() == RolloutController.Phase.PROGRESSING || lastRollout.phase() == RolloutController.Phase.PAUSED)) {
             a.add(rollout.canary());
+        }
+        for (String v : List.copyOf(a)) {  // a delta version keeps its base's replicas serving
+            var dv = pool.deltaVersions().get(v);
+            if (dv != null) {
+                a.add(dv.base());
+            }
         }
         return a;
     }
@@ -312,6 +329,20 @@ public final class DeploymentController implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ admin
+
+    /** Appends a version as the new target of the applied deployment (a canary rollout to it starts). */
+    public synchronized DeploymentStatus addVersion(String name, String source) {
+        requireDeployment();
+        var s = deployment.spec();
+        if (s.versions().stream().anyMatch(v -> v.name().equals(name))) {
+            throw new ModelDeployments.InvalidDeploymentException("version " + name + " is listed already");
+        }
+        List<ModelDeployment.Version> versions = new ArrayList<>(s.versions());
+        versions.add(new ModelDeployment.Version(name, source));
+        apply(new ModelDeployment(deployment.apiVersion(), deployment.kind(), deployment.metadata(),
+                new ModelDeployment.Spec(s.model(), versions, s.pools(), s.autoscaling(), s.rollout())));
+        return status();
+    }
 
     public synchronized DeploymentStatus promote() {
         requireDeployment();

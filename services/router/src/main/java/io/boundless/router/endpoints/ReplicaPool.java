@@ -56,9 +56,34 @@ public final class ReplicaPool implements AutoCloseable {
         return replicas.stream().filter(Replica::admitted).toList();
     }
 
-    /** The admitted replicas of a version (null: of every version). */
+    /**
+     * A version served as a delta over another version's replicas: an edit ({@code <model>/<base>+<edit>}) whose base
+     * is also a version of the deployment runs on the base's replicas, each request naming the delta (source).
+     */
+    public record DeltaVersion(String base, String source) {}
+
+    private volatile java.util.Map<String, DeltaVersion> deltas = java.util.Map.of();
+
+    /** The versions served as deltas from now on, by version name. */
+    public void deltaVersions(java.util.Map<String, DeltaVersion> byVersion) {
+        this.deltas = java.util.Map.copyOf(byVersion);
+    }
+
+    public java.util.Map<String, DeltaVersion> deltaVersions() {
+        return deltas;
+    }
+
+    /** The delta a request of version carries to its replica ({@code GenerateRequest.version}): its source, or "". */
+    public String deltaSource(String version) {
+        DeltaVersion d = version == null ? null : deltas.get(version);
+        return d == null ? "" : d.source();
+    }
+
+    /** The admitted replicas of a version (null: of every version); a delta version's are its base's. */
     public List<Replica> admitted(String version) {
-        return replicas.stream().filter(r -> r.admitted() && (version == null || r.version().equals(version))).toList();
+        DeltaVersion d = version == null ? null : deltas.get(version);
+        String serving = d == null ? version : d.base();
+        return replicas.stream().filter(r -> r.admitted() && (serving == null || r.version().equals(serving))).toList();
     }
 
     /** A replica the replica manager started; it is checked at once and admitted when it passes. */

@@ -102,6 +102,12 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
     }
 
     @Override
+    public void addVersion(io.boundless.proto.router.v1.AddVersionRequest req, StreamObserver<io.boundless.proto.router.v1.AddVersionResponse> out) {
+        unary(out, "add version " + req.getName() + " (" + req.getSource() + ")", c -> c.addVersion(req.getName(), req.getSource()),
+                st -> io.boundless.proto.router.v1.AddVersionResponse.newBuilder().setStatus(st).build());
+    }
+
+    @Override
     public void getDeploymentStatus(GetDeploymentStatusRequest req, StreamObserver<GetDeploymentStatusResponse> out) {
         unary(out, null, DeploymentController::status, st -> GetDeploymentStatusResponse.newBuilder().setStatus(st).build());
     }

@@ -323,4 +323,25 @@ public final class ModelDeployments {
             default -> Duration.ofHours(n);
         };
     }
+
+    private static final java.util.regex.Pattern DELTA = java.util.regex.Pattern.compile("([^/+]+)/([^/+]+)\\+([^/+]+)");
+
+    /**
+     * The versions served as deltas over another version's replicas: each whose source is an edit
+     * ({@code <model>/<base>+<edit>}, written by the knowledge-edit service) of another listed version's source.
+     * An edit whose base is not listed gets replicas of its own (they load the base and serve the delta).
+     */
+    public static java.util.Map<String, io.boundless.router.endpoints.ReplicaPool.DeltaVersion> deltaVersions(ModelDeployment d) {
+        java.util.Map<String, io.boundless.router.endpoints.ReplicaPool.DeltaVersion> out = new java.util.LinkedHashMap<>();
+        for (var v : d.spec().versions()) {
+            var m = v.source() == null ? null : DELTA.matcher(v.source());
+            if (m == null || !m.matches()) {
+                continue;
+            }
+            String base = m.group(1) + "/" + m.group(2);
+            d.spec().versions().stream().filter(b -> base.equals(b.source())).findFirst()
+                    .ifPresent(b -> out.put(v.name(), new io.boundless.router.endpoints.ReplicaPool.DeltaVersion(b.name(), v.source())));
+        }
+        return out;
+    }
 }

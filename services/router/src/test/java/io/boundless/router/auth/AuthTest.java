@@ -1,5 +1,7 @@
 package io.boundless.router.auth;
 
+import io.boundless.proto.ApiKeys;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
