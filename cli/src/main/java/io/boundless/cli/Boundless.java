@@ -54,6 +54,12 @@ public final class Boundless {
                    boundless generate [--max-tokens N] [--temperature T] TEXT...  continue a prompt
                    boundless models                             list the served models
                    boundless tokenize TEXT...                   encode and decode through the tokenizer
+                   boundless edit trace --subject S [--target T] [--png FILE] PROMPT...   causal tracing: where the model holds a fact
+                   boundless edit create [--method rome|memit|alphaedit] --prompt P --subject S --target T [--set NAME=VALUE]...
+                                         [--fact 'PROMPT|SUBJECT|TARGET']... [--model VERSION|EDIT_ID]   rewrite facts (a job with progress)
+                   boundless edit eval [EDIT_ID] [--cases N] [--fluency TOKENS]   CounterFact's measures (without an id: the unedited model)
+                   boundless edit publish EDIT_ID [--canary] [--name VERSION]      the edit as a version <model>/<base>+<id>; its canary
+                   boundless edit list|show EDIT_ID|delete EDIT_ID
                    boundless train --recipe FILE [--out DIR]    train a model: corpus, tokenizer, model, evaluation
                    boundless eval --model DIR [--per-set N]     the held-out evaluation of a trained model""";
     static final String DEMO_CHAT = "What is the capital of France?";
@@ -81,6 +87,7 @@ public final class Boundless {
                 case "chat", "generate" -> text(command, rest);
                 case "models" -> models();
                 case "deploy", "rollout", "scale" -> Admin.run(command, rest);
+                case "edit" -> EditCommand.run(rest);
                 case "train", "eval" -> train(command, rest);
                 default -> throw new UsageException(command.isEmpty() || command.equals("help") || command.equals("--help") ? null
                         : "unknown command '" + command + "'");
@@ -139,7 +146,7 @@ public final class Boundless {
         LocalPlatform platform;
         try {
             platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, grpcPort, httpPort,
-                    Map.of(), Map.of(), Map.of(), template, deployment));
+                    Map.of(), Map.of(), Map.of(), template, deployment, deployment != null ? Map.of() : null));
         } catch (ModelSource.Refused | IllegalStateException e) {
             System.err.println("boundless up: " + e.getMessage());
             return 1;

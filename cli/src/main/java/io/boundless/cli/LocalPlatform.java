@@ -28,14 +28,25 @@ public final class LocalPlatform implements AutoCloseable {
      * cpus: optional CPU lists per service name ("router", "tokenizer", "inference-1", ...), for benchmarks.
      */
     public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
-                          Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment) {
+                          Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment,
+                          Map<String, String> knowledgeEditEnv) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
             }
+            if (knowledgeEditEnv != null && deployment == null) {
+                throw new IllegalArgumentException("the knowledge-edit service publishes edits as versions of a deployment: it needs one");
+            }
             routerEnv = Map.copyOf(routerEnv);
             inferenceEnv = Map.copyOf(inferenceEnv);
             cpus = Map.copyOf(cpus);
+            knowledgeEditEnv = knowledgeEditEnv == null ? null : Map.copyOf(knowledgeEditEnv);
+        }
+
+        /** Without the knowledge-edit service. */
+        public Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
+                       Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment) {
+            this(root, workDir, model, replicas, grpcBase, httpBase, routerEnv, inferenceEnv, cpus, chatTemplate, deployment, null);
         }
 
         /** Static replicas (no deployment file). */
@@ -55,6 +66,8 @@ public final class LocalPlatform implements AutoCloseable {
     public record Service(String name, int grpcPort, int httpPort, List<String> command, Map<String, String> env, Path log) {}
 
     static final String DEFAULT_MODEL = "default-random";
+    /** The knowledge-edit service's ports: this far above the router's (after the inference replicas' range). */
+    public static final int KNOWLEDGE_EDIT_OFFSET = 66;
     /** The trained default model of {@code boundless up}: models/boundless-world in the repository. */
     static final String TRAINED_MODEL = "boundless-world";
     /** The version under which a model given from outside the store is linked into it. */
@@ -158,6 +171,20 @@ public final class LocalPlatform implements AutoCloseable {
         routerEnv.putAll(options.routerEnv());
         services.add(new Service("router", base, hb, concat(common, List.of("-XX:+UseSerialGC", "-Xmx256m", "-jar",
                 app("router").toString())), routerEnv, options.workDir().resolve("logs/router.log")));
+        if (options.knowledgeEditEnv() != null) {
+            // edits are computed here and published into the same store, beside their base versions
+            Map<String, String> env = new LinkedHashMap<>(Map.of("BOUNDLESS_KNOWLEDGE_EDIT_STORE", store.toString(),
+                    "BOUNDLESS_KNOWLEDGE_EDIT_DEFAULT_VERSION", sources.getFirst(), "BOUNDLESS_KNOWLEDGE_EDIT_ROUTER", "127.0.0.1:" + base,
+                    "BOUNDLESS_KNOWLEDGE_EDIT_TOKENIZER", "127.0.0.1:" + (base + 1),
+                    "QUARKUS_GRPC_SERVER_PORT", Integer.toString(base + KNOWLEDGE_EDIT_OFFSET), "QUARKUS_HTTP_PORT", Integer.toString(hb + KNOWLEDGE_EDIT_OFFSET)));
+            String keys = routerEnv.get("BOUNDLESS_ROUTER_AUTH_KEYS_FILE");
+            if (keys != null) {
+                env.put("BOUNDLESS_KNOWLEDGE_EDIT_API_KEYS", keys);  // the same keys: an admin of the router is an admin of edits
+            }
+            env.putAll(options.knowledgeEditEnv());
+            services.add(new Service("knowledge-edit", base + KNOWLEDGE_EDIT_OFFSET, hb + KNOWLEDGE_EDIT_OFFSET, concat(common, List.of("-XX:+UseSerialGC",
+                    "-Xmx2g", "-jar", app("knowledge-edit").toString())), env, options.workDir().resolve("logs/knowledge-edit.log")));
+        }
         this.store = store;
         this.deploymentSources = sources;
     }

@@ -1,0 +1,162 @@
+package io.boundless.knowledgeedit;
+
+import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
+import io.boundless.edit.Codec;
+import io.boundless.proto.ApiKeys;
+import io.boundless.proto.tokenizer.v1.DecodeRequest;
+import io.boundless.proto.tokenizer.v1.EncodeRequest;
+import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.quarkus.grpc.runtime.health.GrpcHealthStorage;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.nio.file.Path;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+import org.jboss.logging.Logger;
+
+/** Wires the domain into Quarkus: the edit service over the model store, API keys, the audit log, health. */
+@ApplicationScoped
+public class KnowledgeEditLifecycle {
+    static final String GRPC_SERVICE = "boundless.knowledge_edit.v1.KnowledgeEdit";
+    private static final Logger LOG = Logger.getLogger(KnowledgeEditLifecycle.class);
+
+    @Inject
+    KnowledgeEditConfig config;
+
+    @Inject
+    GrpcHealthStorage grpcHealth;
+
+    private volatile EditService service;
+    private volatile ApiKeys keys;
+    private volatile String problem = "starting";
+    private ManagedChannel tokenizer;
+    private ManagedChannel router;
+
+    void onStart(@Observes StartupEvent event) {
+        grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
+        try {
+            Path store = config.store().toAbsolutePath().normalize();
+            keys = config.apiKeys().map(ApiKeys::load).orElse(null);
+            Audit audit = new Audit(config.auditLog().orElse(store.resolve(".audit").resolve("knowledge-edit.jsonl")));
+            if (config.tokenizer().isPresent()) {
+                tokenizer = ManagedChannelBuilder.forTarget(config.tokenizer().get()).usePlaintext().build();
+            }
+            service = new EditService(store, config.defaultVersion().orElse(null), config.threads().orElse(Runtime.getRuntime().availableProcessors()),
+                    audit, tokenizer == null ? null : this::tokenizerCodec, config.corpusTokens(), config.maxFacts(), config.maxQueued());
+            LOG.infof("model store %s, default version %s, audit log %s, %s", store, config.defaultVersion().orElse("(none)"), audit.file(),
+                    keys == null ? "no API keys (every caller may edit: local development)" : keys.size() + " API keys");
+            problem = null;
+            grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
+            grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
+        } catch (Exception e) {
+            problem = e.getMessage();
+            LOG.errorf("the knowledge-edit service cannot start: %s", e.getMessage());
+        }
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (service != null) {
+            service.close();
+        }
+        if (tokenizer != null) {
+            tokenizer.shutdownNow();
+        }
+        synchronized (this) {
+            if (router != null) {
+                router.shutdownNow();
+            }
+        }
+    }
+
+    /** Why the service is not ready, or null. */
+    public String problem() {
+        return problem;
+    }
+
+    public EditService service() {
+        if (service == null) {
+            throw Status.UNAVAILABLE.withDescription("the knowledge-edit service is not ready: " + problem).asRuntimeException();
+        }
+        return service;
+    }
+
+    /** The caller's key name, checked for scope (admin for changes); "anonymous" without API keys. */
+    public String authorize(String authorization, String scope) {
+        if (keys == null) {
+            return "anonymous";
+        }
+        String key = authorization == null ? null : authorization.strip();
+        if (key != null && key.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            key = key.substring(7).strip();
+        }
+        if (key == null || key.isEmpty()) {
+            throw Status.UNAUTHENTICATED.withDescription("an API key is required: send 'Authorization: Bearer <key>'").asRuntimeException();
+        }
+        String name = keys.nameOf(key);
+        if (name == null) {
+            throw Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
+        }
+        var scopes = keys.scopesOf(key);
+        if (!scopes.contains(scope) && !scopes.contains("admin")) {
+            throw Status.PERMISSION_DENIED.withDescription("the API key '" + name + "' has no " + scope + " scope (it has " + String.join(", ", scopes) + ")")
+                    .asRuntimeException();
+        }
+        return name;
+    }
+
+    /** A channel to the router (the configured one, or the given address). */
+    public synchronized ManagedChannel router(String address) {
+        if (address != null && !address.isBlank()) {
+            return ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+        }
+        if (config.router().isEmpty()) {
+            throw Status.FAILED_PRECONDITION.withDescription("no router is configured (boundless.knowledge-edit.router) and the request names none")
+                    .asRuntimeException();
+        }
+        if (router == null) {
+            router = ManagedChannelBuilder.forTarget(config.router().get()).usePlaintext().build();
+        }
+        return router;
+    }
+
+    private Codec tokenizerCodec(String version) {
+        var stub = TokenizerGrpc.newBlockingStub(tokenizer);
+        return new Codec() {
+            @Override
+            public int[] encode(String text) {
+                return stub.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+                        .encode(EncodeRequest.newBuilder().setModel(version).setText(text).build()).getIdsList().stream().mapToInt(Integer::intValue).toArray();
+            }
+
+            @Override
+            public String decode(int[] ids) {
+                var b = DecodeRequest.newBuilder().setModel(version);
+                for (int id : ids) {
+                    b.addIds(id);
+                }
+                return stub.withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS).decode(b.build()).getText();
+            }
+        };
+    }
+
+    @Readiness
+    @ApplicationScoped
+    static class Ready implements HealthCheck {
+        @Inject
+        KnowledgeEditLifecycle lifecycle;
+
+        @Override
+        public HealthCheckResponse call() {
+            var r = HealthCheckResponse.named("knowledge-edit");
+            String problem = lifecycle.problem();
+            return problem == null ? r.up().build() : r.down().withData("reason", problem).build();
+        }
+    }
+}
