@@ -137,6 +137,99 @@ def gradients(request):
     print(json.dumps(out))
 
 
+def blocks(model):
+    """The decoder layers: Llama's model.layers, GPT-2's transformer.h."""
+    return model.model.layers if hasattr(model, "model") else model.transformer.h
+
+
+def edit_gradient(request):
+    """ROME's / MEMIT's objective for a vector delta added at each row's lookup token to one layer's MLP output
+    ("mlp") or residual stream ("residual"): mean NLL of the target tokens over the rewriting rows, plus kl_factor x
+    KL(unedited || edited) at the KL row's last token. Returns the loss and d loss / d delta (torch autograd)."""
+    with open(request) as f:
+        req = json.load(f)
+    out = []
+    for r in req:
+        model = transformers.AutoModelForCausalLM.from_pretrained(r["dir"], dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        rows, lookup, layer, target = r["rows"], r["lookup"], r["layer"], r["target"]
+        width = max(len(x) for x in rows)
+        ids = torch.tensor([x + [0] * (width - len(x)) for x in rows])
+        delta = torch.tensor(r["delta"], dtype=torch.float32, requires_grad=True)
+        block = blocks(model)[layer]
+        module = block.mlp if r["site"] == "mlp" else block
+
+        def hook(mod, args, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            hidden = hidden.clone()
+            for i, at in enumerate(lookup):
+                if at >= 0:
+                    hidden[i, at, :] = hidden[i, at, :] + delta
+            return (hidden,) + tuple(output[1:]) if isinstance(output, tuple) else hidden
+
+        with torch.no_grad():
+            init = torch.log_softmax(model(ids).logits[r["kl_row"], len(rows[r["kl_row"]]) - 1], -1)
+        handle = module.register_forward_hook(hook)
+        logits = model(ids).logits
+        handle.remove()
+        n = r["rewriting"]
+        nll = 0
+        for i in range(n):
+            first = len(rows[i]) - (len(target) - 1) - 1
+            lp = torch.log_softmax(logits[i, first:first + len(target)], -1)
+            nll = nll - lp[torch.arange(len(target)), torch.tensor(target)].mean() / n
+        cur = torch.log_softmax(logits[r["kl_row"], len(rows[r["kl_row"]]) - 1], -1)
+        kl = torch.sum(init.exp() * (init - cur))
+        loss = nll + r["kl_factor"] * kl
+        loss.backward()
+        out.append({"loss": float(loss), "grad": delta.grad.tolist()})
+    print(json.dumps(out))
+
+
+def trace_restore(request):
+    """Causal tracing's runs: noise added to the subject's token embeddings, then (optionally) one layer's output
+    at one token replaced by the clean run's; returns P(answer) per sample for each restoration."""
+    with open(request) as f:
+        req = json.load(f)
+    out = []
+    for r in req:
+        model = transformers.AutoModelForCausalLM.from_pretrained(r["dir"], dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        ids = torch.tensor([r["ids"]])
+        first, last = r["subject"]
+        embed = model.get_input_embeddings()
+        with torch.no_grad():
+            clean = model(ids, output_hidden_states=True)
+        results = []
+        for restore in r["restores"]:
+            probs = []
+            for noise in r["noise"]:
+                def noise_hook(mod, args, output, noise=noise):
+                    output = output.clone()
+                    output[0, first:last + 1, :] += torch.tensor(noise)
+                    return output
+                handles = [embed.register_forward_hook(noise_hook)]
+                if restore is not None:
+                    layer, pos = restore
+                    state = clean.hidden_states[layer + 1][0, pos].clone()
+
+                    def restore_hook(mod, args, output, pos=pos, state=state):
+                        hidden = output[0] if isinstance(output, tuple) else output
+                        hidden = hidden.clone()
+                        hidden[0, pos, :] = state
+                        return (hidden,) + tuple(output[1:]) if isinstance(output, tuple) else hidden
+                    # the last layer's hidden state in transformers is after the final norm: restore the block output
+                    handles.append(blocks(model)[layer].register_forward_hook(restore_hook))
+                with torch.no_grad():
+                    logits = model(ids).logits[0, -1]
+                for h in handles:
+                    h.remove()
+                probs.append(float(torch.softmax(logits, -1)[r["answer"]]))
+            results.append(sum(probs) / len(probs))
+        out.append({"p": results})
+    print(json.dumps(out))
+
+
 def describe(tensors):
     return {name: {"dtype": str(t.dtype).removeprefix("torch."), "shape": list(t.shape),
                    "values": [float(v) for v in t.float().flatten()] if t.is_floating_point() else [int(v) for v in t.flatten()]}
@@ -165,9 +258,13 @@ if __name__ == "__main__":
         logits(arg)
     elif mode == "gradients":
         gradients(arg)
+    elif mode == "edit-gradient":
+        edit_gradient(arg)
+    elif mode == "trace-restore":
+        trace_restore(arg)
     elif mode == "read-safetensors":
         print(json.dumps(describe(load_file(arg))))
     elif mode == "write-safetensors":
         write_safetensors(arg)
     else:
-        sys.exit(f"unknown mode {mode}: golden, logits, gradients, read-safetensors, write-safetensors")
+        sys.exit(f"unknown mode {mode}: golden, logits, gradients, edit-gradient, trace-restore, read-safetensors, write-safetensors")

@@ -3,7 +3,7 @@ package io.boundless.edit;
 /**
  * The float64 linear algebra the editing methods need, on row-major square or rectangular arrays: Cholesky
  * solves (symmetric positive definite systems: ROME's C⁻¹k, MEMIT's λC + KKᵀ), LU with partial pivoting (AlphaEdit's
- * P·M + αI is not symmetric), and the symmetric eigendecomposition (cyclic Jacobi) for AlphaEdit's null space.
+ * P·M + αI is not symmetric), and the symmetric eigendecomposition (Householder and QL) for AlphaEdit's null space.
  * Sizes are an MLP's intermediate width (hundreds to a few thousand); everything is O(n³) and single-threaded.
  */
 public final class Dense {
@@ -118,83 +118,204 @@ public final class Dense {
     public record Eigen(double[] values, double[] vectors, int n) {}
 
     /**
-     * The eigendecomposition of the symmetric n × n a by cyclic Jacobi rotations, to full float64 precision
-     * (a is not changed). Sweeps until the off-diagonal mass is below 1e-22 of the total.
+     * The eigendecomposition of the symmetric n × n a (a is not changed): Householder reduction to tridiagonal form,
+     * then the implicit QL iteration with shifts, accumulating the transformations (the EISPACK tred2 / tql2 scheme).
+     * O(n³): a 704-wide covariance takes about a second.
      */
     public static Eigen symmetricEigen(double[] a, int n) {
-        double[] m = a.clone();
-        double[] v = new double[n * n];
+        double[][] v = new double[n][n];
         for (int i = 0; i < n; i++) {
-            v[i * n + i] = 1;
-        }
-        double total = 0;
-        for (double x : m) {
-            total += x * x;
-        }
-        for (int sweep = 0; sweep < 100; sweep++) {
-            double off = 0;
-            for (int i = 0; i < n; i++) {
-                for (int j = i + 1; j < n; j++) {
-                    off += m[i * n + j] * m[i * n + j];
-                }
-            }
-            if (off <= 1e-22 * total || off == 0) {
-                break;
-            }
-            for (int p = 0; p < n; p++) {
-                for (int q = p + 1; q < n; q++) {
-                    double apq = m[p * n + q];
-                    if (Math.abs(apq) < 1e-300) {
-                        continue;
-                    }
-                    double app = m[p * n + p];
-                    double aqq = m[q * n + q];
-                    double theta = (aqq - app) / (2 * apq);
-                    double t = Math.signum(theta) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-                    if (theta == 0) {
-                        t = 1;
-                    }
-                    double c = 1 / Math.sqrt(t * t + 1);
-                    double s = t * c;
-                    for (int k = 0; k < n; k++) {  // columns p, q
-                        double mkp = m[k * n + p];
-                        double mkq = m[k * n + q];
-                        m[k * n + p] = c * mkp - s * mkq;
-                        m[k * n + q] = s * mkp + c * mkq;
-                    }
-                    for (int k = 0; k < n; k++) {  // rows p, q
-                        double mpk = m[p * n + k];
-                        double mqk = m[q * n + k];
-                        m[p * n + k] = c * mpk - s * mqk;
-                        m[q * n + k] = s * mpk + c * mqk;
-                    }
-                    for (int k = 0; k < n; k++) {
-                        double vkp = v[k * n + p];
-                        double vkq = v[k * n + q];
-                        v[k * n + p] = c * vkp - s * vkq;
-                        v[k * n + q] = s * vkp + c * vkq;
-                    }
-                }
+            for (int j = 0; j < n; j++) {
+                v[i][j] = a[i * n + j];
             }
         }
+        double[] d = new double[n];
+        double[] e = new double[n];
+        tridiagonalize(v, d, e, n);
+        ql(v, d, e, n);
         Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {
             order[i] = i;
         }
-        final double[] diag = new double[n];
-        for (int i = 0; i < n; i++) {
-            diag[i] = m[i * n + i];
-        }
-        java.util.Arrays.sort(order, (x, y) -> Double.compare(diag[x], diag[y]));
+        java.util.Arrays.sort(order, (x, y) -> Double.compare(d[x], d[y]));
         double[] values = new double[n];
         double[] vectors = new double[n * n];
         for (int c = 0; c < n; c++) {
-            values[c] = diag[order[c]];
+            values[c] = d[order[c]];
             for (int r = 0; r < n; r++) {
-                vectors[r * n + c] = v[r * n + order[c]];
+                vectors[r * n + c] = v[r][order[c]];
             }
         }
         return new Eigen(values, vectors, n);
+    }
+
+    /** Householder: v holds the matrix and ends as the orthogonal transform; d the diagonal, e the subdiagonal. */
+    private static void tridiagonalize(double[][] v, double[] d, double[] e, int n) {
+        for (int j = 0; j < n; j++) {
+            d[j] = v[n - 1][j];
+        }
+        for (int i = n - 1; i > 0; i--) {
+            double scale = 0;
+            double h = 0;
+            for (int k = 0; k < i; k++) {
+                scale += Math.abs(d[k]);
+            }
+            if (scale == 0) {
+                e[i] = d[i - 1];
+                for (int j = 0; j < i; j++) {
+                    d[j] = v[i - 1][j];
+                    v[i][j] = 0;
+                    v[j][i] = 0;
+                }
+            } else {
+                for (int k = 0; k < i; k++) {
+                    d[k] /= scale;
+                    h += d[k] * d[k];
+                }
+                double f = d[i - 1];
+                double g = Math.sqrt(h);
+                if (f > 0) {
+                    g = -g;
+                }
+                e[i] = scale * g;
+                h -= f * g;
+                d[i - 1] = f - g;
+                for (int j = 0; j < i; j++) {
+                    e[j] = 0;
+                }
+                for (int j = 0; j < i; j++) {
+                    f = d[j];
+                    v[j][i] = f;
+                    g = e[j] + v[j][j] * f;
+                    for (int k = j + 1; k <= i - 1; k++) {
+                        g += v[k][j] * d[k];
+                        e[k] += v[k][j] * f;
+                    }
+                    e[j] = g;
+                }
+                f = 0;
+                for (int j = 0; j < i; j++) {
+                    e[j] /= h;
+                    f += e[j] * d[j];
+                }
+                double hh = f / (h + h);
+                for (int j = 0; j < i; j++) {
+                    e[j] -= hh * d[j];
+                }
+                for (int j = 0; j < i; j++) {
+                    f = d[j];
+                    g = e[j];
+                    for (int k = j; k <= i - 1; k++) {
+                        v[k][j] -= (f * e[k] + g * d[k]);
+                    }
+                    d[j] = v[i - 1][j];
+                    v[i][j] = 0;
+                }
+            }
+            d[i] = h;
+        }
+        // accumulate the transformations
+        for (int i = 0; i < n - 1; i++) {
+            v[n - 1][i] = v[i][i];
+            v[i][i] = 1;
+            double h = d[i + 1];
+            if (h != 0) {
+                for (int k = 0; k <= i; k++) {
+                    d[k] = v[k][i + 1] / h;
+                }
+                for (int j = 0; j <= i; j++) {
+                    double g = 0;
+                    for (int k = 0; k <= i; k++) {
+                        g += v[k][i + 1] * v[k][j];
+                    }
+                    for (int k = 0; k <= i; k++) {
+                        v[k][j] -= g * d[k];
+                    }
+                }
+            }
+            for (int k = 0; k <= i; k++) {
+                v[k][i + 1] = 0;
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            d[j] = v[n - 1][j];
+            v[n - 1][j] = 0;
+        }
+        v[n - 1][n - 1] = 1;
+        e[0] = 0;
+    }
+
+    /** The implicit QL iteration on the tridiagonal (d, e), rotating v along. */
+    private static void ql(double[][] v, double[] d, double[] e, int n) {
+        for (int i = 1; i < n; i++) {
+            e[i - 1] = e[i];
+        }
+        e[n - 1] = 0;
+        double f = 0;
+        double tst1 = 0;
+        double eps = Math.ulp(1.0);
+        for (int l = 0; l < n; l++) {
+            tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+            int m = l;
+            while (m < n) {
+                if (Math.abs(e[m]) <= eps * tst1) {
+                    break;
+                }
+                m++;
+            }
+            if (m > l) {
+                int iter = 0;
+                do {
+                    if (++iter > 300) {
+                        throw new ArithmeticException("the eigenvalue iteration did not converge");
+                    }
+                    double g = d[l];
+                    double p = (d[l + 1] - g) / (2 * e[l]);
+                    double r = Math.hypot(p, 1);
+                    if (p < 0) {
+                        r = -r;
+                    }
+                    d[l] = e[l] / (p + r);
+                    d[l + 1] = e[l] * (p + r);
+                    double dl1 = d[l + 1];
+                    double h = g - d[l];
+                    for (int i = l + 2; i < n; i++) {
+                        d[i] -= h;
+                    }
+                    f += h;
+                    p = d[m];
+                    double c = 1;
+                    double c2 = c;
+                    double c3 = c;
+                    double el1 = e[l + 1];
+                    double s = 0;
+                    double s2 = 0;
+                    for (int i = m - 1; i >= l; i--) {
+                        c3 = c2;
+                        c2 = c;
+                        s2 = s;
+                        g = c * e[i];
+                        h = c * p;
+                        r = Math.hypot(p, e[i]);
+                        e[i + 1] = s * r;
+                        s = e[i] / r;
+                        c = p / r;
+                        p = c * d[i] - s * g;
+                        d[i + 1] = h + s * (c * g + s * d[i]);
+                        for (int k = 0; k < n; k++) {
+                            h = v[k][i + 1];
+                            v[k][i + 1] = s * v[k][i] + c * h;
+                            v[k][i] = c * v[k][i] - s * h;
+                        }
+                    }
+                    p = -s * s2 * c3 * el1 * e[l] / dl1;
+                    e[l] = s * p;
+                    d[l] = c * p;
+                } while (Math.abs(e[l]) > eps * tst1);
+            }
+            d[l] = d[l] + f;
+            e[l] = 0;
+        }
     }
 
     /** a (r × k) · b (k × c). */

@@ -88,7 +88,14 @@ public record EditRequest(String prompt, String subject, String targetNew, Strin
         String through = throughSubject(template, subject);
         String before = through.substring(0, through.length() - subject.length());
         int last = lastSubjectToken(codec, template, subject);
-        int first = before.isBlank() ? 0 : codec.encode(before.stripTrailing()).length;
+        int[] all = codec.encode(t);
+        int first = 0;
+        if (!before.isBlank()) {
+            int[] head = codec.encode(before);
+            // a tokenizer that joins the space to the next word (" France") leaves a lone space token here: without it
+            first = head.length <= all.length && Arrays.equals(all, 0, head.length, head, 0, head.length) ? head.length
+                    : codec.encode(before.stripTrailing()).length;
+        }
         if (first > last) {
             first = last;
         }

@@ -79,34 +79,17 @@ public final class Target {
         List<Double> losses = new ArrayList<>();
         int taken = 0;
         for (int step = 0; step < h.steps(); step++) {
-            Intervention iv = new Intervention();
-            float[] d = Dense.toFloat(delta);
-            for (int i = 0; i < rows.ids().size(); i++) {
-                if (rows.lookup()[i] >= 0) {
-                    iv.add(site, layer, p.at(i, rows.lookup()[i]), d);
-                }
-            }
-            logits = lm.forward(p, iv);
-            float[] dlogits = new float[logits.length];
-            double loss = objective(rows, p, logits, klInit, h.klFactor(), dlogits, vocab);
             double dn = Dense.norm(delta);
-            loss += h.weightDecay() * dn / (initNorm * initNorm);
+            double decay = h.weightDecay() * dn / (initNorm * initNorm);
+            boolean last = step == h.steps() - 1;
+            Gradient lg = gradient(lm, rows, p, layer, site, delta, klInit, h.klFactor(), l -> !last && l + decay >= h.lossStop());
+            double loss = lg.loss() + decay;
             losses.add(loss);
             progress.report("optimize", step + 1, h.steps(), String.format("layer %d, step %d: loss %.4f", layer, step + 1, loss));
-            if (loss < h.lossStop() || step == h.steps() - 1) {
+            if (lg.grad() == null) {
                 break;
             }
-            lm.model().backward(dlogits, false);
-            double[] g = new double[hidden];
-            for (int i = 0; i < rows.ids().size(); i++) {
-                if (rows.lookup()[i] < 0) {
-                    continue;
-                }
-                float[] gr = lm.model().gradResidual(layer, p.at(i, rows.lookup()[i]));
-                for (int j = 0; j < hidden; j++) {
-                    g[j] += gr[j];
-                }
-            }
+            double[] g = lg.grad();
             if (dn > 0) {
                 for (int j = 0; j < hidden; j++) {
                     g[j] += h.weightDecay() * delta[j] / (dn * initNorm * initNorm);
@@ -131,6 +114,45 @@ public final class Target {
             }
         }
         return new Result(init, delta, losses, taken);
+    }
+
+    /** The objective's value (without weight decay) and, if asked, its gradient with respect to δ. */
+    record Gradient(double loss, double[] grad) {}
+
+    /**
+     * The objective at δ: a forward with δ added at every row's lookup token (site, layer) and, with backward, the
+     * engine's backward from the objective's ∂/∂logits to ∂/∂δ (the sum of gradResidual over those rows), when
+     * backwardIf holds for the loss (grad null otherwise).
+     */
+    static Gradient gradient(Lm lm, Rows rows, Lm.Packed p, int layer, Intervention.Site site, double[] delta, double[] klInit, double klFactor,
+            java.util.function.DoublePredicate backwardIf) {
+        int hidden = delta.length;
+        int vocab = lm.model().config().vocabSize();
+        Intervention iv = new Intervention();
+        float[] d = Dense.toFloat(delta);
+        for (int i = 0; i < rows.ids().size(); i++) {
+            if (rows.lookup()[i] >= 0) {
+                iv.add(site, layer, p.at(i, rows.lookup()[i]), d);
+            }
+        }
+        float[] logits = lm.forward(p, iv);
+        float[] dlogits = new float[logits.length];
+        double loss = objective(rows, p, logits, klInit, klFactor, dlogits, vocab);
+        if (!backwardIf.test(loss)) {
+            return new Gradient(loss, null);
+        }
+        lm.model().backward(dlogits, false);
+        double[] g = new double[hidden];
+        for (int i = 0; i < rows.ids().size(); i++) {
+            if (rows.lookup()[i] < 0) {
+                continue;
+            }
+            float[] gr = lm.model().gradResidual(layer, p.at(i, rows.lookup()[i]));
+            for (int j = 0; j < hidden; j++) {
+                g[j] += gr[j];
+            }
+        }
+        return new Gradient(loss, g);
     }
 
     /**
