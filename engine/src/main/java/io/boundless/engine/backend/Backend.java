@@ -17,6 +17,14 @@ public interface Backend extends AutoCloseable {
     /** "cpu" or "cuda". */
     String name();
 
+    /**
+     * Whether forward applies the chunks' overlays (delta versions, y = Wk + U(Vᵀk) at the down projection). A backend
+     * that does not is never given one: the engine refuses such a request at submission.
+     */
+    default boolean servesOverlays() {
+        return false;
+    }
+
     /** The device in words, for logs and GetModelInfo ("CPU, 16 threads", "NVIDIA H100 80GB HBM3, sm_90"). */
     String device();
 

@@ -25,6 +25,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public boolean servesOverlays() {
+        return true;
+    }
+
+    @Override
     public String device() {
         return "CPU, " + parallel.threads() + " threads";
     }

@@ -129,6 +129,7 @@ public final class Engine implements AutoCloseable {
     /** {@link #submit} served with an overlay (an edited version over these base weights); null is the base. */
     public long[] submit(int[] prompt, SamplingParams params, int n, int priority, SequenceListener listener, Overlay overlay) {
         checkUsable();
+        checkOverlay(overlay);
         if (n < 1 || n > 128) {
             throw new IllegalArgumentException("n must be 1 to 128, got " + n);
         }
@@ -149,6 +150,14 @@ public final class Engine implements AutoCloseable {
             scheduler.add(s);
         });
         return out;
+    }
+
+    /** A delta version on a backend that cannot apply it is refused, never served with the base's weights. */
+    private void checkOverlay(Overlay overlay) {
+        if (overlay != null && !backend.servesOverlays()) {
+            throw new IllegalStateException("the " + backend.name() + " backend does not serve delta versions yet (" + overlay.name()
+                    + "): serve edits from a CPU pool");
+        }
     }
 
     private void checkAdmissible(int[] prompt, SamplingParams params) {
@@ -195,6 +204,7 @@ public final class Engine implements AutoCloseable {
     public long resume(int[] prompt, int[] generated, SamplingParams params, int sampleIndex, int samples, int priority,
             SequenceListener listener, Overlay overlay) {
         checkUsable();
+        checkOverlay(overlay);
         if (samples < 1 || samples > 128 || sampleIndex < 0 || sampleIndex >= samples) {
             throw new IllegalArgumentException("a resumed sample is one of 1 to 128 samples (index 0 to samples - 1), not "
                     + sampleIndex + " of " + samples);
@@ -266,6 +276,7 @@ public final class Engine implements AutoCloseable {
     /** {@link #score} with an overlay; null is the base. */
     public long score(int[] prompt, int[] continuation, int topN, SequenceListener listener, Overlay overlay) {
         checkUsable();
+        checkOverlay(overlay);
         if (prompt.length == 0 || continuation.length == 0) {
             throw new IllegalArgumentException("Score needs a non-empty prompt and continuation");
         }

@@ -134,6 +134,29 @@ class OverlayServingTest {
     }
 
     @Test
+    void aBackendThatCannotApplyOverlaysRefusesADeltaInsteadOfServingTheBase(@TempDir Path dir) throws Exception {
+        Overlay oa = overlay(dir, "a", List.of(random(0, 1, 1, 0.3)));
+        var cfg = new EngineConfig(4, 256 * io.boundless.engine.kv.KvCache.bytesPerBlock(EngineTest.CONFIG, 4), 512, 16, 64, 2);
+        var cpu = new io.boundless.engine.backend.CpuBackend(EngineTest.model.weights(), 2, 4, cfg.kvBudgetBytes());
+        try (Engine e = new Engine(EngineTest.CONFIG, cfg, new EngineTest.OverCpu(cpu) {
+            @Override
+            public String name() {
+                return "no-overlays";
+            }
+
+            @Override
+            public io.boundless.engine.backend.StepOutput forward(List<io.boundless.engine.model.Transformer.Chunk> chunks,
+                    io.boundless.engine.backend.RowNeed[] needs) {
+                return cpu.forward(chunks, needs);
+            }
+        })) {
+            assertThatThrownBy(() -> e.submit(EngineTest.prompt(1, 8), EngineTest.greedyPastEos(2), 1, 0, new EngineTest.Collector(), oa))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("does not serve delta versions");
+            assertThat(run(e, EngineTest.prompt(1, 8), null, new EngineTest.Collector())).as("the base still serves").hasSize(12);
+        }
+    }
+
+    @Test
     void theDeltaFileRoundTripsAndBadFilesAreRefusedByName(@TempDir Path dir) throws Exception {
         Overlay.LowRank d = random(1, 2, 7, 1);
         Overlay o = overlay(dir, "x", List.of(d));

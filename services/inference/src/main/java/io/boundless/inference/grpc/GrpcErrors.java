@@ -17,6 +17,7 @@ final class GrpcErrors {
             case Engine.UnavailableException e -> Status.UNAVAILABLE.withDescription(e.getMessage());
             case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
             case ModelFormatException e -> Status.FAILED_PRECONDITION.withDescription(e.getMessage());
+            case IllegalStateException e -> Status.FAILED_PRECONDITION.withDescription(e.getMessage());
             default -> {
                 LOG.error("unexpected error serving a request", t);
                 yield Status.INTERNAL.withDescription("internal error (" + t.getClass().getSimpleName() + "); see the server log");
