@@ -116,7 +116,11 @@ final class Admin {
         }
         out.printf("  %-14s %-7s %-10s %-14s %s%n", "VERSION", "WEIGHT", "POOL", "READY/DESIRED", "DRAINING");
         for (var v : s.getVersionsList()) {
-            if (v.getPoolsCount() == 0) {
+            String base = v.getSource().contains("+") ? v.getSource().substring(0, v.getSource().indexOf('+')) : null;
+            String over = base == null ? null : s.getVersionsList().stream().filter(b -> b.getSource().equals(base)).map(b -> b.getName()).findFirst().orElse(null);
+            if (v.getPoolsCount() == 0 && over != null) {
+                out.printf("  %-14s %-7s %s%n", v.getName(), v.getWeight() + "%", "an edit, served over " + over + "'s replicas (" + v.getSource() + ")");
+            } else if (v.getPoolsCount() == 0) {
                 out.printf("  %-14s %-7s %-10s %-14s %s%n", v.getName(), v.getWeight() + "%", "-", "0/0", 0);
             }
             for (var p : v.getPoolsList()) {
