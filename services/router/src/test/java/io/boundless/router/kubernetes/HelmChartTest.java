@@ -109,7 +109,7 @@ class HelmChartTest {
                     assertThat(c.getResources().getLimits()).as(c.getName() + " limits").isNotEmpty();
                 }
             }
-            assertThat(of(objects, NetworkPolicy.class)).as(example + " NetworkPolicies").hasSize(3);
+            assertThat(of(objects, NetworkPolicy.class)).as(example + " NetworkPolicies").hasSize(example.equals("all-options.yaml") ? 4 : 3);
             assertThat(of(objects, PodDisruptionBudget.class)).as(example + " PDBs").isNotEmpty();
             Role role = of(objects, Role.class).getFirst();
             assertThat(rules(role)).as("the Role's rules are the ones docs/OPERATIONS.md lists").isEqualTo(documentedRules(example.equals("all-options.yaml")));
@@ -117,7 +117,13 @@ class HelmChartTest {
         List<HasMetadata> all = objects(render(EXAMPLES.resolve("all-options.yaml")));
         assertThat(all).extracting(HasMetadata::getKind).contains("ServiceMonitor", "PrometheusRule", "ConfigMap", "ModelDeployment");
         assertThat(of(all, Deployment.class)).extracting(d -> d.getMetadata().getName())
-                .containsExactlyInAnyOrder("boundless-router-chat", "boundless-router-embed", "boundless-tokenizer");
+                .containsExactlyInAnyOrder("boundless-router-chat", "boundless-router-embed", "boundless-tokenizer", "boundless-knowledge-edit");
+        Deployment edit = of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-knowledge-edit")).findFirst().orElseThrow();
+        var env = edit.getSpec().getTemplate().getSpec().getContainers().getFirst().getEnv();
+        assertThat(env).extracting(e -> e.getName() + "=" + e.getValue()).contains("BOUNDLESS_KNOWLEDGE_EDIT_ROUTER=boundless-router-chat:9100",
+                "BOUNDLESS_KNOWLEDGE_EDIT_TOKENIZER=boundless-tokenizer:9101", "BOUNDLESS_KNOWLEDGE_EDIT_API_KEYS=/etc/boundless/keys/keys");
+        assertThat(edit.getSpec().getTemplate().getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getPersistentVolumeClaim() == null ? null
+                : v.getPersistentVolumeClaim().getClaimName()).isEqualTo("models-nfs-rw"));
         assertThat(of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-router-chat")).findFirst().orElseThrow()
                 .getSpec().getReplicas()).isEqualTo(3);
     }
