@@ -51,15 +51,14 @@ public final class EditBenchmark {
         for (int i = 0; i < 20_000; i++) {
             texts.add(corpus.next(rnd).render());
         }
-        long t0 = System.nanoTime();
-        Map<Integer, Covariance.Stats> stats = Covariance.compute(lm, List.of(0, 1, 2, 3), "corpus", 100_000, texts, par, Progress.NONE);
-        double covSeconds = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("| covariance statistics, 4 layers × 100,000 tokens | %.1f s |%n", covSeconds);
         Path tmp = Files.createTempDirectory("cov");
+        long t0 = System.nanoTime();
+        Map<Integer, Covariance.Stats> stats = Covariance.get(lm, List.of(0, 1, 2, 3), tmp, "corpus", 100_000, texts, par, Progress.NONE);
+        double covSeconds = (System.nanoTime() - t0) / 1e9;
         t0 = System.nanoTime();
-        for (var s : stats.values()) {
-            Covariance.get(lm, List.of(s.layer()), tmp, "corpus", 100_000, List.of(), par, Progress.NONE);
-        }
+        Covariance.get(lm, List.of(0, 1, 2, 3), tmp, "corpus", 100_000, List.of(), par, Progress.NONE);
+        double cachedSeconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf("| covariance statistics, 4 layers × 100,000 tokens | computed %.1f s; read from the cache %.2f s |%n", covSeconds, cachedSeconds);
         List<Evaluation.Case> all = WorldCases.all(World.standard());
         // a spread of cases over the relations, the same for every method
         List<Evaluation.Case> spread = new ArrayList<>();
