@@ -116,3 +116,28 @@ extern "C" __global__ void gelu(float* x, long n) {
         x[e] = 0.5f * v * (1.f + tanhf(c * (v + 0.044715f * v * v * v)));
     }
 }
+
+// A delta version's low-rank overlay on the down projection (an edit: W + U Vᵀ): for `count` consecutive rows from
+// `first`, x[row] += U (Vᵀ act[row]), with U [hidden, rank] and V [inter, rank] row-major. One block per row: the
+// rank values Vᵀk by block reductions into shared memory, then each thread one or more outputs of U t.
+#define LOWRANK_MAX 2048
+extern "C" __global__ void lowrank_add(float* x, const float* act, const float* u, const float* v, int first, int hidden, int inter,
+                                       int rank) {
+    __shared__ float t[LOWRANK_MAX];
+    __shared__ float red[32];
+    int row = first + blockIdx.x;
+    const float* a = act + (long)row * inter;
+    for (int r = 0; r < rank; r++) {
+        float s = 0.f;
+        for (int i = threadIdx.x; i < inter; i += blockDim.x) s += a[i] * v[(long)i * rank + r];
+        s = block_sum(s, red);
+        if (threadIdx.x == 0) t[r] = s;
+    }
+    __syncthreads();
+    float* y = x + (long)row * hidden;
+    for (int o = threadIdx.x; o < hidden; o += blockDim.x) {
+        float s = 0.f;
+        for (int r = 0; r < rank; r++) s += u[(long)o * rank + r] * t[r];
+        y[o] += s;
+    }
+}

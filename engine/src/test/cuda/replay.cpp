@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
             K(gemv_swiglu_f32_1), K(gemv_swiglu_f32_2), K(gemv_swiglu_f32_4), K(gemv_swiglu_f32_8), K(gemv_swiglu_bf16_1), K(gemv_swiglu_bf16_2),
             K(gemv_swiglu_bf16_4), K(gemv_swiglu_bf16_8), K(gemv_swiglu_f16_1), K(gemv_swiglu_f16_2), K(gemv_swiglu_f16_4), K(gemv_swiglu_f16_8),
             K(gemv_swiglu_q8_1), K(gemv_swiglu_q8_2), K(gemv_swiglu_q8_4), K(gemv_swiglu_q8_8),
-            K(gemm_f32), K(gemm_bf16), K(gemm_f16), K(gemm_q8), K(paged_attention_f32), K(paged_attention_bf16), K(sample_rows)};
+            K(gemm_f32), K(gemm_bf16), K(gemm_f16), K(gemm_q8), K(paged_attention_f32), K(paged_attention_bf16), K(sample_rows), K(lowrank_add)};
     std::map<std::string, double> seconds;
     std::string line;
     while (std::getline(std::cin, line)) {

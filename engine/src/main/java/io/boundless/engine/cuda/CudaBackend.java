@@ -10,6 +10,7 @@ import io.boundless.engine.model.ModelConfig;
 import io.boundless.engine.model.ModelWeights;
 import io.boundless.engine.cuda.ForwardPass.Layer;
 import io.boundless.engine.cuda.ForwardPass.Matrix;
+import io.boundless.engine.model.Overlay;
 import io.boundless.engine.model.Transformer.Chunk;
 import io.boundless.engine.tensor.Tensor;
 import java.lang.foreign.Arena;
@@ -246,16 +247,109 @@ public final class CudaBackend implements Backend {
             }
         }
         int tokens = chunks.stream().mapToInt(ch -> ch.tokens().length).sum();
-        int bucket = graphMax > 0 && StepPlan.isDecode(chunks) ? StepPlan.bucket(tokens, graphMax) : 0;
+        boolean overlays = chunks.stream().anyMatch(ch -> ch.overlay() != null);
+        // a step with delta versions runs its launches directly: the graphs are captured for the base only
+        int bucket = !overlays && graphMax > 0 && StepPlan.isDecode(chunks) ? StepPlan.bucket(tokens, graphMax) : 0;
         StepPlan plan = StepPlan.build(chunks, needs, blockSize, capacity, hostInputs, bucket);
         dev.upload(inputs, hostInputs, plan.used);
         if (bucket > 0) {
             dev.launchGraph(graph(bucket));
         } else {
-            pass.run(launcher, plan.rows, plan.logitRows);
+            pass.run(launcher, plan.rows, plan.logitRows, overlays ? afterDown(chunks) : null);
         }
         dev.synchronize();
         return collect(needs);
+    }
+
+    @Override
+    public boolean servesOverlays() {
+        return true;
+    }
+
+    /** The factors of a delta's layer on the device: U [hidden, rank] then V [inter, rank], in the overlay arena. */
+    private record Factors(CUdeviceptr u, CUdeviceptr v, int rank) {}
+
+    private final Map<Overlay, Map<Integer, Factors>> overlaysOnDevice = new java.util.IdentityHashMap<>();
+    private CUdeviceptr overlayArena;
+    private long overlayArenaBytes;
+    private long overlayArenaUsed;
+
+    /**
+     * The steps' rows of each chunk that has an overlay get y += U(Vᵀk) after each edited layer's down projection
+     * ({@code lowrank_add}, one block per row). Chunks' rows are consecutive in step order (StepPlan). A delta's
+     * factors are uploaded on first use into one arena (an eighth of the free memory, at most 512 MiB); when it is
+     * full it is emptied and the overlays of this step uploaded again.
+     */
+    private ForwardPass.AfterDown afterDown(List<Chunk> chunks) {
+        int[] first = new int[chunks.size()];
+        int row = 0;
+        for (int i = 0; i < chunks.size(); i++) {
+            first[i] = row;
+            row += chunks.get(i).tokens().length;
+        }
+        for (Chunk ch : chunks) {
+            if (ch.overlay() != null) {
+                upload(ch.overlay(), chunks);
+            }
+        }
+        return (k, layer, x, act) -> {
+            for (int i = 0; i < chunks.size(); i++) {
+                Overlay o = chunks.get(i).overlay();
+                Factors f = o == null ? null : overlaysOnDevice.get(o).get(layer);
+                if (f != null) {
+                    k.launch("lowrank_add", chunks.get(i).tokens().length, 1, 128, x, act, f.u(), f.v(), first[i], c.hidden(), c.intermediate(), f.rank());
+                }
+            }
+        };
+    }
+
+    private void upload(Overlay o, List<Chunk> step) {
+        if (overlaysOnDevice.containsKey(o)) {
+            return;
+        }
+        long need = 0;
+        for (Overlay.LowRank d : o.layers().values()) {
+            if (d.rank() > 2048) {
+                throw new IllegalArgumentException("delta version " + o.name() + " has rank " + d.rank() + " at layer " + d.layer()
+                        + "; the CUDA backend applies at most 2048");
+            }
+            need += align(4L * d.u().length) + align(4L * d.v().length);
+        }
+        if (overlayArena == null) {
+            overlayArenaBytes = Math.min(512L << 20, dev.memoryInfo()[0] / 8);
+            overlayArena = dev.alloc(overlayArenaBytes);
+            if (overlayArena == null) {
+                throw new CudaException("no device memory for delta versions (" + overlayArenaBytes + " bytes)");
+            }
+        }
+        if (need > overlayArenaBytes) {
+            throw new IllegalArgumentException("delta version " + o.name() + " needs " + need + " bytes on the device; the overlay arena has "
+                    + overlayArenaBytes);
+        }
+        if (overlayArenaUsed + need > overlayArenaBytes) {  // full: start over with this step's overlays
+            overlaysOnDevice.clear();
+            overlayArenaUsed = 0;
+            for (Chunk ch : step) {
+                if (ch.overlay() != null && ch.overlay() != o && !overlaysOnDevice.containsKey(ch.overlay())) {
+                    upload(ch.overlay(), List.of());
+                }
+            }
+        }
+        Map<Integer, Factors> byLayer = new java.util.HashMap<>();
+        for (Overlay.LowRank d : o.layers().values()) {
+            CUdeviceptr u = overlayArena.withByteOffset(overlayArenaUsed);
+            dev.upload(u, d.u(), d.u().length);
+            overlayArenaUsed += align(4L * d.u().length);
+            CUdeviceptr v = overlayArena.withByteOffset(overlayArenaUsed);
+            dev.upload(v, d.v(), d.v().length);
+            overlayArenaUsed += align(4L * d.v().length);
+            byLayer.put(d.layer(), new Factors(u, v, d.rank()));
+        }
+        overlaysOnDevice.put(o, byLayer);
+    }
+
+    private static long align(long bytes) {
+        return (bytes + 255) & ~255L;
     }
 
     /** Copies back what the needs ask for: reductions of every row, candidates of TOP_K rows, whole rows. */

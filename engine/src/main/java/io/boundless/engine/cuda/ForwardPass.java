@@ -22,6 +22,11 @@ final class ForwardPass {
         void launch(String kernel, int gridX, int gridY, int threads, Object... args);
     }
 
+    /** What runs after a layer's down projection has been added to the residual x (delta versions' overlays). */
+    interface AfterDown {
+        void apply(Launcher k, int layer, CUdeviceptr x, CUdeviceptr act);
+    }
+
     /** A matrix on the device: values [rows × cols] of type, and Q8's scales (else null). */
     record Matrix(CUdeviceptr values, CUdeviceptr scales, WeightType type, int rows, int cols) {}
 
@@ -67,6 +72,11 @@ final class ForwardPass {
 
     /** One step over n rows (the inputs are on the device), r of them wanting logits. */
     void run(Launcher k, int n, int r) {
+        run(k, n, r, null);
+    }
+
+    /** One step, with afterDown (or null) after each layer's down projection. */
+    void run(Launcher k, int n, int r, AfterDown afterDown) {
         int h = c.hidden();
         int inter = c.intermediate();
         k.launch("embed_" + g.embed().type().suffix, n, 1, 128, b.x(), g.embed().values(), g.embed().scales(), g.positions(), in(StepPlan.IDS),
@@ -98,6 +108,9 @@ final class ForwardPass {
                 k.launch("gelu", blocks, 1, 256, b.act(), elements);
             }
             matmul(k, b.x(), b.act(), null, 0f, lw.down(), lw.downBias(), n, true);
+            if (afterDown != null) {
+                afterDown.apply(k, l, b.x(), b.act());
+            }
         }
         norm(k, b.last(), b.x(), in(StepPlan.LOGIT_ROWS), g.finalNorm(), g.finalNormBias(), r);
         matmul(k, b.logits(), b.last(), null, 0f, g.output(), null, r, false);
