@@ -294,17 +294,23 @@ public final class EditService implements AutoCloseable {
             version = parent.modelVersion;
         }
         Path dir = versionDir(version);
-        Lm probe;
+        // checked from the config and the tokenizer alone: the weights are read by the job
+        io.boundless.engine.model.ModelConfig config;
+        try {
+            config = io.boundless.engine.model.LoadedModel.inspect(dir);
+        } catch (RuntimeException e) {
+            throw new StateException("model version " + version + " cannot be edited: " + e.getMessage());
+        }
+        Codec codec = codec(dir, version);
         Hyper h;
         try {
-            probe = open(version);
-            Hyper d = Hyper.defaults(p.method(), probe.model().config());
-            h = d.with(modelDefaults(dir, p.method()), probe.layers()).with(p.hyperparameters(), probe.layers());
+            Hyper d = Hyper.defaults(p.method(), config);
+            h = d.with(modelDefaults(dir, p.method()), config.layers()).with(p.hyperparameters(), config.layers());
         } catch (IllegalArgumentException e) {
             throw new InvalidException(e.getMessage());
         }
         for (EditRequest r : p.requests()) {
-            if (probe.codec().encode(" " + r.targetNew().strip()).length == 0) {
+            if (codec.encode(" " + r.targetNew().strip()).length == 0) {
                 throw new InvalidException("target_new \"" + r.targetNew() + "\" encodes to no token");
             }
         }
