@@ -187,11 +187,14 @@ public final class Boundless {
         }
         banner.append("\n\n");
         for (var s : platform.services()) {
-            banner.append(String.format("  %-12s gRPC 127.0.0.1:%d   http://127.0.0.1:%d/q/health%n", s.name(), s.grpcPort(), s.httpPort()));
+            banner.append(String.format("  %-15s gRPC 127.0.0.1:%d   http://127.0.0.1:%d/q/health%n", s.name(), s.grpcPort(), s.httpPort()));
         }
         banner.append(String.format("%n  OpenAI API:  http://127.0.0.1:%d/v1   (chat/completions, completions, models)%n", platform.router().httpPort()));
         banner.append("  gRPC API:    127.0.0.1:" + platform.router().grpcPort() + "  boundless.router.v1.Router"
                 + (deployment != null ? ", boundless.router.v1.Admin" : "") + "\n");
+        platform.services().stream().filter(x -> x.name().equals("knowledge-edit")).findFirst().ifPresent(x -> banner.append(
+                "  Knowledge edit: 127.0.0.1:" + x.grpcPort() + "  boundless.knowledge_edit.v1.KnowledgeEdit  (bin/boundless edit trace|create|publish"
+                        + (x.grpcPort() == 9166 ? "" : "; BOUNDLESS_KNOWLEDGE_EDIT=127.0.0.1:" + x.grpcPort()) + ")\n"));
         banner.append("  Auth is off locally (the router's log says so).\n");
         System.out.println(banner);
         boolean chat = platform.canChat();
