@@ -211,6 +211,16 @@ public final class DeviceCheck {
             failures += logits(name + ": cuda-native vs cpu logits", natLogits, cpuLogits, vocab, bounds.nativeVsRef());
         }
 
+        // a delta version (an edit's low-rank overlay on layer 0's down projection, rank 2): its logits on the device as on the CPU
+        io.boundless.engine.model.Overlay overlay = randomOverlay(m.config());
+        float[] cpuEdited;
+        try (Backend cpu = cpu(cpuModel)) {
+            cpuEdited = logitsOfPrompt(cpu, prompt, vocab, overlay);
+        }
+        try (Backend b = f32.make(m, Math.max(64, prompt.length), 8, false)) {
+            failures += logits(name + ": delta version cuda-f32 vs cpu logits", logitsOfPrompt(b, prompt, vocab, overlay), cpuEdited, vocab, bounds.f32VsCpu());
+        }
+
         // greedy: one sequence, then six sharing a prefix (prefix cache, several sequences per step, GEMM prefill)
         SamplingParams greedy = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), GREEDY_STEPS, 0, true);
         SamplingParams shorter = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, true);
@@ -236,14 +246,33 @@ public final class DeviceCheck {
         return new Engine(m.config(), new EngineConfig(16, 1, 256, 8, 64, 1), b);
     }
 
+    /** A rank-2 delta on layer 0's down projection with factors of size 0.05, seeded: a random edit. */
+    static io.boundless.engine.model.Overlay randomOverlay(io.boundless.engine.model.ModelConfig c) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(17);
+        float[] u = new float[c.hidden() * 2];
+        float[] v = new float[c.intermediate() * 2];
+        for (int i = 0; i < u.length; i++) {
+            u[i] = (float) (0.05 * r.nextGaussian());
+        }
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (0.05 * r.nextGaussian());
+        }
+        return new io.boundless.engine.model.Overlay("device-check", List.of(new io.boundless.engine.model.Overlay.LowRank(0, c.hidden(),
+                c.intermediate(), 2, u, v)), "00000000000000010000000000000000000000000000000000000000000000000");
+    }
+
     static float[] logitsOfPrompt(Backend b, int[] prompt, int vocab) {
+        return logitsOfPrompt(b, prompt, vocab, null);
+    }
+
+    static float[] logitsOfPrompt(Backend b, int[] prompt, int vocab, io.boundless.engine.model.Overlay overlay) {
         int[] table = new int[(prompt.length + b.blockSize() - 1) / b.blockSize()];
         for (int i = 0; i < table.length; i++) {
             table[i] = i;
         }
         RowNeed[] whole = new RowNeed[prompt.length];
         Arrays.fill(whole, RowNeed.WHOLE);
-        StepOutput out = b.forward(List.of(new Chunk(prompt, 0, table, 0, prompt.length)), whole);
+        StepOutput out = b.forward(List.of(new Chunk(prompt, 0, table, 0, prompt.length, overlay)), whole);
         float[] logits = new float[prompt.length * vocab];
         for (int r = 0; r < prompt.length; r++) {
             System.arraycopy(out.logits(), out.offset(r), logits, r * vocab, vocab);

@@ -125,6 +125,13 @@ class KernelLaunchTest {
                 }
             }
         }
+        // a step with a delta version: lowrank_add after each layer's down projection, as CudaBackend launches it
+        ModelConfig c = config(Architecture.LLAMA, 2, 0);
+        Checking k = new Checking(signatures);
+        pass(c, WeightType.BF16, WeightType.F32).run(k, 5, 1, (kk, layer, x, act) -> kk.launch("lowrank_add", 5, 1, 128, x, act, new CUdeviceptr(),
+                new CUdeviceptr(), 0, c.hidden(), c.intermediate(), 2));
+        assertThat(k.launched).filteredOn("lowrank_add"::equals).hasSize(c.layers());
+        used.addAll(k.launched);
         // every compiled kernel is used by some step, and the GEMM/GEMV split is by rows
         assertThat(used).containsExactlyInAnyOrderElementsOf(signatures.keySet());
     }
