@@ -154,6 +154,8 @@ public final class ModelDeploymentOperator implements AutoCloseable {
         if (leading) {
             return;
         }
+        // the edits served over another version's replicas, as the leader serves them
+        pool.deltaVersions(io.boundless.router.rollout.ModelDeployments.deltaVersions(md.getSpec()));
         var st = md.getSpec() == null || md.getSpec().rollout() == null ? null : md.getSpec().rollout().stickiness();
         router.stickiness(st == null || st.header() == null ? "x-session-id" : st.header(), st == null || st.user() == null || st.user());
         var s = md.getStatus();

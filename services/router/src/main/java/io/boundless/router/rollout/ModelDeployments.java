@@ -332,14 +332,22 @@ public final class ModelDeployments {
      * An edit whose base is not listed gets replicas of its own (they load the base and serve the delta).
      */
     public static java.util.Map<String, io.boundless.router.endpoints.ReplicaPool.DeltaVersion> deltaVersions(ModelDeployment d) {
+        return deltaVersions(d.spec());
+    }
+
+    /** {@link #deltaVersions(ModelDeployment)} of a spec (a follower router reads it from the custom resource). */
+    public static java.util.Map<String, io.boundless.router.endpoints.ReplicaPool.DeltaVersion> deltaVersions(ModelDeployment.Spec spec) {
         java.util.Map<String, io.boundless.router.endpoints.ReplicaPool.DeltaVersion> out = new java.util.LinkedHashMap<>();
-        for (var v : d.spec().versions()) {
+        if (spec == null || spec.versions() == null) {
+            return out;
+        }
+        for (var v : spec.versions()) {
             var m = v.source() == null ? null : DELTA.matcher(v.source());
             if (m == null || !m.matches()) {
                 continue;
             }
             String base = m.group(1) + "/" + m.group(2);
-            d.spec().versions().stream().filter(b -> base.equals(b.source())).findFirst()
+            spec.versions().stream().filter(b -> base.equals(b.source())).findFirst()
                     .ifPresent(b -> out.put(v.name(), new io.boundless.router.endpoints.ReplicaPool.DeltaVersion(b.name(), v.source())));
         }
         return out;

@@ -223,6 +223,40 @@ class DeploymentControllerTest {
     }
 
     @Test
+    void anEditOfTheStableVersionRollsOutOverItsReplicasMeasuredOnItsOwnRequestsAndKeepsThemWhenPromoted() {
+        c.apply(deployment(List.of("v1"), ""));
+        checks(0.1, "v1");
+        c.tick();
+        // the knowledge-edit service publishes chat-model/v1+e-1 and adds it (Admin.AddVersion)
+        c.addVersion("e-1", "chat-model/v1+e-1");
+        assertThat(manager.started).as("an edit starts no replica").containsExactly("v1-cpu-1");
+        assertThat(pool.deltaVersions()).containsEntry("e-1", new ReplicaPool.DeltaVersion("v1", "chat-model/v1+e-1"));
+        assertThat(pool.admitted("e-1")).as("the edit is served by the base's replicas").isEqualTo(pool.admitted("v1")).hasSize(1);
+        assertThat(pool.deltaSource("e-1")).isEqualTo("chat-model/v1+e-1");
+        assertThat(pool.deltaSource("v1")).isEmpty();
+        assertThat(c.status().rollout().canary()).isEqualTo("e-1");
+        assertThat(c.status().rollout().canaryWeight()).isEqualTo(50);
+        // the replica reports the edit's requests apart: the analysis compares them with the base's, equal here
+        Counts edit = new Counts();
+        Replica r = pool.admitted("v1").getFirst();
+        seconds(12, () -> {
+            counts.computeIfAbsent(r, k -> new Counts()).serve(10, 40, 10);
+            edit.serve(10, 40, 10);
+            r.healthy(true);
+            r.loaded(GetLoadResponse.newBuilder().setBusyFraction(0.1).setMeasurements(counts.get(r).measurements())
+                    .putVersionMeasurements("chat-model/v1+e-1", edit.measurements()).build());
+        });
+        assertThat(c.status().rollout().lastAnalysis()).as("the analysis ran on the edit's own measurements").isNotNull();
+        assertThat(c.status().rollout().lastAnalysis().verdict()).isEqualTo("PASS");
+        c.promote();
+        assertThat(c.status().rollout().stable()).isEqualTo("e-1");
+        c.tick();
+        assertThat(manager.stopped).as("the promoted edit keeps its base's replicas").isEmpty();
+        assertThat(pool.admitted("e-1")).hasSize(1);
+        assertThat(condition("Ready").status()).isEqualTo("True");
+    }
+
+    @Test
     void aCanaryOnAPortAnOldReplicaFreedIsMeasuredFromItsOwnCounts() {
         manager.reusePorts = true;
         c.apply(deployment(List.of("v1"), ""));
