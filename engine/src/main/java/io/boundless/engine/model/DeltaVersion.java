@@ -139,21 +139,7 @@ public final class DeltaVersion {
         if (files.isEmpty()) {
             throw new IOException(model + " has no weight files");
         }
-        try {
-            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (Path f : files) {
-                try (var in = Files.newInputStream(f)) {
-                    int n;
-                    while ((n = in.read(buf)) > 0) {
-                        md.update(buf, 0, n);
-                    }
-                }
-            }
-            return java.util.HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Overlay.sha256(files);
     }
 
     static String sha256(byte[] b) {

@@ -220,12 +220,21 @@ public final class Overlay {
     }
 
     public static String sha256(Path file) throws IOException {
-        try (var in = Files.newInputStream(file)) {
+        return sha256(List.of(file));
+    }
+
+    /** The sha256 of the files' bytes, one after the other. */
+    static String sha256(List<Path> files) throws IOException {
+        try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
             byte[] buf = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buf)) > 0) {
-                md.update(buf, 0, n);
+            for (Path f : files) {
+                try (var in = Files.newInputStream(f)) {
+                    int n;
+                    while ((n = in.read(buf)) > 0) {
+                        md.update(buf, 0, n);
+                    }
+                }
             }
             return java.util.HexFormat.of().formatHex(md.digest());
         } catch (java.security.NoSuchAlgorithmException e) {

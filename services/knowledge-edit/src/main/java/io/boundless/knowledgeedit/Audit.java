@@ -33,25 +33,26 @@ public final class Audit {
         m.put("edit", edit);
         m.putAll(details);
         try {
-            Files.writeString(file, Json.write(clean(m)) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
+            Files.writeString(file, Json.write(jsonSafe(m)) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
                     StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot write the audit log " + file, e);
         }
     }
 
+    /** o with every NaN or infinite double (an unmeasured score) as null: JSON has no NaN. */
     @SuppressWarnings("unchecked")
-    private static Object clean(Object o) {
+    static Object jsonSafe(Object o) {
         if (o instanceof Double d && (d.isNaN() || d.isInfinite())) {
             return null;
         }
         if (o instanceof Map<?, ?> m) {
             Map<String, Object> out = new LinkedHashMap<>();
-            ((Map<String, Object>) m).forEach((k, v) -> out.put(k, clean(v)));
+            ((Map<String, Object>) m).forEach((k, v) -> out.put(k, jsonSafe(v)));
             return out;
         }
         if (o instanceof java.util.List<?> l) {
-            return l.stream().map(Audit::clean).toList();
+            return l.stream().map(Audit::jsonSafe).toList();
         }
         return o;
     }

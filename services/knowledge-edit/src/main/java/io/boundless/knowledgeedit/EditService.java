@@ -669,7 +669,7 @@ public final class EditService implements AutoCloseable {
             m.put("published", java.time.Instant.now().toString());
             m.put("published_by", author);
             @SuppressWarnings("unchecked")
-            Map<String, Object> clean = (Map<String, Object>) nanToNull(m);  // an unmeasured score (NaN) is null in JSON
+            Map<String, Object> clean = (Map<String, Object>) Audit.jsonSafe(m);  // an unmeasured score (NaN) is null in JSON
             Path dir = DeltaVersion.write(store, source, lm.model().config().arch(), readDelta(e, lm), clean);
             e.publishedSource = source;
             e.state = "PUBLISHED";
@@ -777,23 +777,7 @@ public final class EditService implements AutoCloseable {
         m.put("delta_bytes", e.deltaBytes);
         m.put("base_bytes", e.baseBytes);
         m.put("published_source", e.publishedSource);
-        return Json.write(nanToNull(m));
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Object nanToNull(Object o) {
-        if (o instanceof Double d && (d.isNaN() || d.isInfinite())) {
-            return null;
-        }
-        if (o instanceof Map<?, ?> m) {
-            Map<String, Object> out = new LinkedHashMap<>();
-            ((Map<String, Object>) m).forEach((k, v) -> out.put(k, nanToNull(v)));
-            return out;
-        }
-        if (o instanceof List<?> l) {
-            return l.stream().map(EditService::nanToNull).toList();
-        }
-        return o;
+        return Json.write(Audit.jsonSafe(m));
     }
 
     @SuppressWarnings("unchecked")
