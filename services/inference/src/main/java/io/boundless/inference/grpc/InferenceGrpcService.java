@@ -63,7 +63,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
             }
             int[] prompt = ids(req.getPromptIdsList());
             String version = req.getVersion().isEmpty() ? lifecycle.defaultVersion() : req.getVersion();
-            Overlay overlay = lifecycle.overlays().get(version);
+            Overlay overlay = overlay(version);
             Stream stream = new Stream(call, n, prompt.length, System.nanoTime(), version);
             // The handler is in place before the engine can write the first token from its thread.
             java.util.concurrent.atomic.AtomicReference<long[]> submitted = new java.util.concurrent.atomic.AtomicReference<>();
@@ -182,7 +182,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         try {
             Engine engine = engine();
             int[] continuation = ids(req.getContinuationIdsList());
-            Overlay overlay = lifecycle.overlays().get(req.getVersion().isEmpty() ? lifecycle.defaultVersion() : req.getVersion());
+            Overlay overlay = overlay(req.getVersion().isEmpty() ? lifecycle.defaultVersion() : req.getVersion());
             engine.score(ids(req.getPromptIdsList()), continuation, req.getTopLogprobs(), new SequenceListener() {
                 @Override
                 public void onToken(Sequence seq, Sampler.Sample sample) {}
@@ -224,7 +224,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
                     .setArchitecture(c.arch().name().toLowerCase()).setVocabSize(c.vocabSize()).setContextLength(c.maxPositions())
                     .setHiddenSize(c.hidden()).setLayers(c.layers()).setHeads(c.heads()).setKvHeads(c.kvHeads())
                     .setKvBlocks(engine.totalBlocks()).setKvBlockSize(engine.blockSize()).setBackend(engine.backendName())
-                    .setDevice(engine.device()).addAllVersions(lifecycle.overlays().loaded());
+                    .setDevice(engine.device()).addAllVersions(lifecycle.overlays() == null ? List.of() : lifecycle.overlays().loaded());
             if (c.bosId() != null) {
                 b.setBosTokenId(c.bosId());
             }
@@ -253,6 +253,18 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         } catch (RuntimeException e) {
             out.onError(GrpcErrors.toStatus(e));
         }
+    }
+
+    /** The overlay of a delta version (null or "": the base). */
+    private Overlay overlay(String version) {
+        if (version == null || version.isEmpty()) {
+            return null;
+        }
+        io.boundless.inference.Overlays o = lifecycle.overlays();
+        if (o == null) {
+            throw Status.UNAVAILABLE.withDescription("the model is not loaded and warmed up yet").asRuntimeException();
+        }
+        return o.get(version);
     }
 
     /** Proto sampling parameters with their documented defaults; out-of-range values throw naming the field. */
