@@ -91,7 +91,7 @@ public final class CausalTrace {
                 }
             }
         }
-        double corrupted = run(lm, ids, subj, noiseOf, answer, List.of(), 1)[0];
+        double corrupted = run(lm, ids, subj, noiseOf, answer, List.of())[0];
         java.util.Map<Kind, double[][]> effects = new java.util.EnumMap<>(Kind.class);
         int total = kinds.size() * layers;
         int done = 0;
@@ -113,7 +113,7 @@ public final class CausalTrace {
                     }
                     runs.add(patches);
                 }
-                e[l] = run(lm, ids, subj, noiseOf, answer, runs, t);
+                e[l] = run(lm, ids, subj, noiseOf, answer, runs);
                 progress.report("trace", ++done, total, kind.name().toLowerCase() + " layer " + l);
             }
             effects.put(kind, e);
@@ -129,7 +129,7 @@ public final class CausalTrace {
      * P(answer) averaged over the noisy samples, for each run (a set of restorations; none: one run, the corrupted
      * baseline). Rows: run × sample, each the prompt, its subject tokens noised with that sample's noise.
      */
-    static double[] run(Lm lm, int[] ids, int[] subj, float[][][] noise, int answer, List<List<Intervention.Patch>> runs, int count) {
+    static double[] run(Lm lm, int[] ids, int[] subj, float[][][] noise, int answer, List<List<Intervention.Patch>> runs) {
         int samples = noise.length;
         int nRuns = runs.isEmpty() ? 1 : runs.size();
         int vocab = lm.model().config().vocabSize();

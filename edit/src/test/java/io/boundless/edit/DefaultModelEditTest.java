@@ -57,7 +57,7 @@ class DefaultModelEditTest {
         assertThat(again.get(2).count()).isEqualTo(20_000);
         assertThat(cached).as("read back (%.2f s) instead of recomputed (%.2f s)", cached, computed).isLessThan(computed / 3);
         World w = World.standard();
-        cases = WorldCases.capitals(w);
+        cases = WorldCases.of(w, World.Relation.CAPITAL);
     }
 
     @AfterAll

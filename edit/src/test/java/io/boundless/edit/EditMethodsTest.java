@@ -332,8 +332,8 @@ class EditMethodsTest {
                 runs.add(List.of(new Intervention.Patch(Intervention.Site.RESIDUAL, 0, pos, lm.model().residual(0, pos), false)));
                 restores.add(List.of(0, pos));
             }
-            double[] base = CausalTrace.run(lm, ids, subj, noise, answer, List.of(), 1);
-            double[] restored = CausalTrace.run(lm, ids, subj, noise, answer, runs, ids.length);
+            double[] base = CausalTrace.run(lm, ids, subj, noise, answer, List.of());
+            double[] restored = CausalTrace.run(lm, ids, subj, noise, answer, runs);
             double[] all = new double[1 + restored.length];
             all[0] = base[0];
             System.arraycopy(restored, 0, all, 1, restored.length);

@@ -61,6 +61,29 @@ public final class ApiKeys {
         return new ApiKeys(Map.copyOf(m), Map.copyOf(scopes));
     }
 
+    /**
+     * The name of the key in an Authorization value ("Bearer <key>" or the key), checked for scope: UNAUTHENTICATED
+     * without a key or with an unknown one, PERMISSION_DENIED without the scope; each with a message that says so.
+     */
+    public String authorize(String authorization, String scope) {
+        String key = authorization == null ? null : authorization.strip();
+        if (key != null && key.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            key = key.substring(7).strip();
+        }
+        if (key == null || key.isEmpty()) {
+            throw io.grpc.Status.UNAUTHENTICATED.withDescription("an API key is required: send 'Authorization: Bearer <key>'").asRuntimeException();
+        }
+        String name = nameOf(key);
+        if (name == null) {
+            throw io.grpc.Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
+        }
+        if (!scopesOf(key).contains(scope)) {
+            throw io.grpc.Status.PERMISSION_DENIED.withDescription("the API key '" + name + "' has no " + scope + " scope (it has "
+                    + String.join(", ", scopesOf(key)) + ")").asRuntimeException();
+        }
+        return name;
+    }
+
     /** The key's name, or null for an unknown key. */
     public String nameOf(String key) {
         return key == null ? null : nameByHash.get(sha256(key));

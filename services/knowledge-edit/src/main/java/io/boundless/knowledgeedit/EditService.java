@@ -382,7 +382,7 @@ public final class EditService implements AutoCloseable {
             List<Overlay.LowRank> before = new ArrayList<>();
             Memit.State state = new Memit.State();
             if (parent != null) {
-                before.addAll(readDelta(parent, lm));
+                before.addAll(readDelta(parent, lm.model().config()));
                 lm.apply(before);
                 lm.commit();
                 if (h.method() == Hyper.Method.ALPHAEDIT) {
@@ -465,9 +465,7 @@ public final class EditService implements AutoCloseable {
 
     /** Each request as a case: with the world's paraphrases and neighbors where the world has its subject and prompt. */
     static List<Evaluation.Case> cases(List<EditRequest> reqs) {
-        World w = World.standard();
-        List<Evaluation.Case> world = new ArrayList<>(WorldCases.capitals(w));
-        world.addAll(WorldCases.languages(w));
+        List<Evaluation.Case> world = WorldCases.all(World.standard());
         List<Evaluation.Case> out = new ArrayList<>();
         for (EditRequest r : reqs) {
             String template = Contexts.normalize(r.prompt(), r.subject());
@@ -516,8 +514,8 @@ public final class EditService implements AutoCloseable {
         }
     }
 
-    List<Overlay.LowRank> readDelta(Edit e, Lm lm) throws IOException {
-        return List.copyOf(Overlay.read(e.id, editDir(e.id).resolve(DeltaVersion.DELTA), lm.model().config()).layers().values());
+    List<Overlay.LowRank> readDelta(Edit e, io.boundless.engine.model.ModelConfig config) throws IOException {
+        return List.copyOf(Overlay.read(e.id, editDir(e.id).resolve(DeltaVersion.DELTA), config).layers().values());
     }
 
     private void writeAlphaState(Edit e, Memit.State s, int inter) throws IOException {
@@ -598,7 +596,7 @@ public final class EditService implements AutoCloseable {
             }
             lm = open(e.modelVersion);
             try {
-                lm.apply(readDelta(e, lm));
+                lm.apply(readDelta(e, lm.model().config()));
             } catch (IOException ex) {
                 throw new StateException("edit " + editId + "'s delta cannot be read: " + ex.getMessage());
             }
@@ -610,9 +608,7 @@ public final class EditService implements AutoCloseable {
         }
         List<Evaluation.Case> cases = given;
         if (cases.isEmpty()) {
-            World w = World.standard();
-            List<Evaluation.Case> all = new ArrayList<>(WorldCases.capitals(w));
-            all.addAll(WorldCases.languages(w));
+            List<Evaluation.Case> all = WorldCases.all(World.standard());
             int n = worldCases <= 0 ? 20 : worldCases;
             if (n > all.size()) {
                 throw new InvalidException("world_cases is at most " + all.size());
@@ -648,7 +644,7 @@ public final class EditService implements AutoCloseable {
         String source = e.modelVersion + "+" + e.id;
         try {
             Path base = versionDir(e.modelVersion);
-            Lm lm = open(e.modelVersion);
+            io.boundless.engine.model.ModelConfig config = io.boundless.engine.model.LoadedModel.inspect(base);
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("format", "boundless-delta/1");
             m.put("base", e.modelVersion);
@@ -670,7 +666,7 @@ public final class EditService implements AutoCloseable {
             m.put("published_by", author);
             @SuppressWarnings("unchecked")
             Map<String, Object> clean = (Map<String, Object>) Audit.jsonSafe(m);  // an unmeasured score (NaN) is null in JSON
-            Path dir = DeltaVersion.write(store, source, lm.model().config().arch(), readDelta(e, lm), clean);
+            Path dir = DeltaVersion.write(store, source, config.arch(), readDelta(e, config), clean);
             e.publishedSource = source;
             e.state = "PUBLISHED";
             persist(e);

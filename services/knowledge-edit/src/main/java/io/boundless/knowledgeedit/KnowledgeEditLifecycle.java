@@ -87,28 +87,9 @@ public class KnowledgeEditLifecycle {
         return service;
     }
 
-    /** The caller's key name, checked for scope (admin for changes); "anonymous" without API keys. */
+    /** The caller's key name, checked for scope (admin for changes, inference for the rest); "anonymous" without API keys. */
     public String authorize(String authorization, String scope) {
-        if (keys == null) {
-            return "anonymous";
-        }
-        String key = authorization == null ? null : authorization.strip();
-        if (key != null && key.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            key = key.substring(7).strip();
-        }
-        if (key == null || key.isEmpty()) {
-            throw Status.UNAUTHENTICATED.withDescription("an API key is required: send 'Authorization: Bearer <key>'").asRuntimeException();
-        }
-        String name = keys.nameOf(key);
-        if (name == null) {
-            throw Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
-        }
-        var scopes = keys.scopesOf(key);
-        if (!scopes.contains(scope) && !scopes.contains("admin")) {
-            throw Status.PERMISSION_DENIED.withDescription("the API key '" + name + "' has no " + scope + " scope (it has " + String.join(", ", scopes) + ")")
-                    .asRuntimeException();
-        }
-        return name;
+        return keys == null ? "anonymous" : keys.authorize(authorization, scope);
     }
 
     /** A channel to the router (the configured one, or the given address). */

@@ -115,24 +115,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     }
 
     private String authorize(String authorization, String scope) {
-        String name = "anonymous";
-        if (keys != null) {
-            String key = authorization == null ? null : authorization.strip();
-            if (key != null && key.regionMatches(true, 0, "Bearer ", 0, 7)) {
-                key = key.substring(7).strip();
-            }
-            if (key == null || key.isEmpty()) {
-                throw Status.UNAUTHENTICATED.withDescription("an API key is required: send 'Authorization: Bearer <key>'").asRuntimeException();
-            }
-            name = keys.nameOf(key);
-            if (name == null) {
-                throw Status.UNAUTHENTICATED.withDescription("the API key is not valid").asRuntimeException();
-            }
-            if (!keys.scopesOf(key).contains(scope)) {
-                throw Status.PERMISSION_DENIED.withDescription("the API key '" + name + "' has no " + scope + " scope (it has "
-                        + String.join(", ", keys.scopesOf(key)) + ")").asRuntimeException();
-            }
-        }
+        String name = keys == null ? "anonymous" : keys.authorize(authorization, scope);
         long wait = limiter.tryAcquire(name);
         if (wait > 0) {
             throw Status.RESOURCE_EXHAUSTED.withDescription("rate limit of " + config.auth().requestsPerSecond() + " requests/s (burst "
