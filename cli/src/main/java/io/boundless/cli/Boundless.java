@@ -53,6 +53,7 @@ public final class Boundless {
                    boundless chat [--max-tokens N] [--temperature T] TEXT...      one chat turn through the router
                    boundless generate [--max-tokens N] [--temperature T] TEXT...  continue a prompt
                    boundless models                             list the served models
+%s
                    boundless tokenize TEXT...                   encode and decode through the tokenizer
                    boundless edit trace --subject S [--target T] [--png FILE] PROMPT...   causal tracing: where the model holds a fact
                    boundless edit create [--method rome|memit|alphaedit] --prompt P --subject S --target T [--set NAME=VALUE]...
@@ -61,7 +62,7 @@ public final class Boundless {
                    boundless edit publish EDIT_ID [--canary] [--name VERSION]      the edit as a version <model>/<base>+<id>; its canary
                    boundless edit list|show EDIT_ID|delete EDIT_ID
                    boundless train --recipe FILE [--out DIR]    train a model: corpus, tokenizer, model, evaluation
-                   boundless eval --model DIR [--per-set N]     the held-out evaluation of a trained model""";
+                   boundless eval --model DIR [--per-set N]     the held-out evaluation of a trained model""".formatted(ReasonCommand.USAGE);
     static final String DEMO_CHAT = "What is the capital of France?";
     static final String DEMO_TEXT = "The capital of France is";
 
@@ -88,6 +89,7 @@ public final class Boundless {
                 case "models" -> models();
                 case "deploy", "rollout", "scale" -> Admin.run(command, rest);
                 case "edit" -> EditCommand.run(rest);
+                case "reason" -> ReasonCommand.run(rest);
                 case "train", "eval" -> train(command, rest);
                 default -> throw new UsageException(command.isEmpty() || command.equals("help") || command.equals("--help") ? null
                         : "unknown command '" + command + "'");

@@ -168,6 +168,10 @@ public final class LocalPlatform implements AutoCloseable {
             routerEnv.put("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128");
             routerEnv.putAll(options.inferenceEnv());  // the replicas inherit the router's BOUNDLESS_INFERENCE_* settings
         }
+        Path exemplars = exemplarSets(options.root(), store, source, sources);
+        if (exemplars != null) {
+            routerEnv.put("BOUNDLESS_ROUTER_REASONING_EXEMPLARS", exemplars.toString());
+        }
         routerEnv.putAll(options.routerEnv());
         services.add(new Service("router", base, hb, concat(common, List.of("-XX:+UseSerialGC", "-Xmx256m", "-jar",
                 app("router").toString())), routerEnv, options.workDir().resolve("logs/router.log")));
@@ -367,6 +371,26 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     /**
+     * The model's reasoning exemplar sets for the router: its {@code reasoning/} directory (for the trained default model,
+     * where its copy in the store will be), or null when the model has none.
+     */
+    static Path exemplarSets(Path root, Path store, ModelSource source, List<String> sources) {
+        if (source != null) {
+            Path d = source.path().resolve("reasoning");
+            return Files.isDirectory(d) ? d.toAbsolutePath() : null;
+        }
+        if (sources.isEmpty()) {
+            return null;
+        }
+        String first = sources.getFirst();
+        if (first.equals(TRAINED_MODEL + "/1")) {
+            return Files.isDirectory(root.resolve("models").resolve(TRAINED_MODEL).resolve("reasoning")) ? store.resolve(first).resolve("reasoning") : null;
+        }
+        Path d = store.resolve(first).resolve("reasoning");
+        return Files.isDirectory(d) ? d : null;
+    }
+
+    /**
      * Copies the committed trained model (models/boundless-world) into the store as boundless-world/1, after checking
      * every file against its SHA256SUMS: a model whose files are not the ones trained is refused, not served.
      */
@@ -390,6 +414,7 @@ public final class LocalPlatform implements AutoCloseable {
                         + "): the trained model's files were changed; git checkout models/ restores them");
             }
             Path target = dst.resolve(parts[1]);
+            Files.createDirectories(target.getParent());
             if (!Files.exists(target) || !sha256(target).equals(actual)) {
                 Files.copy(file, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }

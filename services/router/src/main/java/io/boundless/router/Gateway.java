@@ -267,6 +267,65 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         return out;
     }
 
+    /**
+     * The conversation rendered with the model's chat template for the assistant's turn (text and ids), for
+     * prompts a strategy builds of several turns. Blocks until the tokenizer answers; errors are mapped as a
+     * chat's are (a model without a template says so).
+     */
+    public io.boundless.proto.tokenizer.v1.ApplyChatTemplateResponse renderChat(List<io.boundless.proto.router.v1.ChatMessage> messages, Deadline deadline) {
+        var b = io.boundless.proto.tokenizer.v1.ApplyChatTemplateRequest.newBuilder().setModel(tokenizerModel()).setAddGenerationPrompt(true);
+        for (var m : messages) {
+            b.addMessages(io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent()));
+        }
+        try {
+            return TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline).applyChatTemplate(b.build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT) {
+                boolean template = TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline)
+                        .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel()).build())
+                        .getHasChatTemplate();
+                throw template ? e : invalid(Completion.noChatTemplate(config.model()));
+            }
+            throw tokenizerFailure(e);
+        }
+    }
+
+    /** The ids of text as the model's tokenizer encodes it, adding no special tokens (those written in text are read as such). Blocks. */
+    public int[] encode(String text, Deadline deadline) {
+        try {
+            var ids = TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline).encode(io.boundless.proto.tokenizer.v1.EncodeRequest.newBuilder()
+                    .setModel(tokenizerModel()).setText(text).setAddSpecialTokens(false).build()).getIdsList();
+            return ids.stream().mapToInt(Integer::intValue).toArray();
+        } catch (StatusRuntimeException e) {
+            throw e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT ? e : tokenizerFailure(e);
+        }
+    }
+
+    private StatusRuntimeException tokenizerFailure(StatusRuntimeException e) {
+        Status s = e.getStatus();
+        return switch (s.getCode()) {
+            case DEADLINE_EXCEEDED, CANCELLED -> e;
+            case NOT_FOUND -> Status.FAILED_PRECONDITION.withDescription("the tokenizer service has no tokenizer for model '" + tokenizerModel() + "': "
+                    + s.getDescription()).asRuntimeException();
+            default -> Status.UNAVAILABLE.withDescription("the tokenizer service failed: " + s.getCode() + " " + s.getDescription()).asRuntimeException();
+        };
+    }
+
+    /** The model this router serves, and whether name is it (NOT_FOUND when not, as for every other request). */
+    public void checkModel(String name) {
+        if (name == null || name.isEmpty()) {
+            throw invalid("model is required; served: " + config.model());
+        }
+        if (!name.equals(config.model())) {
+            throw Status.NOT_FOUND.withDescription("model '" + name + "' is not served here; served: " + config.model()).asRuntimeException();
+        }
+    }
+
+    /** The router's configuration. */
+    public RouterConfig config() {
+        return config;
+    }
+
     @Override
     public void close() {
         pool.close();

@@ -56,6 +56,34 @@ public interface RouterConfig {
     /** Routing settings. */
     Routing routing();
 
+    /** Server-side reasoning strategies (Reason, and chat completions' boundless_reasoning). */
+    Reasoning reasoning();
+
+    interface Reasoning {
+        /** Most paths (n) of one reasoning request. */
+        @WithDefault("64")
+        int maxSamples();
+
+        /** Most tokens one reasoning request may generate over all its stages and paths (checked up front, worst case). */
+        @WithDefault("65536")
+        int maxTokens();
+
+        /** Tokens each API key's reasoning requests may generate per minute (reserved at the worst case, unused ones returned); 0: no limit. */
+        @WithDefault("1000000")
+        long keyTokensPerMinute();
+
+        /** Reasoning requests of one API key running at once; 0: no limit. */
+        @WithDefault("8")
+        int keyConcurrent();
+
+        /** Most exemplars a request may bring. */
+        @WithDefault("16")
+        int maxExemplars();
+
+        /** A directory of named exemplar sets, {@code <name>.json} each (boundless up: the model's reasoning/ directory). */
+        Optional<Path> exemplars();
+    }
+
     /** Health checking and outlier ejection. */
     Health health();
 

@@ -26,6 +26,7 @@ public class RouterLifecycle {
 
     void onStart(@Observes StartupEvent event) throws java.io.IOException {
         Gateway g = gateway();
+        reasoning();  // a bad exemplar set stops the router here, with its reason
         if (config.kubernetes().enabled()) {
             operator = operator(g);
         } else if (config.deployment().isPresent()) {
@@ -113,6 +114,22 @@ public class RouterLifecycle {
             }
         }
         return g;
+    }
+
+    private volatile io.boundless.router.reasoning.ReasoningService reasoning;
+
+    /** The reasoning strategies' service (built on first use, on the Gateway). */
+    public io.boundless.router.reasoning.ReasoningService reasoning() {
+        var r = reasoning;
+        if (r == null) {
+            synchronized (this) {
+                if (reasoning == null) {
+                    reasoning = new io.boundless.router.reasoning.ReasoningService(gateway(), meters);
+                }
+                r = reasoning;
+            }
+        }
+        return r;
     }
 
     void onStop(@Observes ShutdownEvent event) {

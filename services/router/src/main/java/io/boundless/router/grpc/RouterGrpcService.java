@@ -57,6 +57,73 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
     }
 
     @Override
+    public void reason(io.boundless.proto.router.v1.ReasonRequest req, StreamObserver<io.boundless.proto.router.v1.ReasonResponse> out) {
+        ServerCallStreamObserver<io.boundless.proto.router.v1.ReasonResponse> call = (ServerCallStreamObserver<io.boundless.proto.router.v1.ReasonResponse>) out;
+        try {
+            var g = lifecycle.gateway();
+            String key = g.authorize(AuthInterceptor.CREDENTIALS.get());
+            Metadata headers = AuthInterceptor.HEADERS.get();
+            String sticky = g.stickinessKey(name -> headers == null ? null : headers.get(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER)), null);
+            var started = new java.util.concurrent.atomic.AtomicReference<io.boundless.router.reasoning.Reasoner>();
+            call.setOnCancelHandler(() -> {  // in place before the reasoner's thread can write
+                var r = started.get();
+                if (r != null) {
+                    r.cancel();
+                }
+            });
+            var reasoner = lifecycle.reasoning().start(req, key, sticky, Context.current().getDeadline(), new io.boundless.router.reasoning.ReasoningSink() {
+                @Override
+                public void stage(io.boundless.proto.router.v1.ReasoningStage stage) {
+                    send(io.boundless.proto.router.v1.ReasonResponse.newBuilder().setStage(stage).build());
+                }
+
+                @Override
+                public void path(io.boundless.proto.router.v1.ReasoningPath path) {
+                    send(io.boundless.proto.router.v1.ReasonResponse.newBuilder().setPath(path).build());
+                }
+
+                @Override
+                public void result(io.boundless.proto.router.v1.ReasonResult result) {
+                    send(io.boundless.proto.router.v1.ReasonResponse.newBuilder().setResult(result).build());
+                    try {
+                        call.onCompleted();
+                    } catch (RuntimeException ignored) {
+                        // the client went away
+                    }
+                }
+
+                @Override
+                public void error(StatusRuntimeException error) {
+                    try {
+                        call.onError(error);
+                    } catch (RuntimeException ignored) {
+                        // the client went away
+                    }
+                }
+
+                private void send(io.boundless.proto.router.v1.ReasonResponse r) {
+                    if (!call.isCancelled()) {
+                        try {
+                            call.onNext(r);
+                        } catch (RuntimeException ignored) {
+                            // cancelled between the check and the write: the reasoner is being cancelled too
+                        }
+                    }
+                }
+            });
+            started.set(reasoner);
+            if (call.isCancelled()) {
+                reasoner.cancel();
+            }
+        } catch (StatusRuntimeException e) {
+            out.onError(e);
+        } catch (RuntimeException e) {
+            LOG.error("unexpected error starting a reasoning request", e);
+            out.onError(Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+        }
+    }
+
+    @Override
     public void listModels(ListModelsRequest req, StreamObserver<ListModelsResponse> out) {
         try {
             var g = lifecycle.gateway();

@@ -74,11 +74,22 @@ public class OpenAiRoutes {
         HttpServerResponse response = ctx.response();
         try {
             Gateway g = lifecycle.gateway();
-            g.authorize(ctx.request().getHeader("Authorization"));
+            String key = g.authorize(ctx.request().getHeader("Authorization"));
             JsonNode body = parse(ctx);
             String model = requiredText(body, "model");
             boolean stream = bool(body, "stream");
             boolean includeUsage = stream && body.path("stream_options").path("include_usage").asBoolean(false);
+            if (body.hasNonNull(ReasoningApi.FIELD)) {
+                if (!chat) {
+                    throw invalid(ReasoningApi.FIELD + " is an extension of /v1/chat/completions", ReasoningApi.FIELD);
+                }
+                var reason = ReasoningApi.request(body, model, messages(body), sampling(body, true));
+                String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+                var out = new ReasoningApi.Output(this, json, response, id, model, System.currentTimeMillis() / 1000, stream, includeUsage);
+                var reasoner = lifecycle.reasoning().start(reason, key, g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user")), null, out);
+                response.closeHandler(v -> reasoner.cancel());
+                return;
+            }
             int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
             Sampling sampling = sampling(body, chat);
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
@@ -308,7 +319,7 @@ public class OpenAiRoutes {
         return v.asInt();
     }
 
-    private static StatusRuntimeException invalid(String message, String param) {
+    static StatusRuntimeException invalid(String message, String param) {
         return Status.INVALID_ARGUMENT.withDescription(message).augmentDescription(param == null ? "" : "param=" + param).asRuntimeException();
     }
 
@@ -560,14 +571,14 @@ public class OpenAiRoutes {
 
     // ---- errors ----
 
-    private void send(HttpServerResponse response, int status, ObjectNode body) {
+    void send(HttpServerResponse response, int status, ObjectNode body) {
         if (response.closed() || response.ended()) {
             return;
         }
         response.setStatusCode(status).putHeader("Content-Type", "application/json").end(body.toString());
     }
 
-    private void error(HttpServerResponse response, StatusRuntimeException e) {
+    void error(HttpServerResponse response, StatusRuntimeException e) {
         if (response.closed() || response.ended()) {
             return;
         }
