@@ -100,6 +100,12 @@ final class ReasoningApi {
             r.addExemplars(b);
         }
         r.setTrigger(text(x, "trigger", "")).setAnswerPrompt(text(x, "answer_prompt", ""));
+        if (x.hasNonNull("no_trigger")) {
+            if (!x.get("no_trigger").isBoolean()) {
+                throw OpenAiRoutes.invalid(FIELD + ".no_trigger must be true or false", FIELD + ".no_trigger");
+            }
+            r.setNoTrigger(x.get("no_trigger").asBoolean());
+        }
         x.path("subquestions").forEach(q -> r.addSubquestions(q.asText()));
         String context = text(x, "subanswer_context", "transcript");
         r.setSubanswerContext(switch (context) {

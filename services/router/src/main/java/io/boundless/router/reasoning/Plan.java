@@ -83,7 +83,10 @@ public record Plan(ReasoningStrategy strategy, String question, List<ChatMessage
         } catch (IllegalArgumentException e) {
             throw invalid(e.getMessage());
         }
-        String trigger = !r.getTrigger().isEmpty() ? r.getTrigger() : set != null && !set.trigger().isEmpty() ? set.trigger() : l2m ? "" : DEFAULT_TRIGGER;
+        if (r.getNoTrigger() && !r.getTrigger().isEmpty()) {
+            throw invalid("no_trigger and trigger do not go together");
+        }
+        String trigger = r.getNoTrigger() ? "" : !r.getTrigger().isEmpty() ? r.getTrigger() : set != null && !set.trigger().isEmpty() ? set.trigger() : l2m ? "" : DEFAULT_TRIGGER;
         if (trigger.length() > 1024 || r.getAnswerPrompt().length() > 1024) {
             throw invalid("trigger and answer_prompt have at most 1024 characters");
         }

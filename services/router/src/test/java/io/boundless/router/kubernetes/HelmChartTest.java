@@ -126,6 +126,20 @@ class HelmChartTest {
                 : v.getPersistentVolumeClaim().getClaimName()).isEqualTo("models-nfs-rw"));
         assertThat(of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-router-chat")).findFirst().orElseThrow()
                 .getSpec().getReplicas()).isEqualTo(3);
+        // the reasoning limits reach the router's configuration, and each exemplar set is a file the router loads
+        var config = of(all, io.fabric8.kubernetes.api.model.ConfigMap.class).stream().filter(c -> c.getMetadata().getName().equals("boundless-router-chat"))
+                .findFirst().orElseThrow();
+        assertThat(config.getData().get("application.properties")).contains("boundless.router.reasoning.max-samples=40",
+                "boundless.router.reasoning.key-tokens-per-minute=200000", "boundless.router.reasoning.exemplars=/deployments/config/exemplars");
+        java.nio.file.Path sets = java.nio.file.Files.createTempDirectory("exemplars");
+        java.nio.file.Files.writeString(sets.resolve("yes-no.json"), config.getData().get("exemplar-yes-no.json"));
+        var loaded = io.boundless.router.reasoning.ExemplarSets.load(sets);
+        assertThat(loaded.names()).containsExactly("yes-no");
+        assertThat(loaded.get("yes-no").parser().getKind()).isEqualTo(io.boundless.proto.router.v1.AnswerParserKind.ANSWER_PARSER_KIND_YES_NO);
+        var volumes = of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-router-chat")).findFirst().orElseThrow()
+                .getSpec().getTemplate().getSpec().getVolumes();
+        assertThat(volumes.stream().filter(v -> v.getName().equals("config")).findFirst().orElseThrow().getConfigMap().getItems())
+                .extracting(i -> i.getPath()).containsExactly("application.properties", "exemplars/yes-no.json");
     }
 
     /** group/resource -> verbs, from the Role. */

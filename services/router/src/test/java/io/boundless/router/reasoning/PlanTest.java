@@ -109,6 +109,9 @@ class PlanTest {
         assertThat(Plan.withTrigger("Q? Let's think step by step.", Plan.DEFAULT_TRIGGER)).isEqualTo("Q? Let's think step by step.");
         assertThat(Plan.withTrigger("Q? ", Plan.DEFAULT_TRIGGER)).isEqualTo("Q? Let's think step by step.");
         assertThat(Plan.withTrigger("Q?", "")).isEqualTo("Q?");
+        assertThat(Plan.of(req(ReasoningStrategy.REASONING_STRATEGY_ZERO_SHOT_COT).setNoTrigger(true).build(), LIMITS, ExemplarSets.none()).trigger()).isEmpty();
+        assertThat(refusal(req(ReasoningStrategy.REASONING_STRATEGY_ZERO_SHOT_COT).setNoTrigger(true).setTrigger("x")).getStatus().getDescription())
+                .contains("no_trigger and trigger");
         assertThat(Plan.decomposition("1. How many at first?\n2) Then?\n\n- And now?\nQ3: Last?\n")).containsExactly("How many at first?", "Then?", "And now?",
                 "Last?");
         assertThat(Plan.decomposition("a\nb\nc\nd\ne\nf\ng\nh\ni\nj")).hasSize(Plan.MODEL_SUBQUESTIONS);
