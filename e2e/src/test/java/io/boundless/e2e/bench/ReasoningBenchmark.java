@@ -45,7 +45,10 @@ import java.util.regex.Pattern;
  * (as Wang et al. average over runs), majority and weighted. The peer: the same 40 paths asked as a client
  * does it without the router's strategy, 40 chat requests, on the same platform in the same run.
  *
- * <pre>java ... io.boundless.e2e.bench.ReasoningBenchmark &lt;repo root&gt; [problems per size, default 30]</pre>
+ * <p>facts: questions the model answers surely (facts in trained phrasings), where early stopping should end
+ * self-consistency after few paths.
+ *
+ * <pre>java ... io.boundless.e2e.bench.ReasoningBenchmark &lt;repo root&gt; [problems per size, default 30] [arithmetic,letters,facts,peer]</pre>
  */
 public final class ReasoningBenchmark {
     private static final int GRPC = 19450;
@@ -88,6 +91,7 @@ public final class ReasoningBenchmark {
     public static void main(String[] args) throws Exception {
         Path root = Path.of(args.length > 0 ? args[0] : ".").toAbsolutePath().normalize();
         int perSet = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        java.util.Set<String> parts = java.util.Set.of((args.length > 2 ? args[2] : "arithmetic,letters,facts,peer").split(","));
         System.out.printf("# machine: %d cores; %s; %d problems per size%n", Runtime.getRuntime().availableProcessors(), java.time.LocalDate.now(), perSet);
         Path work = root.resolve("e2e/target/bench-reasoning");
         Files.createDirectories(work);
@@ -98,9 +102,18 @@ public final class ReasoningBenchmark {
             p.start(Duration.ofMinutes(4));
             ManagedChannel ch = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().maxInboundMessageSize(64 << 20).build();
             router = RouterGrpc.newBlockingStub(ch);
-            arithmetic(probes);
-            letters(probes);
-            peer(probes);
+            if (parts.contains("arithmetic")) {
+                arithmetic(probes);
+            }
+            if (parts.contains("letters")) {
+                letters(probes);
+            }
+            if (parts.contains("facts")) {
+                facts(probes, perSet);
+            }
+            if (parts.contains("peer")) {
+                peer(probes);
+            }
             ch.shutdownNow();
         }
         System.out.printf("%n# done in %.0f s%n", (System.nanoTime() - started) / 1e9);
@@ -281,6 +294,31 @@ public final class ReasoningBenchmark {
         });
         System.out.printf("%n## Last-letter concatenation (held out), %d per length, in %.0f s%n%n", problems.size() / 4, (System.nanoTime() - t0) / 1e9);
         table(rows, List.of("2 words", "3 words", "4 words", "5 words"));
+    }
+
+    // ---------------------------------------------------------------- facts: early stopping where the model is sure
+
+    static void facts(List<Corpus.Probe> probes, int count) throws Exception {
+        List<Corpus.Probe> facts = probes.stream().filter(p -> p.set().equals("facts-trained")).limit(count).toList();
+        AnswerParser last = AnswerParser.newBuilder().setKind(AnswerParserKind.ANSWER_PARSER_KIND_REGEX).setPattern("([^ .]+)\\.?\\s*$").build();
+        Map<String, Row[]> rows = new LinkedHashMap<>();
+        Function<String, Row[]> row = name -> rows.computeIfAbsent(name, k -> new Row[] {new Row()});
+        long t0 = System.nanoTime();
+        each(facts, p -> {
+            ReasonRequest.Builder base = ReasonRequest.newBuilder().setQuestion(p.question()).setStrategy(ReasoningStrategy.REASONING_STRATEGY_SELF_CONSISTENCY)
+                    .setParser(last).setN(20).setNoTrigger(true).setSampling(Sampling.newBuilder().setTemperature(0.7f).setSeed(p.question().hashCode()));
+            // right when a path that gave the winning answer names the fact's object (Corpus.correct's rule)
+            Function<ReasonResult, Boolean> ok = r -> r.getPathsList().stream().anyMatch(x -> x.getAnswer().equals(r.getAnswer())
+                    && Corpus.correct(p, x.getText()));
+            ReasonResult all = reason(base.clone());
+            row.apply("self-consistency 20 (one generation)")[0].add(ok.apply(all), all);
+            ReasonResult decided = reason(base.clone().setParallel(5).setEarlyStopping(EarlyStopping.newBuilder().setWhenDecided(true)));
+            row.apply("self-consistency 20, stop when decided (generations of 5)")[0].add(ok.apply(decided), decided);
+            ReasonResult sure = reason(base.clone().setParallel(5).setEarlyStopping(EarlyStopping.newBuilder().setConfidence(0.8f).setMinSamples(5)));
+            row.apply("self-consistency 20, stop at 80% after 5 (generations of 5)")[0].add(ok.apply(sure), sure);
+        });
+        System.out.printf("%n## Facts in trained phrasings (the model is sure), %d questions, in %.0f s%n%n", facts.size(), (System.nanoTime() - t0) / 1e9);
+        table(rows, List.of("correct"));
     }
 
     // ---------------------------------------------------------------- the peer: a client's self-consistency
