@@ -225,12 +225,7 @@ public final class Completion {
                 failChat(s);
                 return;
             }
-            fail(switch (s.getCode()) {
-                case INVALID_ARGUMENT, DEADLINE_EXCEEDED, CANCELLED -> s;
-                case NOT_FOUND -> Status.FAILED_PRECONDITION.withDescription("the tokenizer service has no tokenizer for model '"
-                        + gw.tokenizerModel() + "': " + s.getDescription());
-                default -> Status.UNAVAILABLE.withDescription("the tokenizer service failed: " + s.getCode() + " " + s.getDescription());
-            });
+            fail(gw.tokenizerStatus(s));
         }
 
         @Override

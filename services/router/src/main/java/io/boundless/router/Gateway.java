@@ -189,12 +189,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     }
 
     private void validate(TextRequest req) {
-        if (req.model() == null || req.model().isEmpty()) {
-            throw invalid("model is required; served: " + config.model());
-        }
-        if (!req.model().equals(config.model())) {
-            throw Status.NOT_FOUND.withDescription("model '" + req.model() + "' is not served here; served: " + config.model()).asRuntimeException();
-        }
+        checkModel(req.model());
         if (req.n() < 1 || req.n() > config.maxSamples()) {
             throw invalid("n must be 1 to " + config.maxSamples() + ", not " + req.n());
         }
@@ -297,17 +292,21 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
                     .setModel(tokenizerModel()).setText(text).setAddSpecialTokens(false).build()).getIdsList();
             return ids.stream().mapToInt(Integer::intValue).toArray();
         } catch (StatusRuntimeException e) {
-            throw e.getStatus().getCode() == Status.Code.INVALID_ARGUMENT ? e : tokenizerFailure(e);
+            throw tokenizerFailure(e);
         }
     }
 
     private StatusRuntimeException tokenizerFailure(StatusRuntimeException e) {
-        Status s = e.getStatus();
+        return tokenizerStatus(e.getStatus()).asRuntimeException();
+    }
+
+    /** What a client is told when the tokenizer service refused or failed a call (its own INVALID_ARGUMENT, deadline and cancel pass through). */
+    Status tokenizerStatus(Status s) {
         return switch (s.getCode()) {
-            case DEADLINE_EXCEEDED, CANCELLED -> e;
+            case INVALID_ARGUMENT, DEADLINE_EXCEEDED, CANCELLED -> s;
             case NOT_FOUND -> Status.FAILED_PRECONDITION.withDescription("the tokenizer service has no tokenizer for model '" + tokenizerModel() + "': "
-                    + s.getDescription()).asRuntimeException();
-            default -> Status.UNAVAILABLE.withDescription("the tokenizer service failed: " + s.getCode() + " " + s.getDescription()).asRuntimeException();
+                    + s.getDescription());
+            default -> Status.UNAVAILABLE.withDescription("the tokenizer service failed: " + s.getCode() + " " + s.getDescription());
         };
     }
 

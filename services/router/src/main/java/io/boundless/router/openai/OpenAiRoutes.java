@@ -347,11 +347,7 @@ public class OpenAiRoutes {
         }
 
         ObjectNode usage(GenerateResponse chunk) {
-            var u = chunk.getUsage();
-            ObjectNode o = json.createObjectNode().put("prompt_tokens", u.getPromptTokens()).put("completion_tokens", u.getCompletionTokens())
-                    .put("total_tokens", u.getPromptTokens() + u.getCompletionTokens());
-            o.putObject("prompt_tokens_details").put("cached_tokens", u.getCachedPromptTokens());
-            return o;
+            return ReasoningApi.usage(json, chunk.getUsage());
         }
 
         /** Chat logprobs entries ({token, logprob, bytes, top_logprobs}) of tokens whose text is given. */

@@ -116,6 +116,7 @@ class ReasonerTest {
         volatile ReasonResult result;
         volatile StatusRuntimeException error;
         final CountDownLatch ended = new CountDownLatch(1);
+        final CountDownLatch twoPaths = new CountDownLatch(2);
 
         @Override
         public void stage(ReasoningStage stage) {
@@ -125,6 +126,7 @@ class ReasonerTest {
         @Override
         public void path(ReasoningPath path) {
             paths.add(path);
+            twoPaths.countDown();
         }
 
         @Override
@@ -310,10 +312,7 @@ class ReasonerTest {
         List<Reasoner.Outcome> outcomes = new CopyOnWriteArrayList<>();
         Reasoner reasoner = new Reasoner(Plan.of(req(ReasoningStrategy.REASONING_STRATEGY_SELF_CONSISTENCY).setParser(NUMBER).setN(4).build(), LIMITS,
                 ExemplarSets.none()), gen, out, outcomes::add).start();
-        long until = System.nanoTime() + 5_000_000_000L;
-        while (out.paths.size() < 2 && System.nanoTime() < until) {
-            Thread.sleep(10);
-        }
+        assertThat(out.twoPaths.await(5, TimeUnit.SECONDS)).isTrue();
         reasoner.cancel();
         assertThat(reasoner.join(5000)).isTrue();
         assertThat(gen.cancelled).containsExactly(0);
