@@ -656,13 +656,25 @@ public final class Completion {
 
     /** The client went away (or cancelled): stop the inference streams, which frees their KV blocks. */
     public synchronized void cancel() {
+        end("the client cancelled", "cancelled");
+    }
+
+    /**
+     * The router itself needs no more of this request (a reasoning strategy's vote is settled): its streams are
+     * stopped as for a cancel, and it counts as outcome "stopped", not as a client's cancel.
+     */
+    public synchronized void stop() {
+        end("the router stopped the request: its answer is settled", "stopped");
+    }
+
+    private void end(String why, String outcome) {
         if (phase == Phase.DONE) {
             return;
         }
         phase = Phase.DONE;
-        stopAll("the client cancelled");
+        stopAll(why);
         release();
-        gw.metrics.outcome("cancelled");
+        gw.metrics.outcome(outcome);
     }
 
     private synchronized void fail(Status status) {

@@ -96,6 +96,11 @@ final class GatewayGenerator implements Generator {
             }
 
             @Override
+            public void stop() {
+                c.stop();
+            }
+
+            @Override
             public int tokens() {
                 return tokens.get();
             }

@@ -27,8 +27,11 @@ public interface Generator {
 
     /** A running generation. */
     interface Run {
-        /** Stops every sample still running (frees their KV blocks). */
+        /** The client went away: stops every sample still running (frees their KV blocks). */
         void cancel();
+
+        /** The strategy needs no more samples (its vote is settled): stops them as cancel does, counted apart from a client's cancel. */
+        void stop();
 
         /** Tokens received so far, finished samples and unfinished ones. */
         int tokens();

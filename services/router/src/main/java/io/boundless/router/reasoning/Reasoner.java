@@ -405,7 +405,7 @@ public final class Reasoner {
                     stop = settled(tally, n - voted);
                     if (stop != null) {
                         int generated = run.tokens();
-                        run.cancel();  // the paths still running end here: their blocks are freed
+                        run.stop();  // the paths still running end here: their blocks are freed
                         saved += n - voted;
                         stoppedBecause = stop;
                         spent = Usage.newBuilder().setPromptTokens(prompt.ids().length).setCompletionTokens(generated).build();

@@ -37,6 +37,7 @@ class ReasonerTest {
         final List<Integer> sizes = new CopyOnWriteArrayList<>();
         final List<Sampling> samplings = new CopyOnWriteArrayList<>();
         final List<Integer> cancelled = new CopyOnWriteArrayList<>();
+        final List<Integer> stopped = new CopyOnWriteArrayList<>();
         /** (prompt text, path number over the whole request) -> the path's text; null: the path never ends (until cancelled). */
         final java.util.function.BiFunction<String, Integer, String> answer;
         int pathNumber;
@@ -99,6 +100,14 @@ class ReasonerTest {
                         stopped[0] = true;
                     }
                     cancelled.add(id);
+                }
+
+                @Override
+                public void stop() {
+                    synchronized (stopped) {
+                        stopped[0] = true;
+                    }
+                    FakeGenerator.this.stopped.add(id);
                 }
 
                 @Override
@@ -213,7 +222,8 @@ class ReasonerTest {
         assertThat(res.getSamplesSaved()).isEqualTo(4);
         assertThat(res.getStoppedBecause()).startsWith("decided: \"7\"");
         assertThat(r.gen.sizes).containsExactly(2, 2, 2);  // the third generation was cut after its first path
-        assertThat(r.gen.cancelled).containsExactly(2);
+        assertThat(r.gen.stopped).containsExactly(2);  // stopped by the strategy, not cancelled as by a client
+        assertThat(r.gen.cancelled).isEmpty();
         // a seed moves on per generation, or every generation would draw the same paths
         Run seeded = run(req(ReasoningStrategy.REASONING_STRATEGY_SELF_CONSISTENCY).setParser(NUMBER).setN(4).setParallel(2)
                 .setSampling(Sampling.newBuilder().setSeed(5)).build(), (p, i) -> "The answer is 7.");
@@ -330,6 +340,9 @@ class ReasonerTest {
                 return new Run() {
                     @Override
                     public void cancel() {}
+
+                    @Override
+                    public void stop() {}
 
                     @Override
                     public int tokens() {
