@@ -7,7 +7,7 @@ import java.util.SplittableRandom;
  * Turns one sequence's logits into its next token: penalties, then greedy or temperature with
  * top-k / top-p / min-p filtering, with the sequence's own random stream (so a seeded request
  * reproduces whatever it is batched with). Log-probabilities are those of the model's distribution
- * (log-softmax of the raw logits), as OpenAI-style APIs report them.
+ * (log-softmax of the raw logits, before penalties and logit bias), as OpenAI-style APIs report them.
  */
 public final class Sampler {
 
@@ -42,6 +42,12 @@ public final class Sampler {
                 if (counts != null && counts[i] > 0) {
                     l[i] -= p.presencePenalty() + p.frequencyPenalty() * counts[i];
                 }
+            }
+        }
+        for (var b : p.logitBias().entrySet()) {  // OpenAI's logit_bias: added to the logit before sampling (ids past the vocabulary were refused)
+            int id = b.getKey();
+            if (id < vocab) {
+                l[id] += b.getValue();
             }
         }
         for (int s : suppress) {

@@ -21,12 +21,27 @@ import java.util.List;
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
         float presencePenalty, float frequencyPenalty, Long seed, int logprobs, List<Integer> stopTokenIds,
-        int maxNewTokens, int minNewTokens, boolean ignoreEos) {
+        int maxNewTokens, int minNewTokens, boolean ignoreEos, java.util.Map<Integer, Float> logitBias) {
 
     public static final int MAX_LOGPROBS = 20;
+    /** Token ids a logit bias may name, at most. */
+    public static final int MAX_LOGIT_BIAS = 1024;
+
+    /** Without a logit bias. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, float presencePenalty, float frequencyPenalty,
+            Long seed, int logprobs, List<Integer> stopTokenIds, int maxNewTokens, int minNewTokens, boolean ignoreEos) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs, stopTokenIds, maxNewTokens,
+                minNewTokens, ignoreEos, java.util.Map.of());
+    }
 
     public SamplingParams {
         stopTokenIds = List.copyOf(stopTokenIds);
+        logitBias = java.util.Map.copyOf(logitBias);
+        check(logitBias.size() <= MAX_LOGIT_BIAS, "logit_bias", logitBias.size() + " token ids", "at most " + MAX_LOGIT_BIAS + " token ids");
+        for (var e : logitBias.entrySet()) {
+            check(e.getKey() >= 0, "a logit_bias token id", e.getKey(), "0 or more");
+            check(Float.isFinite(e.getValue()) && Math.abs(e.getValue()) <= 100, "logit_bias of token " + e.getKey(), e.getValue(), "-100 to 100");
+        }
         check(Float.isFinite(temperature) && temperature >= 0 && temperature <= 100, "temperature", temperature, "0 to 100");
         check(topK >= 0, "top_k", topK, "0 (off) or more");
         check(Float.isFinite(topP) && topP > 0 && topP <= 1, "top_p", topP, "above 0 and at most 1");

@@ -169,6 +169,11 @@ public final class Engine implements AutoCloseable {
                 throw new IllegalArgumentException("token id " + prompt[i] + " at position " + i + " is outside the vocabulary of " + model.vocabSize());
             }
         }
+        for (int id : params.logitBias().keySet()) {
+            if (id >= model.vocabSize()) {
+                throw new IllegalArgumentException("logit_bias names token id " + id + ", outside the vocabulary of " + model.vocabSize());
+            }
+        }
         if (prompt.length >= model.maxPositions()) {
             throw new IllegalArgumentException("the prompt has " + prompt.length + " tokens; the model's context is " + model.maxPositions()
                     + " and leaves no room to generate");
@@ -480,14 +485,14 @@ public final class Engine implements AutoCloseable {
      * How much of this sequence's logits row the sampler needs: its argmax for plain greedy; its
      * top candidates for greedy with logprobs, for top-k sampling (k up to the backend's maximum)
      * and for top-p alone (the 64 best; the row is fetched when they fall short of top_p); a draw
-     * on the backend for temperature and min-p alone; the whole row for scoring, penalties and
-     * suppressed tokens (before min_new_tokens). Forks of a leader share its row and its parameters.
+     * on the backend for temperature and min-p alone; the whole row for scoring, penalties, a logit
+     * bias and suppressed tokens (before min_new_tokens). Forks of a leader share its row and its parameters.
      */
     static RowNeed need(Sequence s, int vocab) {
         SamplingParams p = s.params;
         int topK = p.topK() < vocab ? p.topK() : 0; // top_k at or above the vocabulary cuts nothing
         boolean plain = s.scoreFrom < 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0 && p.frequencyPenalty() == 0
-                && s.generated() >= p.minNewTokens();
+                && p.logitBias().isEmpty() && s.generated() >= p.minNewTokens();
         if (!plain) {
             return RowNeed.WHOLE;
         }

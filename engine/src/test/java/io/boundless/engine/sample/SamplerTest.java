@@ -65,6 +65,47 @@ class SamplerTest {
     }
 
     @Test
+    void aLogitBiasShiftsTheDistributionAndLeavesTheReportedLogprobsTheModels() {
+        float[] l = {0f, 1f, 2f, -1f};
+        java.util.Map<Integer, Float> bias = java.util.Map.of(0, 1.5f, 2, -100f);
+        for (long seed : Seeds.both()) {
+            SplittableRandom r = new SplittableRandom(seed);
+            SamplingParams p = new SamplingParams(0.7f, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, false, bias);
+            int[] counts = new int[4];
+            int n = 40_000;
+            double lse = 0;
+            for (float v : l) {
+                lse += Math.exp(v);
+            }
+            lse = Math.log(lse);
+            for (int i = 0; i < n; i++) {
+                Sampler.Sample x = Sampler.sample(l, 0, 4, p, r, null, null, new int[0]);
+                counts[x.token()]++;
+                assertThat((double) x.logprob()).isCloseTo(l[x.token()] - lse, org.assertj.core.data.Offset.offset(1e-5));  // the model's, unbiased
+            }
+            // float64 reference: softmax((l + bias) / T)
+            double[] biased = {l[0] + 1.5, l[1], l[2] - 100, l[3]};
+            double z = 0;
+            for (double v : biased) {
+                z += Math.exp(v / 0.7);
+            }
+            for (int i = 0; i < 4; i++) {
+                assertThat(counts[i] / (double) n).as("token %d", i).isCloseTo(Math.exp(biased[i] / 0.7) / z, org.assertj.core.data.Offset.offset(0.012));
+            }
+            assertThat(counts[2]).isZero();
+            // greedy: +100 forces a token, -100 bans the argmax
+            SamplingParams force = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, false, java.util.Map.of(3, 100f));
+            assertThat(Sampler.sample(l, 0, 4, force, r, null, null, new int[0]).token()).isEqualTo(3);
+            SamplingParams ban = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, false, java.util.Map.of(2, -100f));
+            assertThat(Sampler.sample(l, 0, 4, ban, r, null, null, new int[0]).token()).isEqualTo(1);
+        }
+        assertThatThrownBy(() -> new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, false, java.util.Map.of(1, 101f)))
+                .hasMessageContaining("logit_bias of token 1 must be -100 to 100");
+        assertThatThrownBy(() -> new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 16, 0, false, java.util.Map.of(-1, 1f)))
+                .hasMessageContaining("token id must be 0 or more");
+    }
+
+    @Test
     void topKTopPAndMinPKeepOnlyTheirTokens() {
         float[] l = {5f, 4f, 3f, 0f, -2f};
         for (long seed : Seeds.both()) {

@@ -463,6 +463,23 @@ class EngineTest {
     }
 
     @Test
+    void aLogitBiasOfPlus100ForcesItsTokenAndOnePastTheVocabularyIsRefused() {
+        try (Engine e = engine(256, 512)) {
+            Collector c = new Collector();
+            SamplingParams forced = new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 6, 0, true, java.util.Map.of(7, 100f));
+            long id = e.submit(prompt(1, 9), forced, 1, 0, c)[0];
+            while (!c.finished.containsKey(id)) {
+                e.step();
+            }
+            assertThat(c.tokens.get(id)).hasSize(6).containsOnly(7);
+            assertThat(Engine.need(new Sequence(1, new int[] {1}, forced, 0, 0, new java.util.SplittableRandom(1), c), 256))
+                    .isEqualTo(io.boundless.engine.backend.RowNeed.WHOLE);  // the bias is applied to the whole row on the host
+            assertThatThrownBy(() -> e.submit(prompt(1, 9), new SamplingParams(0, 0, 1, 0, 1, 0, 0, null, 0, List.of(), 6, 0, false,
+                    java.util.Map.of(100_000, 1f)), 1, 0, c)).hasMessageContaining("logit_bias names token id 100000, outside the vocabulary");
+        }
+    }
+
+    @Test
     void badRequestsAreRefusedByName() {
         try (Engine e = engine(16, 512)) {
             Collector c = new Collector();

@@ -336,7 +336,7 @@ public final class Completion {
         var s = req.sampling();
         var p = SamplingParameters.newBuilder().setTopK(s.getTopK()).setMinP(s.getMinP()).setPresencePenalty(s.getPresencePenalty())
                 .setFrequencyPenalty(s.getFrequencyPenalty()).setLogprobs(s.getLogprobs()).addAllStopTokenIds(s.getStopTokenIdsList())
-                .setMinNewTokens(s.getMinTokens()).setIgnoreEos(s.getIgnoreEos()).setSeed(seed);
+                .setMinNewTokens(s.getMinTokens()).setIgnoreEos(s.getIgnoreEos()).setSeed(seed).putAllLogitBias(s.getLogitBiasMap());
         if (s.hasTemperature()) {
             p.setTemperature(s.getTemperature());
         }

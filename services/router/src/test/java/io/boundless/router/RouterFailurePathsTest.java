@@ -113,6 +113,19 @@ class RouterFailurePathsTest {
     // ---------------------------------------------------------------- retries
 
     @Test
+    void logitBiasReachesTheReplicaAndABadOneIsA400() throws Exception {
+        var r = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3,"
+                + "\"logit_bias\":{\"7\":100,\"12\":-100,\"3\":0.5}}");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(FakeReplica.last.getSampling().getLogitBiasMap()).containsExactlyInAnyOrderEntriesOf(java.util.Map.of(7, 100f, 12, -100f, 3, 0.5f));
+        for (String bad : new String[] {"{\"x\":1}", "{\"5\":101}", "{\"-1\":1}", "[1]", "{\"5\":\"big\"}"}) {
+            var b = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"logit_bias\":" + bad + "}");
+            assertThat(b.statusCode()).as(bad).isEqualTo(400);
+            assertThat(error(b).get("param").asText()).isEqualTo("logit_bias");
+        }
+    }
+
+    @Test
     void aFailureBeforeTheFirstTokenIsRetriedOnAnotherReplica() throws Exception {
         double retries = gw.metrics.retries.count();
         double ejections = gw.metrics.ejections.count();
@@ -298,8 +311,7 @@ class RouterFailurePathsTest {
 
     @Test
     void eachUnsupportedFieldIs400NamingIt() throws Exception {
-        Map<String, String> fields = Map.of("best_of", "2", "suffix", "\"x\"", "tools", "[]", "functions", "[]", "response_format", "{\"type\":\"json_object\"}",
-                "logit_bias", "{\"5\":1}");
+        Map<String, String> fields = Map.of("best_of", "2", "suffix", "\"x\"", "tools", "[]", "functions", "[]", "response_format", "{\"type\":\"json_object\"}");
         for (var f : fields.entrySet()) {
             var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"" + f.getKey() + "\":" + f.getValue() + "}");
             assertThat(r.statusCode()).as(f.getKey()).isEqualTo(400);

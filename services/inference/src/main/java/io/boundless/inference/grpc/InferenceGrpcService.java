@@ -276,7 +276,7 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         List<Integer> stops = new ArrayList<>(s.getStopTokenIdsList());
         return new SamplingParams(s.hasTemperature() ? s.getTemperature() : 1f, s.getTopK(), s.hasTopP() ? s.getTopP() : 1f, s.getMinP(),
                 s.hasRepetitionPenalty() ? s.getRepetitionPenalty() : 1f, s.getPresencePenalty(), s.getFrequencyPenalty(),
-                s.hasSeed() ? s.getSeed() : null, s.getLogprobs(), stops, (int) maxNew, s.getMinNewTokens(), s.getIgnoreEos());
+                s.hasSeed() ? s.getSeed() : null, s.getLogprobs(), stops, (int) maxNew, s.getMinNewTokens(), s.getIgnoreEos(), s.getLogitBiasMap());
     }
 
     private static int[] ids(List<Integer> list) {

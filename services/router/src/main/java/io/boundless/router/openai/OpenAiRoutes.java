@@ -202,7 +202,27 @@ public class OpenAiRoutes {
                 throw invalid("stop must be a string or an array of strings", "stop");
             }
         }
-        for (String unsupported : List.of("best_of", "suffix", "tools", "functions", "response_format", "logit_bias")) {
+        JsonNode bias = b.get("logit_bias");
+        if (bias != null && !bias.isNull()) {
+            if (!bias.isObject()) {
+                throw invalid("logit_bias must be an object of token id (as a string) -> bias from -100 to 100", "logit_bias");
+            }
+            for (var it = bias.fields(); it.hasNext(); ) {
+                var e = it.next();
+                int id;
+                try {
+                    id = Integer.parseInt(e.getKey());
+                } catch (NumberFormatException x) {
+                    throw invalid("logit_bias keys are token ids, not '" + e.getKey() + "'", "logit_bias");
+                }
+                if (id < 0 || !e.getValue().isNumber() || !(Math.abs(e.getValue().asDouble()) <= 100)) {
+                    throw invalid("logit_bias maps token ids (0 or more) to a bias from -100 to 100; '" + e.getKey() + "': " + e.getValue() + " is not one",
+                            "logit_bias");
+                }
+                s.putLogitBias(id, (float) e.getValue().asDouble());
+            }
+        }
+        for (String unsupported : List.of("best_of", "suffix", "tools", "functions", "response_format")) {
             if (b.hasNonNull(unsupported) && !(unsupported.equals("best_of") && b.get("best_of").asInt() == 1)) {
                 throw invalid(unsupported + " is not supported by this server", unsupported);
             }

@@ -30,6 +30,8 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
     public static final AtomicInteger failNext = new AtomicInteger();
     public static final AtomicInteger failAfterTwoNext = new AtomicInteger();
     public static final java.util.List<GenerateRequest> resumes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The last GenerateRequest any fake replica received. */
+    public static volatile GenerateRequest last;
 
     public final String name;
     public volatile Mode mode = Mode.ANSWER;
@@ -74,6 +76,7 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
     @Override
     public void generate(GenerateRequest req, StreamObserver<GenerateResponse> out) {
         calls.incrementAndGet();
+        last = req;
         ServerCallStreamObserver<GenerateResponse> call = (ServerCallStreamObserver<GenerateResponse>) out;
         running.incrementAndGet();
         boolean[] ended = {false};
