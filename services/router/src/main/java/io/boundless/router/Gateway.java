@@ -268,7 +268,13 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
      * chat's are (a model without a template says so).
      */
     public io.boundless.proto.tokenizer.v1.ApplyChatTemplateResponse renderChat(List<io.boundless.proto.router.v1.ChatMessage> messages, Deadline deadline) {
-        var b = io.boundless.proto.tokenizer.v1.ApplyChatTemplateRequest.newBuilder().setModel(tokenizerModel()).setAddGenerationPrompt(true);
+        return renderChat(messages, true, deadline);
+    }
+
+    /** As {@link #renderChat(List, Deadline)}, with or without the assistant's generation prompt at the end. */
+    public io.boundless.proto.tokenizer.v1.ApplyChatTemplateResponse renderChat(List<io.boundless.proto.router.v1.ChatMessage> messages,
+            boolean addGenerationPrompt, Deadline deadline) {
+        var b = io.boundless.proto.tokenizer.v1.ApplyChatTemplateRequest.newBuilder().setModel(tokenizerModel()).setAddGenerationPrompt(addGenerationPrompt);
         for (var m : messages) {
             b.addMessages(io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent()));
         }
@@ -287,9 +293,17 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
 
     /** The ids of text as the model's tokenizer encodes it, adding no special tokens (those written in text are read as such). Blocks. */
     public int[] encode(String text, Deadline deadline) {
+        return encode(text, false, deadline);
+    }
+
+    /** The ids of text, with the model's special tokens added (a BOS, say) when addSpecialTokens. Blocks. */
+    public int[] encode(String text, boolean addSpecialTokens, Deadline deadline) {
+        if (text.getBytes(StandardCharsets.UTF_8).length > config.maxPromptBytes()) {
+            throw invalid("the text has more than " + config.maxPromptBytes() + " bytes, the limit");
+        }
         try {
             var ids = TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline).encode(io.boundless.proto.tokenizer.v1.EncodeRequest.newBuilder()
-                    .setModel(tokenizerModel()).setText(text).setAddSpecialTokens(false).build()).getIdsList();
+                    .setModel(tokenizerModel()).setText(text).setAddSpecialTokens(addSpecialTokens).build()).getIdsList();
             return ids.stream().mapToInt(Integer::intValue).toArray();
         } catch (StatusRuntimeException e) {
             throw tokenizerFailure(e);
@@ -308,6 +322,24 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
                     + s.getDescription());
             default -> Status.UNAVAILABLE.withDescription("the tokenizer service failed: " + s.getCode() + " " + s.getDescription());
         };
+    }
+
+    /** The text of ids as the model's tokenizer decodes them, special tokens included. Blocks. */
+    public String decode(int[] ids, Deadline deadline) {
+        var b = DecodeRequest.newBuilder().setModel(tokenizerModel());
+        for (int id : ids) {
+            b.addIds(id);
+        }
+        try {
+            return TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline).decode(b.build()).getText();
+        } catch (StatusRuntimeException e) {
+            throw tokenizerFailure(e);
+        }
+    }
+
+    /** The text of each id decoded alone (cached). */
+    public String[] tokenTexts(int[] ids, Deadline deadline) {
+        return pieces(ids, deadline);
     }
 
     /** The model this router serves, and whether name is it (NOT_FOUND when not, as for every other request). */

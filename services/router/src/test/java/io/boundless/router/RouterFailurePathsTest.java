@@ -113,6 +113,25 @@ class RouterFailurePathsTest {
     // ---------------------------------------------------------------- retries
 
     @Test
+    void tokenizeAndDetokenizeHaveVllmsShapes() throws Exception {
+        JsonNode t = JSON.readTree(post("tokenize", "{\"model\":\"fake\",\"prompt\":\"hi!\",\"return_token_strs\":true}").body());
+        assertThat(t.get("count").asInt()).isEqualTo(3);
+        assertThat(t.get("tokens")).extracting(JsonNode::asInt).containsExactly((int) 'h', (int) 'i', (int) '!');
+        assertThat(t.get("token_strs")).extracting(JsonNode::asText).containsExactly("h", "i", "!");
+        assertThat(t.get("max_model_len").asInt()).isEqualTo(FakeReplica.CONTEXT);
+        JsonNode chat = JSON.readTree(post("tokenize", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"yo\"}]}").body());
+        assertThat(chat.get("count").asInt()).isEqualTo("user: yo\n".length());  // the fake template: "role: content\n"
+        assertThat(chat.get("token_strs").isNull()).isTrue();
+        JsonNode d = JSON.readTree(post("detokenize", "{\"model\":\"fake\",\"tokens\":[104,105]}").body());
+        assertThat(d.get("prompt").asText()).isEqualTo("hi");
+        var bad = post("detokenize", "{\"model\":\"fake\",\"tokens\":[1,-2]}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(error(bad).get("param").asText()).isEqualTo("tokens");
+        assertThat(post("tokenize", "{\"model\":\"other\",\"prompt\":\"x\"}").statusCode()).isEqualTo(404);
+        assertThat(post("tokenize", "{\"model\":\"fake\"}").statusCode()).isEqualTo(400);
+    }
+
+    @Test
     void logitBiasReachesTheReplicaAndABadOneIsA400() throws Exception {
         var r = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3,"
                 + "\"logit_bias\":{\"7\":100,\"12\":-100,\"3\":0.5}}");

@@ -52,6 +52,90 @@ public class OpenAiRoutes {
         router.get("/v1/models").handler(this::models);
         router.post("/v1/completions").handler(ctx -> complete(ctx, false));
         router.post("/v1/chat/completions").handler(ctx -> complete(ctx, true));
+        // vLLM's tokenizer endpoints
+        router.route("/tokenize").handler(BodyHandler.create().setBodyLimit(16L << 20));
+        router.route("/detokenize").handler(BodyHandler.create().setBodyLimit(16L << 20));
+        router.post("/tokenize").handler(ctx -> blocking(ctx, this::tokenize));
+        router.post("/detokenize").handler(ctx -> blocking(ctx, this::detokenize));
+    }
+
+    /** Runs a handler that calls the tokenizer service and waits for it on a virtual thread, not on the event loop. */
+    private void blocking(RoutingContext ctx, java.util.function.Function<RoutingContext, ObjectNode> handler) {
+        Thread.ofVirtual().name("tokenize").start(() -> {
+            try {
+                send(ctx.response(), 200, handler.apply(ctx));
+            } catch (StatusRuntimeException e) {
+                error(ctx.response(), e);
+            } catch (RuntimeException e) {
+                LOG.error("unexpected error in " + ctx.request().path(), e);
+                error(ctx.response(), Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+            }
+        });
+    }
+
+    /**
+     * POST /tokenize (vLLM's shape): {@code {model, prompt, add_special_tokens (true)}} or {@code {model, messages,
+     * add_generation_prompt (true)}}, and {@code return_token_strs} → {@code {count, max_model_len, tokens, token_strs}}.
+     */
+    private ObjectNode tokenize(RoutingContext ctx) {
+        Gateway g = lifecycle.gateway();
+        g.authorize(ctx.request().getHeader("Authorization"));
+        JsonNode body = parse(ctx);
+        g.checkModel(requiredText(body, "model"));
+        io.grpc.Deadline deadline = io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        int[] ids;
+        if (body.hasNonNull("messages")) {
+            if (body.hasNonNull("prompt")) {
+                throw invalid("give prompt or messages, not both", "prompt");
+            }
+            boolean generation = !body.hasNonNull("add_generation_prompt") || bool(body, "add_generation_prompt");
+            ids = g.renderChat(messages(body), generation, deadline).getIdsList().stream().mapToInt(Integer::intValue).toArray();
+        } else {
+            String prompt = requiredText(body, "prompt");
+            boolean special = !body.hasNonNull("add_special_tokens") || bool(body, "add_special_tokens");
+            ids = g.encode(prompt, special, deadline);
+        }
+        ObjectNode out = json.createObjectNode().put("count", ids.length);
+        int context = g.models().getFirst().getContextLength();
+        if (context > 0) {
+            out.put("max_model_len", context);
+        } else {
+            out.putNull("max_model_len");
+        }
+        ArrayNode tokens = out.putArray("tokens");
+        for (int id : ids) {
+            tokens.add(id);
+        }
+        if (bool(body, "return_token_strs")) {
+            ArrayNode strs = out.putArray("token_strs");
+            for (String t : g.tokenTexts(ids, deadline)) {
+                strs.add(t);
+            }
+        } else {
+            out.putNull("token_strs");
+        }
+        return out;
+    }
+
+    /** POST /detokenize (vLLM's shape): {@code {model, tokens}} → {@code {prompt}}. */
+    private ObjectNode detokenize(RoutingContext ctx) {
+        Gateway g = lifecycle.gateway();
+        g.authorize(ctx.request().getHeader("Authorization"));
+        JsonNode body = parse(ctx);
+        g.checkModel(requiredText(body, "model"));
+        JsonNode t = body.get("tokens");
+        if (t == null || !t.isArray()) {
+            throw invalid("tokens must be an array of token ids", "tokens");
+        }
+        int[] ids = new int[t.size()];
+        for (int i = 0; i < ids.length; i++) {
+            if (!t.get(i).canConvertToInt() || !t.get(i).isIntegralNumber() || t.get(i).asInt() < 0) {
+                throw invalid("tokens must be an array of token ids (non-negative integers)", "tokens");
+            }
+            ids[i] = t.get(i).asInt();
+        }
+        String text = g.decode(ids, io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS));
+        return json.createObjectNode().put("prompt", text);
     }
 
     private void models(RoutingContext ctx) {
