@@ -319,6 +319,42 @@ class ReasoningE2ETest {
 
     @Test
     @Order(8)
+    void bestOfReturnsTheMostProbableSamplesAndLogitBiasSteersTheModel() throws Exception {
+        String body = json.writeValueAsString(Map.of("model", MODEL, "prompt", "<|user|>" + problem + "<|end|><|assistant|>", "n", 3, "best_of", 6,
+                "temperature", 1.0, "max_tokens", 24, "logprobs", 0, "seed", 5));
+        JsonNode j = json.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(j.get("choices")).hasSize(3);
+        double previous = Double.POSITIVE_INFINITY;
+        int returned = 0;
+        for (JsonNode c : j.get("choices")) {
+            double sum = 0;
+            for (JsonNode lp : c.at("/logprobs/token_logprobs")) {
+                sum += lp.asDouble();
+            }
+            int tokens = c.at("/logprobs/token_logprobs").size();
+            returned += tokens;
+            assertThat(sum / tokens).as("best first").isLessThanOrEqualTo(previous);
+            previous = sum / tokens;
+        }
+        assertThat(j.at("/usage/completion_tokens").asInt()).as("all 6 samples are generated and counted").isGreaterThan(returned);
+        // logit_bias: +100 on the first token the model would say forces it at every step
+        JsonNode first = json.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/tokenize"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(Map.of("model", MODEL,
+                        "prompt", " Rome", "add_special_tokens", false)))).build(), HttpResponse.BodyHandlers.ofString()).body());
+        int rome = first.at("/tokens/0").asInt();
+        String biased = json.writeValueAsString(Map.of("model", MODEL, "prompt", "The capital of France is", "max_tokens", 4, "temperature", 0,
+                "ignore_eos", true, "logit_bias", Map.of(String.valueOf(rome), 100)));
+        JsonNode b = json.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(biased)).build(), HttpResponse.BodyHandlers.ofString()).body());
+        JsonNode d = json.readTree(http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/detokenize"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(Map.of("model", MODEL,
+                        "tokens", List.of(rome, rome, rome, rome))))).build(), HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(b.at("/choices/0/text").asText()).isEqualTo(d.get("prompt").asText());
+    }
+
+    @Test
+    @Order(9)
     void boundlessReasonPrintsTheAnswerWithItsVotes() throws Exception {
         ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("bin/boundless").toString(), "reason", "--strategy", "self_consistency", "-n", "20", problem)
                 .redirectErrorStream(true).directory(root.toFile());

@@ -330,7 +330,7 @@ class RouterFailurePathsTest {
 
     @Test
     void eachUnsupportedFieldIs400NamingIt() throws Exception {
-        Map<String, String> fields = Map.of("best_of", "2", "suffix", "\"x\"", "tools", "[]", "functions", "[]", "response_format", "{\"type\":\"json_object\"}");
+        Map<String, String> fields = Map.of("suffix", "\"x\"", "tools", "[]", "functions", "[]", "response_format", "{\"type\":\"json_object\"}");
         for (var f : fields.entrySet()) {
             var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"" + f.getKey() + "\":" + f.getValue() + "}");
             assertThat(r.statusCode()).as(f.getKey()).isEqualTo(400);
@@ -341,6 +341,12 @@ class RouterFailurePathsTest {
         assertThat(echo.statusCode()).isEqualTo(400);
         assertThat(error(echo).get("message").asText()).isEqualTo("echo is not supported by this server");
         assertThat(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"best_of\":1}").statusCode()).as("best_of 1 is plain sampling").isEqualTo(200);
+        var fewer = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"n\":3,\"best_of\":2}");
+        assertThat(fewer.statusCode()).isEqualTo(400);
+        assertThat(error(fewer).get("message").asText()).isEqualTo("best_of (2) must be at least n (3)");
+        var streamed = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"best_of\":3,\"stream\":true}");
+        assertThat(streamed.statusCode()).isEqualTo(400);
+        assertThat(error(streamed).get("param").asText()).isEqualTo("best_of");
         assertThat(calls()).isEqualTo(1);
     }
 

@@ -175,15 +175,29 @@ public class OpenAiRoutes {
                 return;
             }
             int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
+            // best_of (completions): draw that many, return the n best by mean token log-probability; not streamed (as OpenAI)
+            int bestOf = n;
+            if (body.hasNonNull("best_of")) {
+                if (chat) {
+                    throw invalid("best_of is a parameter of /v1/completions", "best_of");
+                }
+                bestOf = intValue(body, "best_of", 1, Integer.MAX_VALUE);
+                if (bestOf < n) {
+                    throw invalid("best_of (" + bestOf + ") must be at least n (" + n + ")", "best_of");
+                }
+                if (stream && bestOf > n) {
+                    throw invalid("best_of above n cannot be streamed: the best are known only once all have ended", "best_of");
+                }
+            }
             Sampling sampling = sampling(body, chat);
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
-                    : prompt(body, model, sampling, n, id);
+                    : prompt(body, model, sampling, bestOf, id);
             req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user")));
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
             Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)
-                    : new Whole(response, chat, id, model, created, n, logprobs);
+                    : new Whole(response, chat, id, model, created, bestOf, n, logprobs);
             Completion c = g.start(req, null, out);
             response.closeHandler(v -> c.cancel());
         } catch (StatusRuntimeException e) {
@@ -306,8 +320,8 @@ public class OpenAiRoutes {
                 s.putLogitBias(id, (float) e.getValue().asDouble());
             }
         }
-        for (String unsupported : List.of("best_of", "suffix", "tools", "functions", "response_format")) {
-            if (b.hasNonNull(unsupported) && !(unsupported.equals("best_of") && b.get("best_of").asInt() == 1)) {
+        for (String unsupported : List.of("suffix", "tools", "functions", "response_format")) {
+            if (b.hasNonNull(unsupported)) {
                 throw invalid(unsupported + " is not supported by this server", unsupported);
             }
         }
@@ -596,12 +610,23 @@ public class OpenAiRoutes {
         private final FinishReason[] reasons;
         private final List<List<Token>> tokens = new ArrayList<>();
         private final List<List<String>> tokenTexts = new ArrayList<>();
+        private final double[] logprobSums;
+        private final int[] counts;
+        /** Choices returned: the best of all samples by mean token log-probability when fewer than were drawn (best_of). */
+        private final int keep;
         private GenerateResponse usage;
 
         Whole(HttpServerResponse response, boolean chat, String id, String model, long created, int n, boolean logprobs) {
+            this(response, chat, id, model, created, n, n, logprobs);
+        }
+
+        Whole(HttpServerResponse response, boolean chat, String id, String model, long created, int n, int keep, boolean logprobs) {
             super(response, chat, id, model, created, logprobs);
+            this.keep = keep;
             texts = new StringBuilder[n];
             reasons = new FinishReason[n];
+            logprobSums = new double[n];
+            counts = new int[n];
             for (int i = 0; i < n; i++) {
                 texts[i] = new StringBuilder();
                 tokens.add(new ArrayList<>());
@@ -617,6 +642,10 @@ public class OpenAiRoutes {
             }
             int i = chunk.getIndex();
             texts[i].append(chunk.getText());
+            for (Token t : chunk.getTokensList()) {
+                logprobSums[i] += t.getLogprob();
+                counts[i]++;
+            }
             if (logprobs) {
                 tokens.get(i).addAll(chunk.getTokensList());
                 tokenTexts.get(i).addAll(tokenTexts(chunk));
@@ -635,8 +664,16 @@ public class OpenAiRoutes {
         public void onCompleted() {
             ObjectNode body = envelope(chat ? "chat.completion" : "text_completion");
             ArrayNode choices = body.putArray("choices");
-            for (int i = 0; i < texts.length; i++) {
-                ObjectNode c = choices.addObject().put("index", i);
+            Integer[] order = new Integer[texts.length];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            if (keep < texts.length) {  // best_of: the samples with the highest mean log-probability per token, best first
+                java.util.Arrays.sort(order, java.util.Comparator.comparingDouble(i -> counts[i] == 0 ? Double.NEGATIVE_INFINITY : -logprobSums[i] / counts[i]));
+            }
+            for (int k = 0; k < keep; k++) {
+                int i = order[k];
+                ObjectNode c = choices.addObject().put("index", k);
                 if (chat) {
                     c.putObject("message").put("role", "assistant").put("content", texts[i].toString());
                     if (logprobs) {
