@@ -54,7 +54,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * The reasoning strategies through the running platform (boundless up's processes: tokenizer, two inference replicas
  * and the router) on the trained default model, with its exemplar sets: self-consistency's paths on one replica sharing
  * the prompt's blocks, early stopping, least-to-most's answers passed forward, cancellation of every path, the errors,
- * the OpenAI extension, the metrics and {@code boundless reason}.
+ * the OpenAI extension, the metrics and {@code boundless reason}; and, on the same platform, the OpenAI API's sampling extras
+ * the trained model makes checkable: best_of, logit_bias, echo with prompt log-probabilities, /tokenize and /detokenize.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -355,6 +356,36 @@ class ReasoningE2ETest {
 
     @Test
     @Order(9)
+    void echoWithLogprobsScoresThePromptAsGenerationWouldHaveSampledIt() throws Exception {
+        // the greedy next token after the prompt, and its log-probability as generation reports it
+        JsonNode g = post("/v1/completions", Map.of("model", MODEL, "prompt", "The capital of France is", "max_tokens", 1, "temperature", 0, "logprobs", 1));
+        String next = g.at("/choices/0/logprobs/tokens/0").asText();
+        double generated = g.at("/choices/0/logprobs/token_logprobs/0").asDouble();
+        // the prompt with that token, echoed and scored (max_tokens 0: nothing generated)
+        JsonNode e = post("/v1/completions", Map.of("model", MODEL, "prompt", "The capital of France is" + next, "max_tokens", 0, "echo", true, "logprobs", 2));
+        JsonNode lp = e.at("/choices/0/logprobs");
+        assertThat(e.at("/choices/0/text").asText()).isEqualTo("The capital of France is" + next);
+        assertThat(lp.at("/token_logprobs/0").isNull()).isTrue();
+        assertThat(lp.at("/top_logprobs/0").isNull()).isTrue();
+        int last = lp.get("tokens").size() - 1;
+        assertThat(lp.at("/tokens/" + last).asText()).isEqualTo(next);
+        assertThat(lp.at("/token_logprobs/" + last).asDouble()).isCloseTo(generated, org.assertj.core.data.Offset.offset(1e-3));
+        assertThat(lp.at("/top_logprobs/" + last).size()).isEqualTo(2);
+        assertThat(e.at("/usage/completion_tokens").asInt()).isZero();
+        // echo before a generation: the prompt, then the completion
+        JsonNode both = post("/v1/completions", Map.of("model", MODEL, "prompt", "The capital of France is", "max_tokens", 1, "temperature", 0, "echo", true));
+        assertThat(both.at("/choices/0/text").asText()).isEqualTo("The capital of France is" + next);
+    }
+
+    JsonNode post(String path, Map<String, Object> body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json.writeValueAsString(body))).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return json.readTree(r.body());
+    }
+
+    @Test
+    @Order(10)
     void boundlessReasonPrintsTheAnswerWithItsVotes() throws Exception {
         ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("bin/boundless").toString(), "reason", "--strategy", "self_consistency", "-n", "20", problem)
                 .redirectErrorStream(true).directory(root.toFile());

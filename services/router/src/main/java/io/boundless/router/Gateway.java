@@ -342,6 +342,39 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         return pieces(ids, deadline);
     }
 
+    /**
+     * The log-probability of each prompt token after the tokens before it (and top alternatives), from the replica the prompt
+     * would be routed to (prefix affinity: a generation of the same prompt next finds it cached there), on the version the
+     * request's stickiness key draws. Blocks. For OpenAI's echo with logprobs.
+     */
+    public io.boundless.proto.inference.v1.ScoreResponse scorePrompt(int[] ids, int topLogprobs, String stickinessKey, Deadline deadline) {
+        String version = versionFor(TextRequest.ofIds(config.model(), ids, io.boundless.proto.router.v1.Sampling.getDefaultInstance(), 1, "score")
+                .withStickinessKey(stickinessKey));
+        if (version != null && pool.admitted(version).isEmpty()) {
+            version = fallbackVersion(version);
+        }
+        Replica r = picker.pick(ids, new ArrayList<>(pool.admitted(version)));
+        if (r == null) {
+            throw Status.UNAVAILABLE.withDescription("no inference replica of model '" + config.model() + "' is available to score the prompt").asRuntimeException();
+        }
+        var b = io.boundless.proto.inference.v1.ScoreRequest.newBuilder().addPromptIds(ids[0]).setTopLogprobs(topLogprobs).setVersion(pool.deltaSource(version));
+        for (int i = 1; i < ids.length; i++) {
+            b.addContinuationIds(ids[i]);
+        }
+        r.acquire();
+        try {
+            return io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(r.channel()).withDeadline(deadline).score(b.build());
+        } catch (StatusRuntimeException e) {
+            throw switch (e.getStatus().getCode()) {
+                case INVALID_ARGUMENT, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED -> e;
+                default -> Status.UNAVAILABLE.withDescription("inference replica " + r + " failed to score the prompt: " + e.getStatus().getCode() + " "
+                        + e.getStatus().getDescription()).asRuntimeException();
+            };
+        } finally {
+            r.release();
+        }
+    }
+
     /** The model this router serves, and whether name is it (NOT_FOUND when not, as for every other request). */
     public void checkModel(String name) {
         if (name == null || name.isEmpty()) {

@@ -132,6 +132,19 @@ class RouterFailurePathsTest {
     }
 
     @Test
+    void echoPutsThePromptBeforeTheCompletionAndMaxTokensZeroScoresOnly() throws Exception {
+        JsonNode r = JSON.readTree(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"echo\":true,\"max_tokens\":3}").body());
+        assertThat(r.at("/choices/0/text").asText()).isEqualTo("helloabc");  // the fake replica answers a, b, c, ...
+        JsonNode only = JSON.readTree(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"echo\":true,\"max_tokens\":0}").body());
+        assertThat(only.at("/choices/0/text").asText()).isEqualTo("hello");
+        assertThat(only.at("/usage/completion_tokens").asInt()).isZero();
+        assertThat(only.at("/usage/prompt_tokens").asInt()).isEqualTo(5);
+        String sse = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"echo\":true,\"max_tokens\":2,\"stream\":true}").body();
+        assertThat(text(events(sse), 0)).isEqualTo("helloab");
+        assertThat(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"max_tokens\":0}").statusCode()).as("0 only with echo").isEqualTo(400);
+    }
+
+    @Test
     void logitBiasReachesTheReplicaAndABadOneIsA400() throws Exception {
         var r = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":3,"
                 + "\"logit_bias\":{\"7\":100,\"12\":-100,\"3\":0.5}}");
@@ -337,9 +350,9 @@ class RouterFailurePathsTest {
             assertThat(error(r).get("message").asText()).isEqualTo(f.getKey() + " is not supported by this server");
             assertThat(error(r).get("param").asText()).isEqualTo(f.getKey());
         }
-        var echo = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"echo\":true}");
+        var echo = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"echo\":true}");
         assertThat(echo.statusCode()).isEqualTo(400);
-        assertThat(error(echo).get("message").asText()).isEqualTo("echo is not supported by this server");
+        assertThat(error(echo).get("message").asText()).isEqualTo("echo is a parameter of /v1/completions");
         assertThat(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"best_of\":1}").statusCode()).as("best_of 1 is plain sampling").isEqualTo(200);
         var fewer = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"n\":3,\"best_of\":2}");
         assertThat(fewer.statusCode()).isEqualTo(400);

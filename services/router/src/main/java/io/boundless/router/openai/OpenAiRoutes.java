@@ -175,6 +175,16 @@ public class OpenAiRoutes {
                 return;
             }
             int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
+            // echo (completions): the prompt comes back before the completion, with its tokens' log-probabilities when asked;
+            // max_tokens 0 with echo scores the prompt and generates nothing (how evaluation harnesses ask for log-likelihoods)
+            boolean echo = bool(body, "echo");
+            if (echo && chat) {
+                throw invalid("echo is a parameter of /v1/completions", "echo");
+            }
+            boolean scoreOnly = echo && body.hasNonNull("max_tokens") && body.get("max_tokens").isIntegralNumber() && body.get("max_tokens").asInt() == 0;
+            if (scoreOnly) {
+                ((ObjectNode) body).put("max_tokens", 1);  // checked as usual; nothing is generated
+            }
             // best_of (completions): draw that many, return the n best by mean token log-probability; not streamed (as OpenAI)
             int bestOf = n;
             if (body.hasNonNull("best_of")) {
@@ -198,6 +208,10 @@ public class OpenAiRoutes {
             long created = System.currentTimeMillis() / 1000;
             Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)
                     : new Whole(response, chat, id, model, created, bestOf, n, logprobs);
+            if (echo) {
+                echoThenComplete(g, req, out, scoreOnly, sampling.getLogprobs());
+                return;
+            }
             Completion c = g.start(req, null, out);
             response.closeHandler(v -> c.cancel());
         } catch (StatusRuntimeException e) {
@@ -207,6 +221,61 @@ public class OpenAiRoutes {
             error(response, Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
         }
     }
+
+    /**
+     * Echo: the prompt's ids (tokenized here), its text, and with logprobs each prompt token's log-probability after the
+     * tokens before it (a Score call on the replica the prompt routes to; the first token has none). Then the completion
+     * runs on those ids, its output prefixed by the echo; or, with max_tokens 0, the echo alone is the answer.
+     * Blocking calls: on a virtual thread.
+     */
+    private void echoThenComplete(Gateway g, TextRequest req, Output out, boolean scoreOnly, int topLogprobs) {
+        Thread.ofVirtual().name("echo").start(() -> {
+            try {
+                io.grpc.Deadline deadline = io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                int[] ids = req.ids() != null ? req.ids() : g.encode(req.text(), true, deadline);
+                if (ids.length == 0) {
+                    throw invalid("the prompt is empty", "prompt");
+                }
+                String text = req.text() != null ? req.text() : g.decode(ids, deadline);
+                List<Token> tokens = new ArrayList<>();
+                List<String> texts = new ArrayList<>();
+                if (out.logprobs) {
+                    var scored = ids.length > 1 ? g.scorePrompt(ids, topLogprobs, req.stickinessKey(), deadline)
+                            : io.boundless.proto.inference.v1.ScoreResponse.getDefaultInstance();
+                    String[] pieces = g.tokenTexts(ids, deadline);
+                    texts.addAll(List.of(pieces));
+                    tokens.add(Token.newBuilder().setTokenId(ids[0]).build());  // the first token has no log-probability
+                    for (var t : scored.getTokensList()) {
+                        Token.Builder b = Token.newBuilder().setTokenId(t.getTokenId()).setLogprob(t.getLogprob());
+                        if (t.getTopLogprobsCount() > 0) {
+                            int[] alt = t.getTopLogprobsList().stream().mapToInt(a -> a.getTokenId()).toArray();
+                            String[] altTexts = g.tokenTexts(alt, deadline);
+                            for (int k = 0; k < alt.length; k++) {
+                                b.addTopLogprobs(TopLogprob.newBuilder().setTokenId(alt[k]).setText(altTexts[k]).setLogprob(t.getTopLogprobs(k).getLogprob()));
+                            }
+                        }
+                        tokens.add(b.build());
+                    }
+                }
+                out.echo = new Echo(text, tokens, texts);
+                if (scoreOnly) {
+                    out.echoOnly(req.n(), ids.length);
+                    return;
+                }
+                Completion c = g.start(TextRequest.ofIds(req.model(), ids, req.sampling(), req.n(), req.requestId()).withStickinessKey(req.stickinessKey()),
+                        deadline, out);
+                out.response.closeHandler(v -> c.cancel());
+            } catch (StatusRuntimeException e) {
+                error(out.response, e);
+            } catch (RuntimeException e) {
+                LOG.error("unexpected error in an echo request", e);
+                error(out.response, Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+            }
+        });
+    }
+
+    /** The prompt echoed before a completion: its text and, with logprobs, its tokens (the first without a log-probability) and their texts. */
+    record Echo(String text, List<Token> tokens, List<String> texts) {}
 
     private JsonNode parse(RoutingContext ctx) {
         String raw = ctx.body() == null ? null : ctx.body().asString(StandardCharsets.UTF_8.name());
@@ -324,9 +393,6 @@ public class OpenAiRoutes {
             if (b.hasNonNull(unsupported)) {
                 throw invalid(unsupported + " is not supported by this server", unsupported);
             }
-        }
-        if (bool(b, "echo")) {
-            throw invalid("echo is not supported by this server", "echo");
         }
         return s.build();
     }
@@ -450,6 +516,8 @@ public class OpenAiRoutes {
         final String model;
         final long created;
         final boolean logprobs;
+        /** The prompt to echo before each choice's text (completions with echo), or null. */
+        Echo echo;
 
         Output(HttpServerResponse response, boolean chat, String id, String model, long created, boolean logprobs) {
             this.response = response;
@@ -479,6 +547,52 @@ public class OpenAiRoutes {
                     ObjectNode x = top.addObject().put("token", a.getText()).put("logprob", a.getLogprob());
                     bytes(x, a.getText());
                 }
+            }
+        }
+
+        /** The echoed prompt's entries of completions logprobs: the first token's log-probability and alternatives are null. */
+        void echoLogprobs(ObjectNode lp) {
+            ArrayNode toks = (ArrayNode) lp.withArray("tokens");
+            ArrayNode lps = (ArrayNode) lp.withArray("token_logprobs");
+            ArrayNode tops = (ArrayNode) lp.withArray("top_logprobs");
+            ArrayNode offs = (ArrayNode) lp.withArray("text_offset");
+            int offset = 0;
+            for (int i = 0; i < echo.tokens().size(); i++) {
+                Token t = echo.tokens().get(i);
+                toks.add(echo.texts().get(i));
+                if (i == 0) {
+                    lps.addNull();
+                    tops.addNull();
+                } else {
+                    lps.add(t.getLogprob());
+                    ObjectNode top = tops.addObject();
+                    for (TopLogprob a : t.getTopLogprobsList()) {
+                        top.put(a.getText(), a.getLogprob());
+                    }
+                }
+                offs.add(offset);
+                offset += echo.texts().get(i).length();
+            }
+        }
+
+        /** max_tokens 0 with echo: each of n choices is the prompt alone (its log-probabilities when asked); nothing was generated. */
+        void echoOnly(int n, int promptTokens) {
+            ObjectNode body = envelope("text_completion");
+            ArrayNode choices = body.putArray("choices");
+            for (int i = 0; i < n; i++) {
+                ObjectNode c = choices.addObject().put("index", i).put("text", echo.text());
+                if (logprobs) {
+                    echoLogprobs(c.putObject("logprobs"));
+                } else {
+                    c.putNull("logprobs");
+                }
+                c.put("finish_reason", "length");
+            }
+            body.set("usage", ReasoningApi.usage(json, io.boundless.proto.router.v1.Usage.newBuilder().setPromptTokens(promptTokens).build()));
+            if (this instanceof Streamed st) {
+                st.sendWhole(body);
+            } else {
+                send(response, 200, body);
             }
         }
 
@@ -562,6 +676,20 @@ public class OpenAiRoutes {
                     choice.putNull("logprobs");
                 }
             } else {
+                int i = chunk.getIndex();
+                if (echo != null && !roleSent[i]) {  // the echoed prompt comes first, as its own event
+                    roleSent[i] = true;
+                    ObjectNode ee = envelope("text_completion");
+                    ObjectNode ec = ee.putArray("choices").addObject().put("index", i).put("text", echo.text());
+                    if (logprobs) {
+                        echoLogprobs(ec.putObject("logprobs"));
+                    } else {
+                        ec.putNull("logprobs");
+                    }
+                    ec.putNull("finish_reason");
+                    event(ee);
+                    offsets[i] = echo.text().length();
+                }
                 choice.put("text", chunk.getText());
                 if (logprobs && chunk.getTokensCount() > 0) {
                     completionLogprobs(choice.putObject("logprobs"), chunk.getTokensList(), tokenTexts(chunk), offsets[chunk.getIndex()]);
@@ -601,6 +729,19 @@ public class OpenAiRoutes {
             if (!response.closed() && !response.ended()) {
                 response.end("data: [DONE]\n\n");
             }
+        }
+
+        /** A whole answer (echo with max_tokens 0) as one event, the usage chunk when asked, then [DONE]. */
+        void sendWhole(ObjectNode body) {
+            var usage = body.remove("usage");
+            event(body);
+            if (includeUsage) {
+                ObjectNode e = envelope("text_completion");
+                e.putArray("choices");
+                e.set("usage", usage);
+                event(e);
+            }
+            end();
         }
     }
 
@@ -682,9 +823,13 @@ public class OpenAiRoutes {
                         c.putNull("logprobs");
                     }
                 } else {
-                    c.put("text", texts[i].toString());
+                    c.put("text", (echo == null ? "" : echo.text()) + texts[i]);
                     if (logprobs) {
-                        completionLogprobs(c.putObject("logprobs"), tokens.get(i), tokenTexts.get(i), 0);
+                        ObjectNode lp = c.putObject("logprobs");
+                        if (echo != null) {
+                            echoLogprobs(lp);
+                        }
+                        completionLogprobs(lp, tokens.get(i), tokenTexts.get(i), echo == null ? 0 : echo.text().length());
                     } else {
                         c.putNull("logprobs");
                     }
