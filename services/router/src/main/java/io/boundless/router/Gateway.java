@@ -242,7 +242,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     }
 
     /** The text of each id (for logprobs), asking the tokenizer for those not seen before. */
-    String[] pieces(int[] ids, Deadline deadline) {
+    public String[] pieces(int[] ids, Deadline deadline) {
         String[] out = new String[ids.length];
         List<Integer> missing = new ArrayList<>();
         for (int i = 0; i < ids.length; i++) {
@@ -335,11 +335,6 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         } catch (StatusRuntimeException e) {
             throw tokenizerFailure(e);
         }
-    }
-
-    /** The text of each id decoded alone (cached). */
-    public String[] tokenTexts(int[] ids, Deadline deadline) {
-        return pieces(ids, deadline);
     }
 
     /**

@@ -61,16 +61,25 @@ public class OpenAiRoutes {
 
     /** Runs a handler that calls the tokenizer service and waits for it on a virtual thread, not on the event loop. */
     private void blocking(RoutingContext ctx, java.util.function.Function<RoutingContext, ObjectNode> handler) {
-        Thread.ofVirtual().name("tokenize").start(() -> {
+        offEventLoop(ctx.response(), ctx.request().path(), () -> send(ctx.response(), 200, handler.apply(ctx)));
+    }
+
+    /** Work that blocks on other services, on a virtual thread; whatever it throws becomes the response's error. */
+    private void offEventLoop(HttpServerResponse response, String what, Runnable work) {
+        Thread.ofVirtual().name(what).start(() -> {
             try {
-                send(ctx.response(), 200, handler.apply(ctx));
+                work.run();
             } catch (StatusRuntimeException e) {
-                error(ctx.response(), e);
+                error(response, e);
             } catch (RuntimeException e) {
-                LOG.error("unexpected error in " + ctx.request().path(), e);
-                error(ctx.response(), Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+                LOG.error("unexpected error in " + what, e);
+                error(response, internal(e));
             }
         });
+    }
+
+    private static StatusRuntimeException internal(RuntimeException e) {
+        return Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException();
     }
 
     /**
@@ -108,7 +117,7 @@ public class OpenAiRoutes {
         }
         if (bool(body, "return_token_strs")) {
             ArrayNode strs = out.putArray("token_strs");
-            for (String t : g.tokenTexts(ids, deadline)) {
+            for (String t : g.pieces(ids, deadline)) {
                 strs.add(t);
             }
         } else {
@@ -218,7 +227,7 @@ public class OpenAiRoutes {
             error(response, e);
         } catch (RuntimeException e) {
             LOG.error("unexpected error starting a request", e);
-            error(response, Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+            error(response, internal(e));
         }
     }
 
@@ -229,48 +238,41 @@ public class OpenAiRoutes {
      * Blocking calls: on a virtual thread.
      */
     private void echoThenComplete(Gateway g, TextRequest req, Output out, boolean scoreOnly, int topLogprobs) {
-        Thread.ofVirtual().name("echo").start(() -> {
-            try {
-                io.grpc.Deadline deadline = io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-                int[] ids = req.ids() != null ? req.ids() : g.encode(req.text(), true, deadline);
-                if (ids.length == 0) {
-                    throw invalid("the prompt is empty", "prompt");
-                }
-                String text = req.text() != null ? req.text() : g.decode(ids, deadline);
-                List<Token> tokens = new ArrayList<>();
-                List<String> texts = new ArrayList<>();
-                if (out.logprobs) {
-                    var scored = ids.length > 1 ? g.scorePrompt(ids, topLogprobs, req.stickinessKey(), deadline)
-                            : io.boundless.proto.inference.v1.ScoreResponse.getDefaultInstance();
-                    String[] pieces = g.tokenTexts(ids, deadline);
-                    texts.addAll(List.of(pieces));
-                    tokens.add(Token.newBuilder().setTokenId(ids[0]).build());  // the first token has no log-probability
-                    for (var t : scored.getTokensList()) {
-                        Token.Builder b = Token.newBuilder().setTokenId(t.getTokenId()).setLogprob(t.getLogprob());
-                        if (t.getTopLogprobsCount() > 0) {
-                            int[] alt = t.getTopLogprobsList().stream().mapToInt(a -> a.getTokenId()).toArray();
-                            String[] altTexts = g.tokenTexts(alt, deadline);
-                            for (int k = 0; k < alt.length; k++) {
-                                b.addTopLogprobs(TopLogprob.newBuilder().setTokenId(alt[k]).setText(altTexts[k]).setLogprob(t.getTopLogprobs(k).getLogprob()));
-                            }
-                        }
-                        tokens.add(b.build());
-                    }
-                }
-                out.echo = new Echo(text, tokens, texts);
-                if (scoreOnly) {
-                    out.echoOnly(req.n(), ids.length);
-                    return;
-                }
-                Completion c = g.start(TextRequest.ofIds(req.model(), ids, req.sampling(), req.n(), req.requestId()).withStickinessKey(req.stickinessKey()),
-                        deadline, out);
-                out.response.closeHandler(v -> c.cancel());
-            } catch (StatusRuntimeException e) {
-                error(out.response, e);
-            } catch (RuntimeException e) {
-                LOG.error("unexpected error in an echo request", e);
-                error(out.response, Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
+        offEventLoop(out.response, "echo", () -> {
+            io.grpc.Deadline deadline = io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            int[] ids = req.ids() != null ? req.ids() : g.encode(req.text(), true, deadline);
+            if (ids.length == 0) {
+                throw invalid("the prompt is empty", "prompt");
             }
+            String text = req.text() != null ? req.text() : g.decode(ids, deadline);
+            List<Token> tokens = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
+            if (out.logprobs) {
+                var scored = ids.length > 1 ? g.scorePrompt(ids, topLogprobs, req.stickinessKey(), deadline)
+                        : io.boundless.proto.inference.v1.ScoreResponse.getDefaultInstance();
+                String[] pieces = g.pieces(ids, deadline);
+                texts.addAll(List.of(pieces));
+                tokens.add(Token.newBuilder().setTokenId(ids[0]).build());  // the first token has no log-probability
+                for (var t : scored.getTokensList()) {
+                    Token.Builder b = Token.newBuilder().setTokenId(t.getTokenId()).setLogprob(t.getLogprob());
+                    if (t.getTopLogprobsCount() > 0) {
+                        int[] alt = t.getTopLogprobsList().stream().mapToInt(a -> a.getTokenId()).toArray();
+                        String[] altTexts = g.pieces(alt, deadline);
+                        for (int k = 0; k < alt.length; k++) {
+                            b.addTopLogprobs(TopLogprob.newBuilder().setTokenId(alt[k]).setText(altTexts[k]).setLogprob(t.getTopLogprobs(k).getLogprob()));
+                        }
+                    }
+                    tokens.add(b.build());
+                }
+            }
+            out.echo = new Echo(text, tokens, texts);
+            if (scoreOnly) {
+                out.echoOnly(req.n(), ids.length);
+                return;
+            }
+            Completion c = g.start(TextRequest.ofIds(req.model(), ids, req.sampling(), req.n(), req.requestId()).withStickinessKey(req.stickinessKey()),
+                    deadline, out);
+            out.response.closeHandler(v -> c.cancel());
         });
     }
 

@@ -234,7 +234,7 @@ public final class Reasoner {
                 text = v.best == null ? "" : v.best.getText();
                 lastVotes = v.tally.counts();
                 confidence = v.tally.confidence();
-                stage("subquestion", q, new Text(text, v.tokens, v.usage), answer);
+                stage("subquestion", q, new Text(text, v.usage.getCompletionTokens(), v.usage), answer);
             } else {
                 Text t = once(prompt, plan.sampling());
                 text = t.text;
@@ -289,10 +289,6 @@ public final class Reasoner {
 
     private record Failed(StatusRuntimeException error) {}
 
-    private LinkedBlockingQueue<Object> queueFor() {
-        return new LinkedBlockingQueue<>();
-    }
-
     private Generator.Run launch(Generator.Prompt prompt, Sampling sampling, int n, LinkedBlockingQueue<Object> q) {
         synchronized (lock) {
             if (cancelled) {
@@ -343,7 +339,7 @@ public final class Reasoner {
 
     /** One sample of a prompt, to its end. */
     private Text once(Generator.Prompt prompt, Sampling sampling) {
-        LinkedBlockingQueue<Object> q = queueFor();
+        LinkedBlockingQueue<Object> q = new LinkedBlockingQueue<>();
         launch(prompt, sampling, 1, q);
         String text = "";
         int tokens = 0;
@@ -361,8 +357,8 @@ public final class Reasoner {
         }
     }
 
-    /** A vote's state at its end: the tally, the winner's best path, the tokens spent. */
-    private record Voted(Tally tally, ReasoningPath best, int tokens, Usage usage) {}
+    /** A vote's state at its end: the tally, the winner's best path, the vote's generations' token counts. */
+    private record Voted(Tally tally, ReasoningPath best, Usage usage) {}
 
     /**
      * Samples up to n paths of one prompt in generations of plan.parallel(), votes each as it ends, and stops
@@ -382,7 +378,7 @@ public final class Reasoner {
             if (s.hasSeed() && wave > 0) {
                 s = s.toBuilder().setSeed(s.getSeed() + wave * SEED_STEP).build();  // the same seed would draw the same paths again
             }
-            LinkedBlockingQueue<Object> q = queueFor();
+            LinkedBlockingQueue<Object> q = new LinkedBlockingQueue<>();
             Generator.Run run = launch(prompt, s, k, q);
             started += k;
             wave++;
@@ -431,7 +427,7 @@ public final class Reasoner {
                 best = p;
             }
         }
-        return new Voted(tally, best, usage.getCompletionTokens(), usage.build());
+        return new Voted(tally, best, usage.build());
     }
 
     /** Why sampling stops now (null: go on), with remaining paths not yet voted. */
