@@ -69,7 +69,9 @@ public final class ModelTokenizer implements AutoCloseable {
         Map<String, Object> vars = new HashMap<>(templateGlobals);
         vars.put("messages", messages);
         vars.put("add_generation_prompt", addGenerationPrompt);
+        // As apply_chat_template: tools and documents are always defined, None when absent.
         vars.put("tools", tools == null || tools.isEmpty() ? null : tools);
+        vars.put("documents", null);
         vars.putAll(extra);
         try {
             return template.render(vars);

@@ -11,7 +11,8 @@ import java.util.Map;
  * <p>Why our own engine: Jinjava 2.8.2 fails the real Qwen 3 template (no {@code [::-1]} slices,
  * no keyword arguments to {@code namespace}, no {@code str.lstrip/rstrip}, and it ignores the
  * {@code -} whitespace modifiers), and chat templates use a small, well-defined subset of Jinja.
- * Parity with Hugging Face's renderer is tested against golden files from {@code @huggingface/jinja}.
+ * Parity with transformers' renderer is tested on the real templates of llama.cpp's {@code models/templates}
+ * (ChatTemplateParityTest, goldens from transformers itself) and on snippets against {@code @huggingface/jinja}.
  */
 public final class ChatTemplate {
     private final List<Node.Stmt> program;

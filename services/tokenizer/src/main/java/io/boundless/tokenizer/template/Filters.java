@@ -3,7 +3,6 @@ package io.boundless.tokenizer.template;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -12,6 +11,18 @@ import java.util.Map;
 final class Filters {
 
     static Object apply(String name, Object v, List<Object> args, Map<String, Object> kw) {
+        switch (name) {
+            case "safe" -> {
+                return v instanceof Values.Markup ? v : new Values.Markup(Values.str(v));
+            }
+            case "e", "escape" -> {
+                return v instanceof Values.Markup ? v : new Values.Markup(escape(Values.str(v)));
+            }
+            case "forceescape" -> {
+                return new Values.Markup(escape(Values.str(v)));
+            }
+            default -> v = Values.plain(v);
+        }
         return switch (name) {
             case "length", "count" -> (long) Values.length(v);
             case "trim" -> Methods.strip(Values.str(v), args.isEmpty() ? null : Values.str(args.getFirst()), true, true);
@@ -23,7 +34,6 @@ final class Filters {
                 yield s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
             }
             case "string" -> Values.str(v);
-            case "safe", "e", "escape", "forceescape" -> name.equals("safe") ? v : escape(Values.str(v));
             case "int" -> toInt(v);
             case "float" -> v instanceof String s ? parseDouble(s) : Values.toDouble(v);
             case "abs" -> v instanceof Long l ? (Object) Math.abs(l) : (Object) Math.abs(Values.toDouble(v));
@@ -57,6 +67,9 @@ final class Filters {
                 yield items.isEmpty() ? Values.UNDEFINED : items.getFirst();
             }
             case "last" -> {
+                if (v instanceof Values.Generator) {
+                    throw new TemplateException("'generator' object is not reversible");
+                }
                 List<Object> items = Values.iterate(v);
                 yield items.isEmpty() ? Values.UNDEFINED : items.getLast();
             }
@@ -64,17 +77,53 @@ final class Filters {
                 if (v instanceof String s) {
                     yield new StringBuilder(s).reverse().toString();
                 }
+                if (v instanceof Values.Generator) {
+                    throw new TemplateException("argument to reversed() must be a sequence");
+                }
                 List<Object> items = Values.iterate(v);
                 Collections.reverse(items);
-                yield items;
+                yield new Values.Generator(items);
             }
             case "list" -> Values.iterate(v);
-            case "unique" -> new ArrayList<>(new LinkedHashSet<>(Values.iterate(v)));
+            case "unique" -> {
+                // Jinja compares case-insensitively by default and keeps the first of each.
+                boolean caseSensitive = Values.truthy(kw.get("case_sensitive"));
+                Object attr = kw.get("attribute");
+                List<Object> out = new ArrayList<>();
+                java.util.Set<Object> seen = new java.util.HashSet<>();
+                for (Object item : Values.iterate(v)) {
+                    Object key = attr == null ? item : Interpreter.attribute(item, Values.str(attr));
+                    if (seen.add(hashable(caseSensitive ? key : Values.ignoreCase(key)))) {
+                        out.add(item);
+                    }
+                }
+                yield new Values.Generator(out);
+            }
+            case "min", "max" -> {
+                boolean caseSensitive = Values.truthy(kw.get("case_sensitive"));
+                Object attr = kw.get("attribute");
+                Object best = Values.UNDEFINED;
+                Object bestKey = null;
+                for (Object item : Values.iterate(v)) {
+                    Object key = attr == null ? item : Interpreter.attribute(item, Values.str(attr));
+                    key = caseSensitive ? key : Values.ignoreCase(key);
+                    int c = best == Values.UNDEFINED ? 0 : Values.compare(key, bestKey);
+                    if (best == Values.UNDEFINED || (name.equals("min") ? c < 0 : c > 0)) {
+                        best = item;
+                        bestKey = key;
+                    }
+                }
+                yield best;
+            }
             case "sort" -> {
                 List<Object> items = Values.iterate(v);
                 Object attr = kw.get("attribute");
-                items.sort((a, b) -> attr == null ? Values.compare(a, b)
-                        : Values.compare(Interpreter.attribute(a, Values.str(attr)), Interpreter.attribute(b, Values.str(attr))));
+                boolean caseSensitive = Values.truthy(kw.get("case_sensitive"));
+                java.util.function.UnaryOperator<Object> key = x -> {
+                    Object k = attr == null ? x : Interpreter.attribute(x, Values.str(attr));
+                    return caseSensitive ? k : Values.ignoreCase(k);
+                };
+                items.sort((a, b) -> Values.compare(key.apply(a), key.apply(b)));
                 if (Values.truthy(kw.get("reverse"))) {
                     Collections.reverse(items);
                 }
@@ -90,11 +139,24 @@ final class Filters {
                 if (!(v instanceof Map<?, ?> m)) {
                     throw new TemplateException("dictsort filter needs a mapping");
                 }
-                yield Values.items(new java.util.TreeMap<>(m));
+                // Jinja sorts by key, case-insensitively unless told otherwise; by="value" sorts by value.
+                int pos = "value".equals(Values.plain(kw.getOrDefault("by", args.size() > 1 ? args.get(1) : "key"))) ? 1 : 0;
+                boolean caseSensitive = Values.truthy(kw.getOrDefault("case_sensitive", args.isEmpty() ? false : args.getFirst()));
+                List<Object> items = Values.items(m);
+                items.sort((a, b) -> {
+                    Object x = ((List<?>) a).get(pos);
+                    Object y = ((List<?>) b).get(pos);
+                    return caseSensitive ? Values.compare(x, y) : Values.compare(Values.ignoreCase(x), Values.ignoreCase(y));
+                });
+                if (Values.truthy(kw.get("reverse"))) {
+                    Collections.reverse(items);
+                }
+                yield items;
             }
             case "map" -> {
                 List<Object> out = new ArrayList<>();
-                for (Object item : Values.iterate(v)) {
+                // Jinja's map and select start with "if value:", so None or an empty value gives an empty generator.
+                for (Object item : Values.truthy(v) ? Values.iterate(v) : List.of()) {
                     if (kw.containsKey("attribute")) {
                         Object x = Interpreter.attribute(item, Values.str(kw.get("attribute")));
                         out.add(x == Values.UNDEFINED && kw.containsKey("default") ? kw.get("default") : x);
@@ -102,13 +164,13 @@ final class Filters {
                         out.add(apply(Values.str(args.getFirst()), item, args.subList(1, args.size()), Map.of()));
                     }
                 }
-                yield out;
+                yield new Values.Generator(out);
             }
             case "select", "reject", "selectattr", "rejectattr" -> {
                 boolean attrForm = name.endsWith("attr");
                 boolean keep = name.startsWith("select");
                 List<Object> out = new ArrayList<>();
-                for (Object item : Values.iterate(v)) {
+                for (Object item : Values.truthy(v) ? Values.iterate(v) : List.of()) {
                     Object subject = attrForm ? Interpreter.attribute(item, Values.str(args.getFirst())) : item;
                     int testAt = attrForm ? 1 : 0;
                     boolean ok = args.size() > testAt
@@ -118,7 +180,7 @@ final class Filters {
                         out.add(item);
                     }
                 }
-                yield out;
+                yield new Values.Generator(out);
             }
             case "replace" -> Values.str(v).replace(Values.str(args.get(0)), Values.str(args.get(1)));
             case "indent" -> {
@@ -142,6 +204,7 @@ final class Filters {
     }
 
     static boolean test(String name, Object v, List<Object> args) {
+        v = Values.plain(v);
         return switch (name) {
             case "defined" -> v != Values.UNDEFINED;
             case "undefined" -> v == Values.UNDEFINED;
@@ -154,7 +217,8 @@ final class Filters {
             case "true" -> Boolean.TRUE.equals(v);
             case "false" -> Boolean.FALSE.equals(v);
             case "mapping" -> v instanceof Map;
-            case "sequence", "iterable" -> v instanceof List || v instanceof String || v instanceof Map;
+            case "sequence" -> v instanceof List || v instanceof String || v instanceof Map;
+            case "iterable" -> v instanceof List || v instanceof String || v instanceof Map || v instanceof Values.Generator;
             case "callable" -> v instanceof Values.Callable;
             case "odd" -> (long) Values.toDouble(v) % 2 != 0;
             case "even" -> (long) Values.toDouble(v) % 2 == 0;
@@ -183,8 +247,22 @@ final class Filters {
         return sb.toString();
     }
 
-    private static String escape(String s) {
+    static String escape(String s) {
         return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&#34;").replace("'", "&#39;");
+    }
+
+    private static final Object NONE = new Object();
+
+    /** A set key that compares as Python's == does for the values templates hold (1 == 1.0, lists by value). */
+    private static Object hashable(Object v) {
+        v = Values.plain(v);
+        return switch (v) {
+            case Long l -> (double) l;
+            case Boolean b -> b ? 1.0 : 0.0;
+            case List<?> l -> l.stream().map(Filters::hashable).toList();
+            case null -> NONE;
+            default -> v;
+        };
     }
 
     private static Object toInt(Object v) {

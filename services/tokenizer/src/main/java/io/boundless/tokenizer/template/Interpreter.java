@@ -264,9 +264,10 @@ final class Interpreter {
                 yield Collections.unmodifiableList(out);
             }
             case DictExpr d -> {
-                Map<String, Object> out = new LinkedHashMap<>();
+                // Keys keep their type, as in Python: {0: 0, 512: 128} has int keys (ByteDance Seed's template sorts them).
+                Map<Object, Object> out = new LinkedHashMap<>();
                 for (int k = 0; k < d.keys().size(); k++) {
-                    out.put(Values.str(eval(d.keys().get(k), scope)), eval(d.values().get(k), scope));
+                    out.put(Values.plain(eval(d.keys().get(k), scope)), eval(d.values().get(k), scope));
                 }
                 yield out;
             }
@@ -346,6 +347,8 @@ final class Interpreter {
     }
 
     private static Object subscript(Object target, Object index) {
+        target = Values.plain(target);
+        index = Values.plain(index);
         switch (target) {
             case List<?> l -> {
                 if (!(index instanceof Long i)) {
@@ -363,8 +366,7 @@ final class Interpreter {
                 return k >= 0 && k < cps.length ? Character.toString(cps[k]) : Values.UNDEFINED;
             }
             case Map<?, ?> m -> {
-                Object key = index instanceof String ? index : Values.str(index);
-                return m.containsKey(key) ? m.get(key) : Values.UNDEFINED;
+                return m.containsKey(index) ? m.get(index) : Values.UNDEFINED;
             }
             case null -> throw new TemplateException("'None' is not subscriptable");
             default -> {
@@ -377,6 +379,7 @@ final class Interpreter {
     }
 
     private static Object slice(Object target, Object start, Object stop, Object step) {
+        target = Values.plain(target);
         List<Object> items;
         boolean isString = target instanceof String;
         if (isString) {
@@ -449,17 +452,29 @@ final class Interpreter {
         };
     }
 
-    static boolean contains(Object container, Object item) {
-        return switch (container) {
+    static boolean contains(Object container, Object element) {
+        Object item = Values.plain(element);
+        return switch (Values.plain(container)) {
             case String s -> item instanceof String x ? s.contains(x) : false;
             case List<?> l -> l.stream().anyMatch(x -> Values.equal(x, item));
             case Map<?, ?> m -> m.containsKey(item);
+            case Values.Generator g -> g.drain().stream().anyMatch(x -> Values.equal(x, item));
             case null -> throw new TemplateException("argument of type 'NoneType' is not iterable");
             default -> false;
         };
     }
 
     private static Object add(Object l, Object r) {
+        if (l instanceof Values.Markup || r instanceof Values.Markup) {
+            // markupsafe: Markup + str and str + Markup escape the plain string first.
+            Object a = Values.plain(l);
+            Object c = Values.plain(r);
+            if (a instanceof String x && c instanceof String y) {
+                return new Values.Markup((l instanceof Values.Markup ? x : Filters.escape(x)) + (r instanceof Values.Markup ? y : Filters.escape(y)));
+            }
+        }
+        l = Values.plain(l);
+        r = Values.plain(r);
         if (l instanceof String a && r instanceof String c) {
             return a + c;
         }
@@ -478,6 +493,8 @@ final class Interpreter {
     }
 
     private static Object arithmetic(String op, Object l, Object r) {
+        l = Values.plain(l);
+        r = Values.plain(r);
         if (op.equals("*") && l instanceof String s && r instanceof Long n) {
             return s.repeat((int) Math.max(0, n));
         }

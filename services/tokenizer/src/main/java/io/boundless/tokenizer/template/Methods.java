@@ -9,8 +9,8 @@ import java.util.Map;
 final class Methods {
 
     static Object call(Object target, String name, List<Object> args, Map<String, Object> kw) {
-        return switch (target) {
-            case String s -> string(s, name, args);
+        return switch (Values.plain(target)) {
+            case String s -> name.equals("format") ? format(s, args, kw) : string(s, name, args);
             case Map<?, ?> m -> dict(m, name, args);
             case List<?> l -> list(l, name, args);
             default -> throw new TemplateException("'" + Values.typeName(target) + "' object has no method '" + name + "'");
@@ -61,6 +61,80 @@ final class Methods {
             case "isspace" -> !s.isEmpty() && s.chars().allMatch(Character::isWhitespace);
             default -> throw new TemplateException("'str' object has no attribute '" + name + "'");
         };
+    }
+
+    /** Python's str.format for the fields templates use: {}, {0}, {name}, {name.attr}, {name[key]}, {{ and }}. */
+    static String format(String s, List<Object> args, Map<String, Object> kw) {
+        StringBuilder out = new StringBuilder();
+        int auto = 0;
+        boolean manual = false;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '{' && i + 1 < s.length() && s.charAt(i + 1) == '{' || c == '}' && i + 1 < s.length() && s.charAt(i + 1) == '}') {
+                out.append(c);
+                i++;
+                continue;
+            }
+            if (c == '}') {
+                throw new TemplateException("Single '}' encountered in format string");
+            }
+            if (c != '{') {
+                out.append(c);
+                continue;
+            }
+            int end = s.indexOf('}', i);
+            if (end < 0) {
+                throw new TemplateException("Single '{' encountered in format string");
+            }
+            String field = s.substring(i + 1, end);
+            i = end;
+            if (field.contains(":") || field.contains("!")) {
+                throw new TemplateException("format specs and conversions in str.format are not supported: {" + field + "}");
+            }
+            int cut = 0;
+            while (cut < field.length() && field.charAt(cut) != '.' && field.charAt(cut) != '[') {
+                cut++;
+            }
+            String head = field.substring(0, cut);
+            Object v;
+            if (head.isEmpty() || head.chars().allMatch(Character::isDigit)) {
+                if (head.isEmpty() ? manual : auto > 0) {
+                    throw new TemplateException("cannot switch from manual field specification to automatic field numbering");
+                }
+                manual |= !head.isEmpty();
+                int k = head.isEmpty() ? auto++ : Integer.parseInt(head);
+                if (k >= args.size()) {
+                    throw new TemplateException("Replacement index " + k + " out of range for positional args tuple");
+                }
+                v = args.get(k);
+            } else if (kw.containsKey(head)) {
+                v = kw.get(head);
+            } else {
+                throw new TemplateException("KeyError: '" + head + "'");
+            }
+            String rest = field.substring(cut);
+            while (!rest.isEmpty()) {
+                if (rest.charAt(0) == '.') {
+                    int n = 1;
+                    while (n < rest.length() && rest.charAt(n) != '.' && rest.charAt(n) != '[') {
+                        n++;
+                    }
+                    v = Interpreter.attribute(v, rest.substring(1, n));
+                    rest = rest.substring(n);
+                } else {
+                    int close = rest.indexOf(']');
+                    if (close < 0) {
+                        throw new TemplateException("Missing ']' in format string");
+                    }
+                    String key = rest.substring(1, close);
+                    v = v instanceof List<?> l && key.chars().allMatch(Character::isDigit) ? l.get(Integer.parseInt(key))
+                            : v instanceof Map<?, ?> m ? m.get(key) : Values.UNDEFINED;
+                    rest = rest.substring(close + 1);
+                }
+            }
+            out.append(Values.str(v));
+        }
+        return out.toString();
     }
 
     private static Object dict(Map<?, ?> m, String name, List<Object> args) {

@@ -3,16 +3,17 @@ package io.boundless.tokenizer.template;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Python semantics for template values, as Jinja running under Python gives them: truthiness,
  * {@code str()}, equality and ordering across int and float, and {@code json.dumps}.
  *
  * <p>Values are {@code null} (None), {@link Boolean}, {@link Long}, {@link Double}, {@link String},
- * {@link List}, {@link Map} (string keys, insertion order), {@link #UNDEFINED}, or a callable.
+ * {@link List}, {@link Map} (insertion order; keys as the template or the JSON gave them), {@link #UNDEFINED},
+ * a {@link Markup}, a {@link Generator}, or a callable.
  */
 final class Values {
     /** Jinja's Undefined: falsy, renders as "", equal only to itself. */
@@ -23,6 +24,42 @@ final class Values {
         }
     };
 
+    /**
+     * A string marked safe ({@code |safe}, {@code |escape}): Python's {@code markupsafe.Markup}. It renders as
+     * it is, and {@code +} with a plain string HTML-escapes that string first, as Markup's {@code __add__} and
+     * {@code __radd__} do (functionary's template relies on it). Everywhere else it is its string.
+     */
+    record Markup(String s) {
+        @Override
+        public String toString() {
+            return s;
+        }
+    }
+
+    /**
+     * What Jinja's {@code map}, {@code select}, {@code reject}, {@code unique} and {@code reverse} filters return:
+     * a Python generator. It iterates once (a second loop sees nothing), is always true, and has no length, no
+     * index and no JSON form; {@code |list} makes a list of it.
+     */
+    static final class Generator {
+        private List<Object> items;
+
+        Generator(List<Object> items) {
+            this.items = items;
+        }
+
+        List<Object> drain() {
+            List<Object> out = items;
+            items = new ArrayList<>();
+            return out;
+        }
+    }
+
+    /** A Markup's string; anything else as it is. */
+    static Object plain(Object v) {
+        return v instanceof Markup m ? m.s() : v;
+    }
+
     /** Something that can be called from a template: a macro, a global function, a bound method. */
     @FunctionalInterface
     interface Callable {
@@ -30,7 +67,7 @@ final class Values {
     }
 
     static boolean truthy(Object v) {
-        return switch (v) {
+        return switch (plain(v)) {
             case null -> false;
             case Boolean b -> b;
             case Long l -> l != 0;
@@ -46,6 +83,8 @@ final class Values {
         return switch (v) {
             case null -> "None";
             case String s -> s;
+            case Markup m -> m.s();
+            case Generator g -> "<generator object>";
             case Boolean b -> b ? "True" : "False";
             case Double d -> pyFloat(d);
             case Long l -> l.toString();
@@ -54,7 +93,7 @@ final class Values {
     }
 
     static String repr(Object v) {
-        return switch (v) {
+        return switch (plain(v)) {
             case null -> "None";
             case String s -> pyStringRepr(s);
             case Boolean b -> b ? "True" : "False";
@@ -136,6 +175,8 @@ final class Values {
     }
 
     static boolean equal(Object a, Object b) {
+        a = plain(a);
+        b = plain(b);
         if (a == b) {
             return true;
         }
@@ -160,6 +201,8 @@ final class Values {
     }
 
     static int compare(Object a, Object b) {
+        a = plain(a);
+        b = plain(b);
         if (isNumber(a) && isNumber(b)) {
             return Double.compare(toDouble(a), toDouble(b));
         }
@@ -173,6 +216,8 @@ final class Values {
         return switch (v) {
             case null -> "NoneType";
             case String s -> "str";
+            case Markup s -> "str";
+            case Generator g -> "generator";
             case Long l -> "int";
             case Double d -> "float";
             case Boolean b -> "bool";
@@ -184,8 +229,9 @@ final class Values {
 
     /** The items a for loop visits: list elements, dict keys, string characters. */
     static List<Object> iterate(Object v) {
-        return switch (v) {
+        return switch (plain(v)) {
             case null -> throw new TemplateException("'NoneType' object is not iterable");
+            case Generator g -> g.drain();
             case List<?> l -> new ArrayList<>(l);
             case Map<?, ?> m -> new ArrayList<>(m.keySet());
             case String s -> {
@@ -203,6 +249,11 @@ final class Values {
     }
 
     /** dict.items(): [key, value] pairs in the map's order (lists, since values may be None). */
+    /** Jinja's {@code ignore_case}: strings lower-cased, anything else as it is (sort keys of the sort filters). */
+    static Object ignoreCase(Object v) {
+        return plain(v) instanceof String s ? s.toLowerCase(java.util.Locale.ROOT) : v;
+    }
+
     static List<Object> items(Map<?, ?> m) {
         List<Object> out = new ArrayList<>(m.size());
         m.forEach((k, v) -> {
@@ -215,7 +266,7 @@ final class Values {
     }
 
     static int length(Object v) {
-        return switch (v) {
+        return switch (plain(v)) {
             case String s -> s.codePointCount(0, s.length());
             case Collection<?> c -> c.size();
             case Map<?, ?> m -> m.size();
@@ -235,8 +286,9 @@ final class Values {
         return sb.toString();
     }
 
+    @SuppressWarnings("unchecked")
     private static void writeJson(StringBuilder sb, Object v, Integer indent, boolean sortKeys, int depth) {
-        switch (v) {
+        switch (plain(v)) {
             case null -> sb.append("null");
             case Boolean b -> sb.append(b ? "true" : "false");
             case Long l -> sb.append(l);
@@ -261,7 +313,15 @@ final class Values {
                     sb.append("{}");
                     return;
                 }
-                Map<?, ?> m = sortKeys ? new TreeMap<>(map) : map;
+                Map<?, ?> m = map;
+                if (sortKeys) {
+                    m = new LinkedHashMap<>();
+                    List<Map.Entry<?, ?>> entries = new ArrayList<>(map.entrySet());
+                    entries.sort((x, y) -> compare(x.getKey(), y.getKey()));
+                    for (Map.Entry<?, ?> e : entries) {
+                        ((Map<Object, Object>) m).put(e.getKey(), e.getValue());
+                    }
+                }
                 sb.append('{');
                 boolean first = true;
                 for (Map.Entry<?, ?> e : m.entrySet()) {
@@ -276,8 +336,8 @@ final class Values {
                 sb.append('}');
             }
             default -> {
-                if (v == UNDEFINED) {
-                    throw new TemplateException("Object of type Undefined is not JSON serializable");
+                if (v == UNDEFINED || v instanceof Generator) {
+                    throw new TemplateException("Object of type " + typeName(v) + " is not JSON serializable");
                 }
                 jsonString(sb, v.toString());
             }

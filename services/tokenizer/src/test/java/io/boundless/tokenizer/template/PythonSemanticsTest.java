@@ -115,4 +115,38 @@ class PythonSemanticsTest {
             }
         }
     }
+
+    @Test
+    void mapSelectRejectUniqueAndReverseAreGenerators() {
+        // A generator iterates once, is always true, and has no length, no index and no JSON form.
+        assertThat(render("{% set g = [1, 2, 3]|map('string') %}{% for x in g %}{{ x }}{% endfor %}|{% for x in g %}{{ x }}{% endfor %}"
+                + "|{{ 'yes' if [] | select else 'no' }}|{{ ([1]|map('string'))[0] }}|{{ [1, 2]|reverse|list }}")).isEqualTo("123||yes||[2, 1]");
+        assertThatThrownBy(() -> render("{{ [1]|map('string')|tojson }}")).hasMessageContaining("generator is not JSON serializable");
+        assertThatThrownBy(() -> render("{{ [1]|map('string')|length }}")).hasMessageContaining("'generator' has no len()");
+        // map and select of None are empty (Jinja starts with "if value:"), as functionary's template relies on.
+        assertThat(render("{{ none|selectattr('type', 'equalto', 'x')|list }}{{ none|map('upper')|list }}")).isEqualTo("[][]");
+        assertThat(render("{{ ['a', 'A', 'b']|unique|list }}")).isEqualTo("['a', 'b']");
+    }
+
+    @Test
+    void safeStringsEscapeWhatIsAddedToThem() {
+        assertThat(render("{{ 'a<b'|safe + '<i>' }}|{{ '<i>' + 'a<b'|safe }}|{{ '<i>' ~ 'a<b'|safe }}|{{ ('x'|safe) == 'x' }}"))
+                .isEqualTo("a<b&lt;i&gt;|&lt;i&gt;a<b|<i>a<b|True");
+    }
+
+    @Test
+    void strFormat() {
+        assertThat(render("{{ '{}-{}-{x}'.format('a', 'b', x='c') }}|{{ '{1}{0}'.format('a', 'b') }}|{{ '{{}}{}'.format(1) }}"
+                + "|{{ '{m[k]}{m.k}'.format(m={'k': 'v'}) }}")).isEqualTo("a-b-c|ba|{}1|vv");
+        assertThatThrownBy(() -> render("{{ '{}{0}'.format(1) }}")).hasMessageContaining("cannot switch from manual field");
+    }
+
+    @Test
+    void minMaxSortAndDictsortIgnoreCaseAndKeysKeepTheirType() {
+        assertThat(render("{{ [3, 1, 2]|min }}{{ [3, 1, 2]|max }}{{ ['b', 'A', 'c']|min }}{{ [{'n': 2}, {'n': 1}]|min(attribute='n') }}"))
+                .isEqualTo("13A{'n': 1}");
+        assertThat(render("{% for k, v in {'b': 1, 'A': 2, 'c': 3}|dictsort %}{{ k }}{% endfor %}"
+                + "|{% for k, v in {10: 'x', 2: 'y'}|dictsort %}{{ k }}{% endfor %}|{{ {0: 'zero'}[0] }}|{{ {0: 1}['0'] }}|{{ ['B', 'a', 'C']|sort|join }}"))
+                .isEqualTo("Abc|210|zero||aBC");
+    }
 }
