@@ -49,7 +49,17 @@ final class Filters {
             }
             case "tojson" -> {
                 Object indent = kw.containsKey("indent") ? kw.get("indent") : args.isEmpty() ? null : args.getFirst();
-                yield Values.toJson(v, indent == null ? null : (int) Values.toDouble(indent), Values.truthy(kw.get("sort_keys")));
+                Object separators = Values.plain(kw.get("separators"));
+                String itemSep = null;
+                String keySep = null;
+                if (separators instanceof List<?> pair && pair.size() == 2) {
+                    itemSep = Values.str(pair.get(0));
+                    keySep = Values.str(pair.get(1));
+                } else if (separators != null) {
+                    throw new TemplateException("tojson separators must be an (item, key) pair");
+                }
+                yield Values.toJson(v, indent == null ? null : (int) Values.toDouble(indent), Values.truthy(kw.get("sort_keys")),
+                        Values.truthy(kw.get("ensure_ascii")), itemSep, keySep);
             }
             case "join" -> {
                 String sep = args.isEmpty() ? "" : Values.str(args.getFirst());

@@ -125,6 +125,13 @@ final class Interpreter {
                 scope.vars.put(s.name(), saved.toString());
             }
             case Macro m -> scope.vars.put(m.name(), macro(m, scope));
+            case FilterBlock f -> {
+                StringBuilder body = new StringBuilder();
+                new Interpreter(body).exec(f.body(), scope);
+                Scope inner = new Scope(scope);
+                inner.vars.put(FilterBlock.BODY, body.toString());
+                write(Values.str(eval(f.filter(), inner)));
+            }
             case Break b -> throw new BreakSignal();
             case Continue c -> throw new ContinueSignal();
         }

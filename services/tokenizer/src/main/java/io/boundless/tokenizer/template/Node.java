@@ -24,6 +24,11 @@ sealed interface Node {
 
     record Macro(String name, List<String> params, List<Expr> defaults, List<Stmt> body) implements Stmt {}
 
+    /** {@code filter name(args) | ...} ... {@code endfilter}: the rendered body through the filters; {@link #BODY} stands for it. */
+    record FilterBlock(Expr filter, List<Stmt> body) implements Stmt {
+        static final String BODY = "\u0000filter body";
+    }
+
     record Break() implements Stmt {}
 
     record Continue() implements Stmt {}

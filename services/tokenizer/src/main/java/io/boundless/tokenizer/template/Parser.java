@@ -148,6 +148,15 @@ final class Parser {
                 endTag();
                 return new Continue();
             }
+            case "filter" -> {
+                pos--; // filters() starts at a '|'; the keyword stands in for it
+                toks.set(pos, new Tok('o', "|"));
+                Expr filter = filters(new Name(FilterBlock.BODY));
+                endTag();
+                List<Stmt> body = block(List.of("endfilter"));
+                closeTag();
+                return new FilterBlock(filter, body);
+            }
             case "generation" -> {
                 // Hugging Face's marker for assistant-token masks; it renders its body unchanged.
                 endTag();

@@ -281,19 +281,32 @@ final class Values {
 
     /** Python's json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=sortKeys). */
     static String toJson(Object v, Integer indent, boolean sortKeys) {
+        return toJson(v, indent, sortKeys, false, null, null);
+    }
+
+    /**
+     * Python's json.dumps with its keyword arguments: separators default to (", ", ": "), or
+     * (",", ": ") with an indent; ensure_ascii writes every non-ASCII UTF-16 unit as {@code \\uXXXX}.
+     */
+    static String toJson(Object v, Integer indent, boolean sortKeys, boolean ensureAscii, String itemSep, String keySep) {
         StringBuilder sb = new StringBuilder();
-        writeJson(sb, v, indent, sortKeys, 0);
+        Json style = new Json(indent, sortKeys, ensureAscii, itemSep != null ? itemSep : indent == null ? ", " : ",",
+                keySep != null ? keySep : ": ");
+        writeJson(sb, v, style, 0);
         return sb.toString();
     }
 
+    private record Json(Integer indent, boolean sortKeys, boolean ascii, String itemSep, String keySep) {}
+
     @SuppressWarnings("unchecked")
-    private static void writeJson(StringBuilder sb, Object v, Integer indent, boolean sortKeys, int depth) {
+    private static void writeJson(StringBuilder sb, Object v, Json style, int depth) {
+        Integer indent = style.indent();
         switch (plain(v)) {
             case null -> sb.append("null");
             case Boolean b -> sb.append(b ? "true" : "false");
             case Long l -> sb.append(l);
             case Double d -> sb.append(Double.isNaN(d) ? "NaN" : Double.isInfinite(d) ? (d > 0 ? "Infinity" : "-Infinity") : pyFloat(d));
-            case String s -> jsonString(sb, s);
+            case String s -> jsonString(sb, s, style.ascii());
             case List<?> list -> {
                 if (list.isEmpty()) {
                     sb.append("[]");
@@ -301,9 +314,9 @@ final class Values {
                 }
                 sb.append('[');
                 for (int i = 0; i < list.size(); i++) {
-                    sb.append(i == 0 ? "" : indent == null ? ", " : ",");
+                    sb.append(i == 0 ? "" : style.itemSep());
                     newline(sb, indent, depth + 1);
-                    writeJson(sb, list.get(i), indent, sortKeys, depth + 1);
+                    writeJson(sb, list.get(i), style, depth + 1);
                 }
                 newline(sb, indent, depth);
                 sb.append(']');
@@ -314,7 +327,7 @@ final class Values {
                     return;
                 }
                 Map<?, ?> m = map;
-                if (sortKeys) {
+                if (style.sortKeys()) {
                     m = new LinkedHashMap<>();
                     List<Map.Entry<?, ?>> entries = new ArrayList<>(map.entrySet());
                     entries.sort((x, y) -> compare(x.getKey(), y.getKey()));
@@ -325,12 +338,15 @@ final class Values {
                 sb.append('{');
                 boolean first = true;
                 for (Map.Entry<?, ?> e : m.entrySet()) {
-                    sb.append(first ? "" : indent == null ? ", " : ",");
+                    sb.append(first ? "" : style.itemSep());
                     first = false;
                     newline(sb, indent, depth + 1);
-                    jsonString(sb, String.valueOf(e.getKey()));
-                    sb.append(": ");
-                    writeJson(sb, e.getValue(), indent, sortKeys, depth + 1);
+                    Object key = plain(e.getKey());
+                    // json.dumps writes int, float, bool and None keys as their JSON text
+                    jsonString(sb, key instanceof String ks ? ks : key == null ? "null" : key instanceof Boolean bk ? (bk ? "true" : "false")
+                            : key instanceof Double dk ? pyFloat(dk) : String.valueOf(key), style.ascii());
+                    sb.append(style.keySep());
+                    writeJson(sb, e.getValue(), style, depth + 1);
                 }
                 newline(sb, indent, depth);
                 sb.append('}');
@@ -339,7 +355,7 @@ final class Values {
                 if (v == UNDEFINED || v instanceof Generator) {
                     throw new TemplateException("Object of type " + typeName(v) + " is not JSON serializable");
                 }
-                jsonString(sb, v.toString());
+                jsonString(sb, v.toString(), style.ascii());
             }
         }
     }
@@ -350,7 +366,7 @@ final class Values {
         }
     }
 
-    private static void jsonString(StringBuilder sb, String s) {
+    private static void jsonString(StringBuilder sb, String s, boolean ascii) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -363,7 +379,7 @@ final class Values {
                 case '\b' -> sb.append("\\b");
                 case '\f' -> sb.append("\\f");
                 default -> {
-                    if (c < 0x20) {
+                    if (c < 0x20 || ascii && c > 0x7e) {
                         sb.append(String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);

@@ -149,4 +149,14 @@ class PythonSemanticsTest {
                 + "|{% for k, v in {10: 'x', 2: 'y'}|dictsort %}{{ k }}{% endfor %}|{{ {0: 'zero'}[0] }}|{{ {0: 1}['0'] }}|{{ ['B', 'a', 'C']|sort|join }}"))
                 .isEqualTo("Abc|210|zero||aBC");
     }
+
+    @Test
+    void filterBlocksAndJsonDumpsOptions() {
+        assertThat(render("{% filter upper %}ab{{ 'c' }}{% endfilter %}|{% filter replace('a', 'x') | upper %}aa{% endfilter %}"))
+                .isEqualTo("ABC|XX");
+        assertThat(render("{{ {'a': 'é', 'b': [1, 2]}|tojson(ensure_ascii=True, separators=(',', ':')) }}"))
+                .isEqualTo("{\"a\":\"\\u00e9\",\"b\":[1,2]}");
+        assertThat(render("{{ {'b': 1, 'a': 2}|tojson(sort_keys=true, indent=2) }}")).isEqualTo("{\n  \"a\": 2,\n  \"b\": 1\n}");
+        assertThat(render("{{ {1: 'x', none: 'y'}|tojson }}")).isEqualTo("{\"1\": \"x\", \"null\": \"y\"}");
+    }
 }
