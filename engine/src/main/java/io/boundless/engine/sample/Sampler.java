@@ -32,6 +32,15 @@ public final class Sampler {
      */
     public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rnd,
             int[] counts, boolean[] seen, int[] suppress, double u) {
+        return sample(logits, offset, vocab, p, rnd, counts, seen, suppress, u, null);
+    }
+
+    /**
+     * As above, choosing only among the tokens set in {@code allowed} (bit i of word i/64 for token i; null: all),
+     * the mask of a constrained output. Log-probabilities stay those of the model's distribution.
+     */
+    public static Sample sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rnd,
+            int[] counts, boolean[] seen, int[] suppress, double u, long[] allowed) {
         float[] raw = Arrays.copyOfRange(logits, offset, offset + vocab);
         float[] l = raw.clone();
         if (p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0) {
@@ -53,6 +62,13 @@ public final class Sampler {
         for (int s : suppress) {
             if (s >= 0 && s < vocab) {
                 l[s] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        if (allowed != null) {
+            for (int i = 0; i < vocab; i++) {
+                if ((allowed[i >>> 6] & (1L << (i & 63))) == 0) {
+                    l[i] = Float.NEGATIVE_INFINITY;
+                }
             }
         }
         int token = p.isGreedy() ? argmax(l) : draw(l, p, rnd, u);

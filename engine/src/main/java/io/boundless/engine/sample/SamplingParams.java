@@ -18,20 +18,31 @@ import java.util.List;
  * @param maxNewTokens      most tokens to generate
  * @param minNewTokens      stop tokens and EOS are suppressed until this many were generated
  * @param ignoreEos         keep going past EOS
+ * @param logitBias         added to these tokens' logits before sampling
+ * @param constraint        the language the output must be in (structured outputs), or null
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
         float presencePenalty, float frequencyPenalty, Long seed, int logprobs, List<Integer> stopTokenIds,
-        int maxNewTokens, int minNewTokens, boolean ignoreEos, java.util.Map<Integer, Float> logitBias) {
+        int maxNewTokens, int minNewTokens, boolean ignoreEos, java.util.Map<Integer, Float> logitBias,
+        io.boundless.engine.grammar.Constraint constraint) {
 
     public static final int MAX_LOGPROBS = 20;
     /** Token ids a logit bias may name, at most. */
     public static final int MAX_LOGIT_BIAS = 1024;
 
+    /** Without a constraint. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, float presencePenalty, float frequencyPenalty,
+            Long seed, int logprobs, List<Integer> stopTokenIds, int maxNewTokens, int minNewTokens, boolean ignoreEos,
+            java.util.Map<Integer, Float> logitBias) {
+        this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs, stopTokenIds, maxNewTokens,
+                minNewTokens, ignoreEos, logitBias, null);
+    }
+
     /** Without a logit bias. */
     public SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, float presencePenalty, float frequencyPenalty,
             Long seed, int logprobs, List<Integer> stopTokenIds, int maxNewTokens, int minNewTokens, boolean ignoreEos) {
         this(temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, logprobs, stopTokenIds, maxNewTokens,
-                minNewTokens, ignoreEos, java.util.Map.of());
+                minNewTokens, ignoreEos, java.util.Map.of(), null);
     }
 
     public SamplingParams {

@@ -43,6 +43,8 @@ public final class Engine implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
     private volatile boolean closed;
+    private volatile io.boundless.engine.grammar.TokenMasker masker;   // the vocabulary's bytes, for constrained outputs
+    private final io.boundless.engine.grammar.Constraint.Cache constraints = new io.boundless.engine.grammar.Constraint.Cache(256);
     private Thread thread;
     // statistics (written by the engine thread)
     private volatile long busyNanos;
@@ -110,6 +112,27 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * The bytes of each token, which constrained outputs (JSON schemas, patterns, choices, grammars) need to
+     * mask the tokens that would break the output. Without it such requests are refused.
+     */
+    public void setVocabulary(io.boundless.engine.grammar.TokenVocabulary vocabulary) {
+        if (vocabulary.size() != model.vocabSize()) {
+            throw new IllegalArgumentException("the vocabulary has " + vocabulary.size() + " tokens; the model has " + model.vocabSize());
+        }
+        this.masker = new io.boundless.engine.grammar.TokenMasker(vocabulary);
+    }
+
+    /** The token masker of the vocabulary set with {@link #setVocabulary}, or null. */
+    public io.boundless.engine.grammar.TokenMasker masker() {
+        return masker;
+    }
+
+    /** Compiled constraints: how many requests found theirs compiled, and how many were compiled. */
+    public long[] constraintCacheStats() {
+        return new long[] {constraints.hits(), constraints.compiles()};
+    }
+
     /** The engine refused a request because its queue is full (RESOURCE_EXHAUSTED). */
     public static final class OverloadedException extends RuntimeException {
         public OverloadedException(String message) {
@@ -133,6 +156,7 @@ public final class Engine implements AutoCloseable {
         if (n < 1 || n > 128) {
             throw new IllegalArgumentException("n must be 1 to 128, got " + n);
         }
+        io.boundless.engine.grammar.Matcher.State grammar = constraintStart(params);
         checkAdmissible(prompt, params);
         long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
         long id = ids.getAndAdd(n);
@@ -145,6 +169,7 @@ public final class Engine implements AutoCloseable {
         post(() -> {
             Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, new SplittableRandom(seed), listener);
             s.overlay = overlay;
+            s.grammar = grammar;
             s.pendingSamples = n - 1;
             live.put(id, s);
             scheduler.add(s);
@@ -158,6 +183,27 @@ public final class Engine implements AutoCloseable {
             throw new IllegalStateException("the " + backend.name() + " backend does not serve delta versions yet (" + overlay.name()
                     + "): serve edits from a CPU pool");
         }
+    }
+
+    /**
+     * A constrained request's matcher at its start (compiled once per constraint), or null without one.
+     * A constraint that does not compile, or whose shortest output does not fit max_new_tokens, is refused.
+     */
+    private io.boundless.engine.grammar.Matcher.State constraintStart(SamplingParams params) {
+        if (params.constraint() == null) {
+            return null;
+        }
+        if (masker == null) {
+            throw new IllegalArgumentException("structured outputs need the model's vocabulary (tokenizer.json or GGUF metadata), which this"
+                    + " replica did not load");
+        }
+        io.boundless.engine.grammar.Matcher.State start = constraints.matcher(params.constraint()).initial;
+        if (start.minBytes > params.maxNewTokens()) {
+            throw new IllegalArgumentException("max_new_tokens " + params.maxNewTokens() + " is too few for the "
+                    + params.constraint().kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ') + ": its shortest output takes "
+                    + start.minBytes + " tokens");
+        }
+        return start;
     }
 
     private void checkAdmissible(int[] prompt, SamplingParams params) {
@@ -225,6 +271,19 @@ public final class Engine implements AutoCloseable {
             throw new IllegalArgumentException(generated.length + " tokens were generated already, more than max_new_tokens ("
                     + params.maxNewTokens() + ")");
         }
+        io.boundless.engine.grammar.Matcher.State grammar = constraintStart(params);
+        if (grammar != null) {
+            for (int i = 0; i < generated.length; i++) {
+                byte[] b = masker.vocabulary().bytes(generated[i]);
+                if (b != null) {
+                    grammar = grammar.advance(b);
+                }
+                if (grammar.isDead()) {
+                    throw new IllegalArgumentException("generated token " + generated[i] + " at position " + i + " breaks the constraint");
+                }
+            }
+        }
+        io.boundless.engine.grammar.Matcher.State resumedGrammar = grammar;
         long seed = params.seed() != null ? params.seed() : new SplittableRandom().nextLong();
         SplittableRandom rng = sampleStream(seed, sampleIndex, samples, params.isGreedy() ? 0 : generated.length);
         long id = ids.getAndIncrement();
@@ -233,6 +292,7 @@ public final class Engine implements AutoCloseable {
         post(() -> {
             Sequence s = new Sequence(id, prompt.clone(), params, priority, arrival, rng, listener);
             s.overlay = overlay;
+            s.grammar = resumedGrammar;
             for (int t : generated) {
                 s.append(t, model.vocabSize());
             }
@@ -486,12 +546,12 @@ public final class Engine implements AutoCloseable {
      * top candidates for greedy with logprobs, for top-k sampling (k up to the backend's maximum)
      * and for top-p alone (the 64 best; the row is fetched when they fall short of top_p); a draw
      * on the backend for temperature and min-p alone; the whole row for scoring, penalties, a logit
-     * bias and suppressed tokens (before min_new_tokens). Forks of a leader share its row and its parameters.
+     * bias, a constraint's mask and suppressed tokens (before min_new_tokens). Forks of a leader share its row and its parameters.
      */
     static RowNeed need(Sequence s, int vocab) {
         SamplingParams p = s.params;
         int topK = p.topK() < vocab ? p.topK() : 0; // top_k at or above the vocabulary cuts nothing
-        boolean plain = s.scoreFrom < 0 && p.repetitionPenalty() == 1 && p.presencePenalty() == 0 && p.frequencyPenalty() == 0
+        boolean plain = s.scoreFrom < 0 && s.grammar == null && p.repetitionPenalty() == 1 && p.presencePenalty() == 0 && p.frequencyPenalty() == 0
                 && p.logitBias().isEmpty() && s.generated() >= p.minNewTokens();
         if (!plain) {
             return RowNeed.WHOLE;
@@ -522,7 +582,15 @@ public final class Engine implements AutoCloseable {
         if (out.isFull(row)) {
             int[] suppress = s.generated() < p.minNewTokens() ? stopIds(p) : new int[0];
             double u = need.kind() == RowNeed.Kind.DRAW ? need.u() : Double.NaN;
-            sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress, u);
+            long[] allowed = null;
+            if (s.grammar != null) {
+                allowed = allowedTokens(s);
+                if (allowed == null) { // nothing can follow (a vocabulary that cannot spell what the grammar needs)
+                    finish(s, Sequence.FinishReason.LENGTH);
+                    return;
+                }
+            }
+            sample = Sampler.sample(out.logits(), out.offset(row), model.vocabSize(), p, s.rng, s.outputCounts, s.seen, suppress, u, allowed);
         } else if (need.kind() == RowNeed.Kind.DRAW) {
             int k = c == null ? 0 : Math.min(p.logprobs(), c.ids().length);
             float[] top = new float[k];
@@ -539,11 +607,58 @@ public final class Engine implements AutoCloseable {
             sample = new Sampler.Sample(out.argmax()[row], out.argmaxLogprob()[row], new int[0], new float[0]);
         }
         s.append(sample.token(), model.vocabSize());
+        if (s.grammar != null) {
+            byte[] b = masker.vocabulary().bytes(sample.token());
+            if (b != null) {
+                s.grammar = s.grammar.advance(b);
+            }
+        }
         s.listener.onToken(s, sample);
         Sequence.FinishReason ended = endOf(s, sample.token());
+        if (ended == null && s.grammar != null && s.grammar.isTerminal()) {
+            ended = Sequence.FinishReason.STOP; // the output is complete and nothing may follow it
+        }
         if (ended != null) {
             finish(s, ended);
         }
+    }
+
+    /**
+     * The tokens a constrained sequence may take now: those that keep its output valid and, near its length
+     * limit, can still complete it in the tokens left; EOS and stop tokens once the output is complete.
+     * Null when no token may follow.
+     */
+    private long[] allowedTokens(Sequence s) {
+        SamplingParams p = s.params;
+        io.boundless.engine.grammar.TokenMasker m = masker;
+        int left = Math.min(p.maxNewTokens() - s.generated(), model.maxPositions() - s.length());
+        long[] mask = m.mask(s.grammar, left - 1);
+        if (isEmpty(mask) && !s.grammar.canEnd()) {
+            mask = m.mask(s.grammar); // the budget cannot be kept (no token spells the next byte alone): the grammar only
+        }
+        if (s.grammar.canEnd()) {
+            mask = mask.clone();
+            if (!p.ignoreEos()) {
+                for (int id : model.eosIds()) {
+                    mask[id >>> 6] |= 1L << (id & 63);
+                }
+            }
+            for (int id : p.stopTokenIds()) {
+                if (id >= 0 && id < model.vocabSize()) {
+                    mask[id >>> 6] |= 1L << (id & 63);
+                }
+            }
+        }
+        return isEmpty(mask) ? null : mask;
+    }
+
+    private static boolean isEmpty(long[] mask) {
+        for (long w : mask) {
+            if (w != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether a sequence whose last token is last (-1: none yet) has ended, and why. */

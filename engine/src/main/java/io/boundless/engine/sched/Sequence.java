@@ -33,6 +33,7 @@ public final class Sequence {
     float[] scoreLogprobs;         // log-probabilities of the continuation tokens, filled as rows arrive
     int[][] scoreTopIds;           // per continuation token: top alternatives
     float[][] scoreTopLogprobs;
+    io.boundless.engine.grammar.Matcher.State grammar; // a constrained output's matcher state, or null
 
     Sequence(long id, int[] prompt, SamplingParams params, int priority, long arrival, SplittableRandom rng, SequenceListener listener) {
         this.id = id;
@@ -53,6 +54,7 @@ public final class Sequence {
         s.computed = computed;
         s.cachedPromptTokens = cachedPromptTokens;
         s.status = status;
+        s.grammar = grammar;
         return s;
     }
 
