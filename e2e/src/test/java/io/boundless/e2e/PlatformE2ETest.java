@@ -56,6 +56,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 class PlatformE2ETest {
     private static final String KEY = "sk-e2e-main";
     private static final String BURST_KEY = "sk-e2e-burst";
+    private static final String TOOLS_KEY = "sk-e2e-tools";
     /** Every key's rate limit: a slow rate, so that the rate-limit test's count does not depend on this machine's speed. */
     private static final double RATE = 2;
     private static final int BURST = 40;
@@ -75,7 +76,7 @@ class PlatformE2ETest {
         Path work = root.resolve("e2e/target/e2e");
         Files.createDirectories(work);
         Path keys = work.resolve("api-keys");
-        Files.writeString(keys, "main:" + sha256(KEY) + "\nburst:" + sha256(BURST_KEY) + "\n");
+        Files.writeString(keys, "main:" + sha256(KEY) + "\nburst:" + sha256(BURST_KEY) + "\ntools:" + sha256(TOOLS_KEY) + "\n");
         platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 2, GRPC, HTTP, Map.of(
                 "BOUNDLESS_ROUTER_AUTH_KEYS_FILE", keys.toString(),
                 "BOUNDLESS_ROUTER_AUTH_REQUESTS_PER_SECOND", String.valueOf(RATE),
@@ -177,16 +178,89 @@ class PlatformE2ETest {
         assertError(post("/v1/completions", "{\"model\": \"default-random\", \"prompt\": \"hi\"}", "sk-nope"), 401, "authentication_error", "not valid");
     }
 
+    /** Runs one of the openai-client scripts of testdata/references against the router; its last JSON line. */
+    private JsonNode nodeScript(String script, String key) throws Exception {
+        Process p = new ProcessBuilder("node", script, "http://127.0.0.1:" + HTTP + "/v1", "default-random", key)
+                .directory(root.resolve("testdata/references").toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(180, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        return json.readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+    }
+
+    /**
+     * Tool calls and structured outputs through the official openai client: required and named tool choices constrained
+     * to the tools' schemas; the Hermes and the Llama 3 JSON formats read from output a grammar forces (the random model
+     * cannot call tools by itself); streamed deltas; calls and results going back in; schema-valid JSON; refusals.
+     */
+    @Test
+    @Order(4)
+    void theOfficialOpenAiClientGetsToolCallsAndSchemaValidJson() throws Exception {
+        JsonNode r = nodeScript("openai-tools-check.mjs", TOOLS_KEY);
+        for (String k : List.of("required", "requiredOne", "named", "hermes", "llama")) {
+            JsonNode w = r.path(k);
+            assertThat(w.path("finish").asText()).as(k).isEqualTo("tool_calls");
+            assertThat(w.path("content").isNull()).as(k).isTrue();
+            assertThat(w.path("calls")).as(k).isNotEmpty();
+            for (JsonNode c : w.path("calls")) {
+                assertThat(c.path("id").asText()).as(k).matches("call_[A-Za-z0-9]{24}");
+                assertThat(c.path("type").asText()).isEqualTo("function");
+                JsonNode args = json.readTree(c.path("arguments").asText());
+                if (c.path("name").asText().equals("get_weather")) {
+                    assertThat(args.path("city").isTextual()).as(k + " " + args).isTrue();
+                    assertThat(args.path("city").asText().length()).isLessThanOrEqualTo(12);
+                    assertThat(args.path("unit").asText()).isIn("celsius", "fahrenheit");
+                } else {
+                    assertThat(c.path("name").asText()).isEqualTo("get_time");
+                    assertThat(args.path("zone").isTextual()).as(k + " " + args).isTrue();
+                }
+            }
+        }
+        assertThat(r.path("requiredOne").path("calls")).hasSize(1);
+        assertThat(r.path("named").path("calls").get(0).path("name").asText()).isEqualTo("get_time");
+        assertThat(r.path("hermes").path("calls").get(0).path("name").asText()).isEqualTo("get_weather");
+        assertThat(json.readTree(r.path("hermes").path("calls").get(0).path("arguments").asText()).path("city").asText()).matches("[A-Z][a-z]{2,8}");
+        assertThat(json.readTree(r.path("llama").path("calls").get(0).path("arguments").asText()).path("zone").asText()).matches("[A-Z]{3}");
+        // streamed: the first delta of a call has its id and name, argument fragments add up to the whole answer's
+        for (String k : List.of("requiredStream", "hermesStream", "llamaStream")) {
+            JsonNode s = r.path(k);
+            String whole = k.replace("Stream", "");
+            assertThat(s.path("finish").asText()).as(k).isEqualTo("tool_calls");
+            assertThat(s.path("firstHasIdAndName").asBoolean()).as(k).isTrue();
+            assertThat(s.path("deltas").asInt()).as(k).isGreaterThan(2);
+            assertThat(s.path("calls").size()).isEqualTo(r.path(whole).path("calls").size());
+            for (int i = 0; i < s.path("calls").size(); i++) {
+                assertThat(s.path("calls").get(i).path("name").asText()).isEqualTo(r.path(whole).path("calls").get(i).path("name").asText());
+                assertThat(json.readTree(s.path("calls").get(i).path("arguments").asText()))
+                        .isEqualTo(json.readTree(r.path(whole).path("calls").get(i).path("arguments").asText()));
+            }
+        }
+        assertThat(r.path("followUp").path("finish").asText()).isIn("stop", "length");
+        assertThat(r.path("none").path("calls")).isEmpty();
+        assertThat(r.path("none").path("finish").asText()).isIn("stop", "length");
+        JsonNode person = json.readTree(r.path("jsonSchema").path("content").asText());
+        assertThat(person.path("name").isTextual()).isTrue();
+        assertThat(person.path("age").asInt()).isBetween(0, 120);
+        assertThat(person.path("age").isIntegralNumber()).isTrue();
+        person.path("tags").forEach(t -> assertThat(t.asText()).isIn("a", "b", "c"));
+        assertThat(person.size()).isEqualTo(3);
+        assertThat(json.readTree(r.path("jsonObject").path("content").asText()).isObject()).isTrue();
+        assertThat(r.path("choice").asText()).isIn("positive", "negative");
+        assertThat(r.path("regex").asText()).matches("[A-Z]{2}-[0-9]{3}");
+        JsonNode errors = r.path("errors");
+        assertThat(errors.path("unsupportedSchema").path("status").asInt()).isEqualTo(400);
+        assertThat(errors.path("unsupportedSchema").path("param").asText()).isEqualTo("response_format");
+        assertThat(errors.path("unsupportedSchema").path("message").asText()).contains("uniqueItems");
+        assertThat(errors.path("unknownTool").path("param").asText()).isEqualTo("tool_choice");
+        assertThat(errors.path("twoConstraints").path("status").asInt()).isEqualTo(400);
+        assertThat(errors.path("badPattern").path("param").asText()).isEqualTo("guided_regex");
+        assertThat(errors.path("tooShort").path("message").asText()).contains("too few");
+    }
+
     @Test
     @Order(4)
     void theOfficialOpenAiClientWorksAgainstTheRouter() throws Exception {
-        Path refs = root.resolve("testdata/references");
-        Process p = new ProcessBuilder("node", "openai-client-check.mjs", "http://127.0.0.1:" + HTTP + "/v1", "default-random", KEY)
-                .directory(refs.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as(out).isZero();
-        JsonNode r = json.readTree(out.lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow());
+        JsonNode r = nodeScript("openai-client-check.mjs", KEY);
         assertThat(r.path("models").get(0).asText()).isEqualTo("default-random");
         assertThat(r.path("chat").path("object").asText()).isEqualTo("chat.completion");
         assertThat(r.path("chat").path("role").asText()).isEqualTo("assistant");

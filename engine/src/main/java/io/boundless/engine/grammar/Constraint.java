@@ -27,6 +27,26 @@ public record Constraint(Kind kind, String spec, List<String> choices) {
         }
     }
 
+    /**
+     * From a wire message's parts: the kind by its name (JSON_SCHEMA, JSON_OBJECT, REGEX, CHOICE, GRAMMAR, as the protos'
+     * oneof cases are named), the text a schema, pattern or grammar kind holds, and a choice's strings.
+     */
+    public static Constraint of(String kind, String schema, String regex, String grammar, List<String> choices) {
+        Kind k;
+        try {
+            k = Kind.valueOf(kind);
+        } catch (IllegalArgumentException e) {
+            throw new GrammarException("constraint names no kind (json_schema, json_object, regex, choice or grammar)");
+        }
+        String spec = switch (k) {
+            case JSON_SCHEMA -> schema;
+            case REGEX -> regex;
+            case GRAMMAR -> grammar;
+            default -> "";
+        };
+        return new Constraint(k, spec, k == Kind.CHOICE ? choices : List.of());
+    }
+
     public static Constraint jsonSchema(String schema) {
         return new Constraint(Kind.JSON_SCHEMA, schema, List.of());
     }

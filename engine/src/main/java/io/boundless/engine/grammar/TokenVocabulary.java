@@ -114,6 +114,26 @@ public final class TokenVocabulary {
         return new TokenVocabulary(bytes);
     }
 
+    /**
+     * A served model's vocabulary: tokenizer.json in a Hugging Face directory, or a GGUF file's tokenizer
+     * metadata. Empty when the model has neither (structured outputs are then refused with that reason).
+     */
+    public static java.util.Optional<TokenVocabulary> forModel(Path path, int vocabSize) throws IOException {
+        if (Files.isDirectory(path)) {
+            Path json = path.resolve("tokenizer.json");
+            return Files.isRegularFile(json) ? java.util.Optional.of(fromTokenizerJson(json, vocabSize)) : java.util.Optional.empty();
+        }
+        try (io.boundless.engine.format.Gguf g = io.boundless.engine.format.Gguf.open(path)) {
+            Map<String, Object> meta = g.metadata();
+            if (!(meta.get("tokenizer.ggml.tokens") instanceof List<?> tokens) || !(meta.get("tokenizer.ggml.model") instanceof String model)) {
+                return java.util.Optional.empty();
+            }
+            List<Integer> types = meta.get("tokenizer.ggml.token_type") instanceof List<?> t
+                    ? t.stream().map(x -> ((Number) x).intValue()).toList() : null;
+            return java.util.Optional.of(fromGguf(model, tokens.stream().map(String::valueOf).toList(), types, vocabSize));
+        }
+    }
+
     private static void put(String[] pieces, int id, String piece) {
         if (id >= 0 && id < pieces.length) {
             pieces[id] = piece;

@@ -90,6 +90,12 @@ public class InferenceLifecycle {
             int threads = config.threads().orElse(Runtime.getRuntime().availableProcessors());
             engine = new Engine(model.weights(), new EngineConfig(config.blockSize(), (long) config.kvCacheMib() << 20,
                     config.maxBatchTokens(), config.maxRunning(), config.maxWaiting(), threads, backend, cuda));
+            try {
+                io.boundless.engine.grammar.TokenVocabulary.forModel(path, model.config().vocabSize()).ifPresentOrElse(engine::setVocabulary,
+                        () -> LOG.warnf("%s has no tokenizer.json or GGUF tokenizer metadata: structured outputs are refused", modelName));
+            } catch (io.boundless.engine.grammar.GrammarException e) {
+                LOG.warnf("structured outputs are refused for %s: %s", modelName, e.getMessage());
+            }
             engine.onFailure(f -> {
                 // the device is gone for this process: out of rotation (readiness, gRPC health) and restarted (liveness)
                 LOG.errorf("the %s backend failed; this replica serves no more requests: %s", engine.backendName(), f.getMessage());

@@ -160,7 +160,10 @@ public final class Completion {
         } else {
             var b = ApplyChatTemplateRequest.newBuilder().setModel(gw.tokenizerModel()).setAddGenerationPrompt(true);
             for (var m : req.messages()) {
-                b.addMessages(io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent()));
+                b.addMessages(Gateway.templateMessage(m));
+            }
+            for (var t : req.tools()) {
+                b.addTools(Gateway.templateTool(t));
             }
             if (req.chatTemplate() != null) {
                 b.setChatTemplate(req.chatTemplate());
@@ -337,6 +340,9 @@ public final class Completion {
         var p = SamplingParameters.newBuilder().setTopK(s.getTopK()).setMinP(s.getMinP()).setPresencePenalty(s.getPresencePenalty())
                 .setFrequencyPenalty(s.getFrequencyPenalty()).setLogprobs(s.getLogprobs()).addAllStopTokenIds(s.getStopTokenIdsList())
                 .setMinNewTokens(s.getMinTokens()).setIgnoreEos(s.getIgnoreEos()).setSeed(seed).putAllLogitBias(s.getLogitBiasMap());
+        if (s.hasConstraint()) {
+            p.setConstraint(Gateway.toInference(s.getConstraint()));
+        }
         if (s.hasTemperature()) {
             p.setTemperature(s.getTemperature());
         }

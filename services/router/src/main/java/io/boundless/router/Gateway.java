@@ -194,6 +194,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             throw invalid("n must be 1 to " + config.maxSamples() + ", not " + req.n());
         }
         var s = req.sampling();
+        checkConstraint(s);
         if (s.getStopCount() > config.maxStopStrings()) {
             throw invalid("at most " + config.maxStopStrings() + " stop strings, not " + s.getStopCount());
         }
@@ -232,6 +233,144 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             }
         }
     }
+
+    /**
+     * A message as chat templates take it (transformers' form): tool calls as {id, type: "function", function: {name,
+     * arguments}} with the arguments as an object, not the JSON text OpenAI clients send.
+     */
+    static io.boundless.proto.tokenizer.v1.ChatMessage templateMessage(io.boundless.proto.router.v1.ChatMessage m) {
+        var b = io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent())
+                .setToolCallId(m.getToolCallId()).setName(m.getName());
+        if (m.hasReasoningContent()) {
+            b.setReasoningContent(m.getReasoningContent());
+        }
+        for (var c : m.getToolCallsList()) {
+            var fn = com.google.protobuf.Struct.newBuilder().putFields("name", str(c.getName()))
+                    .putFields("arguments", com.google.protobuf.Value.newBuilder().setStructValue(struct(c.getArguments())).build());
+            b.addToolCalls(com.google.protobuf.Struct.newBuilder().putFields("id", str(c.getId())).putFields("type", str("function"))
+                    .putFields("function", com.google.protobuf.Value.newBuilder().setStructValue(fn).build()));
+        }
+        return b.build();
+    }
+
+    /** A tool as templates take it: {type: "function", function: {name, description, parameters}}. */
+    static com.google.protobuf.Struct templateTool(io.boundless.proto.router.v1.Tool t) {
+        var fn = com.google.protobuf.Struct.newBuilder().putFields("name", str(t.getName()));
+        if (!t.getDescription().isEmpty()) {
+            fn.putFields("description", str(t.getDescription()));
+        }
+        fn.putFields("parameters", com.google.protobuf.Value.newBuilder().setStructValue(struct(t.getParameters().isEmpty()
+                ? "{\"type\": \"object\", \"properties\": {}}" : t.getParameters())).build());
+        return com.google.protobuf.Struct.newBuilder().putFields("type", str("function"))
+                .putFields("function", com.google.protobuf.Value.newBuilder().setStructValue(fn).build()).build();
+    }
+
+    private static com.google.protobuf.Value str(String s) {
+        return com.google.protobuf.Value.newBuilder().setStringValue(s).build();
+    }
+
+    /** A JSON object's text as a Struct (the caller checked it is an object). */
+    static com.google.protobuf.Struct struct(String json) {
+        com.fasterxml.jackson.databind.JsonNode n;
+        try {
+            n = JSON.readTree(json.isBlank() ? "{}" : json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw invalid("not JSON: " + e.getOriginalMessage());
+        }
+        if (n == null || !n.isObject()) {
+            throw invalid("not a JSON object: " + json);
+        }
+        return value(n).getStructValue();
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    static com.google.protobuf.Value value(com.fasterxml.jackson.databind.JsonNode n) {
+        var v = com.google.protobuf.Value.newBuilder();
+        if (n.isObject()) {
+            var s = com.google.protobuf.Struct.newBuilder();
+            n.properties().forEach(e -> s.putFields(e.getKey(), value(e.getValue())));
+            v.setStructValue(s);
+        } else if (n.isArray()) {
+            var l = com.google.protobuf.ListValue.newBuilder();
+            n.forEach(x -> l.addValues(value(x)));
+            v.setListValue(l);
+        } else if (n.isTextual()) {
+            v.setStringValue(n.asText());
+        } else if (n.isNumber()) {
+            v.setNumberValue(n.asDouble());
+        } else if (n.isBoolean()) {
+            v.setBoolValue(n.asBoolean());
+        } else {
+            v.setNullValue(com.google.protobuf.NullValue.NULL_VALUE);
+        }
+        return v.build();
+    }
+
+    /**
+     * The tool-call format of this model's outputs: the configured one (boundless.router.tool-call-parser), else the one
+     * its chat template implies (asked of the tokenizer once), else hermes.
+     */
+    public String toolCallFormat(Deadline deadline) {
+        String f = toolCallFormat;
+        if (f == null) {
+            f = config.toolCallParser().orElse("");
+            if (f.isEmpty()) {
+                f = TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline)
+                        .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel()).build())
+                        .getToolCallFormat();
+            }
+            if (f.isEmpty()) {
+                f = "hermes";
+            }
+            toolCallFormat = f;
+        }
+        return f;
+    }
+
+    private volatile String toolCallFormat;
+
+    /** The engine's descriptor of a request's constraint (the same value the replicas compile). */
+    static io.boundless.engine.grammar.Constraint engineConstraint(io.boundless.proto.router.v1.Constraint c) {
+        return io.boundless.engine.grammar.Constraint.of(c.getKindCase().name(), c.getJsonSchema(), c.getRegex(), c.getGrammar(),
+                c.getChoice().getChoicesList());
+    }
+
+    static io.boundless.proto.inference.v1.Constraint toInference(io.boundless.proto.router.v1.Constraint c) {
+        var b = io.boundless.proto.inference.v1.Constraint.newBuilder();
+        switch (c.getKindCase()) {
+            case JSON_SCHEMA -> b.setJsonSchema(c.getJsonSchema());
+            case JSON_OBJECT -> b.setJsonObject(true);
+            case REGEX -> b.setRegex(c.getRegex());
+            case CHOICE -> b.setChoice(io.boundless.proto.inference.v1.ChoiceList.newBuilder().addAllChoices(c.getChoice().getChoicesList()));
+            case GRAMMAR -> b.setGrammar(c.getGrammar());
+            case KIND_NOT_SET -> { }
+        }
+        return b.build();
+    }
+
+    /**
+     * Compiles a request's constraint here (cached per constraint), so that what cannot be compiled is refused before
+     * the request is routed, with the compiler's reason; the replicas compile the same value again for their masks.
+     */
+    public static void checkConstraint(io.boundless.proto.router.v1.Sampling s) {
+        if (!s.hasConstraint()) {
+            return;
+        }
+        try {
+            var start = constraints.matcher(engineConstraint(s.getConstraint())).initial;
+            if (s.hasMaxTokens() && start.minBytes > s.getMaxTokens()) {
+                throw invalid("max_tokens " + s.getMaxTokens() + " is too few for the constraint: its shortest output takes " + start.minBytes
+                        + " tokens");
+            }
+        } catch (io.boundless.engine.grammar.GrammarException e) {
+            throw invalid(e.getMessage());
+        } catch (StackOverflowError e) {
+            throw invalid("the constraint nests too deeply to compile");
+        }
+    }
+
+    private static final io.boundless.engine.grammar.Constraint.Cache constraints = new io.boundless.engine.grammar.Constraint.Cache(256);
 
     static StatusRuntimeException invalid(String message) {
         return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
@@ -276,7 +415,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             boolean addGenerationPrompt, Deadline deadline) {
         var b = io.boundless.proto.tokenizer.v1.ApplyChatTemplateRequest.newBuilder().setModel(tokenizerModel()).setAddGenerationPrompt(addGenerationPrompt);
         for (var m : messages) {
-            b.addMessages(io.boundless.proto.tokenizer.v1.ChatMessage.newBuilder().setRole(m.getRole()).setContent(m.getContent()));
+            b.addMessages(templateMessage(m));
         }
         try {
             return TokenizerGrpc.newBlockingStub(tokenizerChannel).withDeadline(deadline).applyChatTemplate(b.build());

@@ -17,6 +17,12 @@ public interface RouterConfig {
     /** The tokenizer's name for the model (a tokenizer-service model name). Default: the model's name. */
     Optional<String> tokenizerModel();
 
+    /**
+     * How tool calls are read from the model's output: hermes, llama3_json, mistral, granite or functionary. Default: the
+     * format the model's chat template implies, else hermes.
+     */
+    Optional<String> toolCallParser();
+
     /** The tokenizer service, host:port. */
     String tokenizer();
 

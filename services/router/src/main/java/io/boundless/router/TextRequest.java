@@ -11,22 +11,27 @@ import java.util.List;
  * header's value, or the OpenAI user field; null: none) keeps a user on one model version during a rollout.
  */
 public record TextRequest(String model, String text, int[] ids, List<ChatMessage> messages, String chatTemplate, Sampling sampling, int n,
-        String requestId, String stickinessKey) {
+        String requestId, String stickinessKey, List<io.boundless.proto.router.v1.Tool> tools) {
 
     public static TextRequest ofText(String model, String text, Sampling s, int n, String id) {
-        return new TextRequest(model, text, null, null, null, s, n, id, null);
+        return new TextRequest(model, text, null, null, null, s, n, id, null, List.of());
     }
 
     public static TextRequest ofIds(String model, int[] ids, Sampling s, int n, String id) {
-        return new TextRequest(model, null, ids, null, null, s, n, id, null);
+        return new TextRequest(model, null, ids, null, null, s, n, id, null, List.of());
     }
 
     /** A chat request; an empty or null chatTemplate means the model's own. */
     public static TextRequest ofChat(String model, List<ChatMessage> messages, String chatTemplate, Sampling s, int n, String id) {
-        return new TextRequest(model, null, null, messages, chatTemplate == null || chatTemplate.isEmpty() ? null : chatTemplate, s, n, id, null);
+        return new TextRequest(model, null, null, messages, chatTemplate == null || chatTemplate.isEmpty() ? null : chatTemplate, s, n, id, null, List.of());
     }
 
     public TextRequest withStickinessKey(String key) {
-        return new TextRequest(model, text, ids, messages, chatTemplate, sampling, n, requestId, key == null || key.isEmpty() ? null : key);
+        return new TextRequest(model, text, ids, messages, chatTemplate, sampling, n, requestId, key == null || key.isEmpty() ? null : key, tools);
+    }
+
+    /** A chat request with tools the template renders (OpenAI's tools). */
+    public TextRequest withTools(List<io.boundless.proto.router.v1.Tool> t) {
+        return new TextRequest(model, text, ids, messages, chatTemplate, sampling, n, requestId, stickinessKey, List.copyOf(t));
     }
 }

@@ -27,6 +27,11 @@ public final class ModelTokenizer implements AutoCloseable {
         return tokenizer;
     }
 
+    /** The tool-call format the model's chat template implies ("" when none or no template). */
+    public String toolCallFormat() {
+        return chatTemplate == null ? "" : chatTemplate.toolCallFormat();
+    }
+
     public TokenizerInfo info() {
         return info;
     }

@@ -103,6 +103,10 @@ public final class TokenizerService {
         return new ChatPrompt(text, m.tokenizer().encode(text, false, false).ids());
     }
 
+    public String toolCallFormat(String model) {
+        return registry.get(model).toolCallFormat();
+    }
+
     public TokenizerInfo info(String model) {
         return registry.get(model).info();
     }

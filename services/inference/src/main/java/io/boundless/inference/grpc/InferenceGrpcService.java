@@ -276,7 +276,13 @@ public class InferenceGrpcService implements InferenceGrpc.AsyncService, Bindabl
         List<Integer> stops = new ArrayList<>(s.getStopTokenIdsList());
         return new SamplingParams(s.hasTemperature() ? s.getTemperature() : 1f, s.getTopK(), s.hasTopP() ? s.getTopP() : 1f, s.getMinP(),
                 s.hasRepetitionPenalty() ? s.getRepetitionPenalty() : 1f, s.getPresencePenalty(), s.getFrequencyPenalty(),
-                s.hasSeed() ? s.getSeed() : null, s.getLogprobs(), stops, (int) maxNew, s.getMinNewTokens(), s.getIgnoreEos(), s.getLogitBiasMap());
+                s.hasSeed() ? s.getSeed() : null, s.getLogprobs(), stops, (int) maxNew, s.getMinNewTokens(), s.getIgnoreEos(), s.getLogitBiasMap(),
+                s.hasConstraint() ? constraint(s.getConstraint()) : null);
+    }
+
+    static io.boundless.engine.grammar.Constraint constraint(io.boundless.proto.inference.v1.Constraint c) {
+        return io.boundless.engine.grammar.Constraint.of(c.getKindCase().name(), c.getJsonSchema(), c.getRegex(), c.getGrammar(),
+                c.getChoice().getChoicesList());
     }
 
     private static int[] ids(List<Integer> list) {

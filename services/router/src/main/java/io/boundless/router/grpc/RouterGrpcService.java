@@ -53,7 +53,7 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
     @Override
     public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
         run(out, RouterGrpcService::asChat, () -> TextRequest.ofChat(req.getModel(), req.getMessagesList(), req.getChatTemplate(),
-                req.getSampling(), n(req.getN()), requestId()));
+                req.getSampling(), n(req.getN()), requestId()).withTools(req.getToolsList()));
     }
 
     @Override

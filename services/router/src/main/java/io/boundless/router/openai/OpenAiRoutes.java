@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.boundless.proto.router.v1.ChatMessage;
+import io.boundless.proto.router.v1.Constraint;
 import io.boundless.proto.router.v1.FinishReason;
 import io.boundless.proto.router.v1.GenerateResponse;
 import io.boundless.proto.router.v1.Sampling;
@@ -209,9 +210,23 @@ public class OpenAiRoutes {
                 }
             }
             Sampling sampling = sampling(body, chat);
+            ToolsApi.Request tools = chat ? ToolsApi.request(body) : ToolsApi.NO_TOOLS;
+            Constraint forced = ToolsApi.constraint(tools);
+            if (forced != null) {
+                if (sampling.hasConstraint()) {
+                    throw invalid("tool_choice " + (tools.mode() == ToolsApi.Mode.NAMED ? "naming a function" : "required")
+                            + " constrains the output to the tool call; it cannot be combined with response_format or guided decoding", "tool_choice");
+                }
+                sampling = sampling.toBuilder().setConstraint(forced).build();
+                try {
+                    io.boundless.router.Gateway.checkConstraint(sampling);
+                } catch (StatusRuntimeException e) {
+                    throw invalid("a tool's parameters cannot be enforced: " + e.getStatus().getDescription(), "tools");
+                }
+            }
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
-                    : prompt(body, model, sampling, bestOf, id);
+                    .withTools(tools.tools()) : prompt(body, model, sampling, bestOf, id);
             req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user")));
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
@@ -219,6 +234,18 @@ public class OpenAiRoutes {
                     : new Whole(response, chat, id, model, created, bestOf, n, logprobs);
             if (echo) {
                 echoThenComplete(g, req, out, scoreOnly, sampling.getLogprobs());
+                return;
+            }
+            if (tools.reads()) {
+                // the model family's tool-call format comes from the tokenizer once (a blocking call): off the event loop
+                TextRequest r = req;
+                offEventLoop(response, "chat", () -> {
+                    io.grpc.Deadline deadline = io.grpc.Deadline.after(g.config().requestTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                    String own = r.chatTemplate() == null ? "" : io.boundless.router.tools.ToolCalls.familyOf(r.chatTemplate());
+                    out.tools(tools, own.isEmpty() ? g.toolCallFormat(deadline) : own);
+                    Completion c = g.start(r, deadline, out);
+                    response.closeHandler(v -> c.cancel());
+                });
                 return;
             }
             Completion c = g.start(req, null, out);
@@ -391,12 +418,130 @@ public class OpenAiRoutes {
                 s.putLogitBias(id, (float) e.getValue().asDouble());
             }
         }
-        for (String unsupported : List.of("suffix", "tools", "functions", "response_format")) {
+        io.boundless.proto.router.v1.Constraint constraint = constraint(b);
+        if (constraint != null) {
+            s.setConstraint(constraint);
+            try {
+                io.boundless.router.Gateway.checkConstraint(s.build());
+            } catch (StatusRuntimeException e) {
+                throw invalid(e.getStatus().getDescription(), b.hasNonNull("response_format") ? "response_format"
+                        : GUIDED.stream().filter(b::hasNonNull).findFirst().orElse("response_format"));
+            }
+        }
+        for (String unsupported : chat ? List.of("suffix") : List.of("suffix", "tools", "functions", "tool_choice")) {
             if (b.hasNonNull(unsupported)) {
                 throw invalid(unsupported + " is not supported by this server", unsupported);
             }
         }
         return s.build();
+    }
+
+    private static final List<String> GUIDED = List.of("guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs");
+
+    /**
+     * The structured-output constraint a body asks for: OpenAI's response_format (text, json_object, json_schema
+     * with name, schema and strict), or one of vLLM's guided_json, guided_regex, guided_choice, guided_grammar, or
+     * its structured_outputs object (json, regex, choice, grammar). More than one is refused.
+     */
+    static io.boundless.proto.router.v1.Constraint constraint(JsonNode b) {
+        List<String> given = new ArrayList<>();
+        for (String k : GUIDED) {
+            if (b.hasNonNull(k)) {
+                given.add(k);
+            }
+        }
+        JsonNode rf = b.get("response_format");
+        io.boundless.proto.router.v1.Constraint fromFormat = null;
+        if (rf != null && !rf.isNull()) {
+            String type = rf.path("type").asText("");
+            fromFormat = switch (type) {
+                case "text" -> null;
+                case "json_object" -> io.boundless.proto.router.v1.Constraint.newBuilder().setJsonObject(true).build();
+                case "json_schema" -> {
+                    JsonNode js = rf.get("json_schema");
+                    if (js == null || !js.isObject()) {
+                        throw invalid("response_format of type json_schema needs a json_schema object with name and schema", "response_format");
+                    }
+                    if (js.has("name") && !js.get("name").asText().matches("[A-Za-z0-9_-]{1,64}")) {
+                        throw invalid("response_format.json_schema.name must be 1 to 64 letters, digits, '_' or '-'", "response_format");
+                    }
+                    JsonNode schema = js.get("schema");
+                    if (schema == null || !(schema.isObject() || schema.isBoolean())) {
+                        throw invalid("response_format.json_schema.schema must be a JSON Schema object", "response_format");
+                    }
+                    yield io.boundless.proto.router.v1.Constraint.newBuilder().setJsonSchema(schema.toString()).build();
+                }
+                default -> throw invalid("response_format.type must be text, json_object or json_schema, not '" + type + "'", "response_format");
+            };
+            if (fromFormat != null) {
+                given.add("response_format");
+            }
+        }
+        if (given.size() > 1) {
+            throw invalid("give one of response_format, " + String.join(", ", GUIDED) + "; this request gives " + String.join(" and ", given),
+                    given.get(1));
+        }
+        if (given.isEmpty()) {
+            return null;
+        }
+        String key = given.getFirst();
+        if (key.equals("response_format")) {
+            return fromFormat;
+        }
+        JsonNode v = b.get(key);
+        String kind = key.substring(key.indexOf('_') + 1);
+        if (key.equals("structured_outputs")) {
+            List<String> kinds = new ArrayList<>();
+            for (String f : List.of("json", "regex", "choice", "grammar")) {
+                if (v.hasNonNull(f)) {
+                    kinds.add(f);
+                }
+            }
+            if (kinds.size() != 1) {
+                throw invalid("structured_outputs must give one of json, regex, choice, grammar", key);
+            }
+            kind = kinds.getFirst();
+            v = v.get(kind);
+        }
+        var c = io.boundless.proto.router.v1.Constraint.newBuilder();
+        switch (kind) {
+            case "json" -> {
+                if (v.isTextual()) {
+                    c.setJsonSchema(v.asText());
+                } else if (v.isObject() || v.isBoolean()) {
+                    c.setJsonSchema(v.toString());
+                } else {
+                    throw invalid(key + " must be a JSON Schema (an object, or one as a string)", key);
+                }
+            }
+            case "regex" -> {
+                if (!v.isTextual() || v.asText().isEmpty()) {
+                    throw invalid(key + " must be a non-empty regular expression", key);
+                }
+                c.setRegex(v.asText());
+            }
+            case "choice" -> {
+                if (!v.isArray() || v.isEmpty()) {
+                    throw invalid(key + " must be a non-empty array of strings", key);
+                }
+                var list = io.boundless.proto.router.v1.Choices.newBuilder();
+                for (JsonNode x : v) {
+                    if (!x.isTextual() || x.asText().isEmpty()) {
+                        throw invalid(key + " must be a non-empty array of non-empty strings", key);
+                    }
+                    list.addChoices(x.asText());
+                }
+                c.setChoice(list);
+            }
+            case "grammar" -> {
+                if (!v.isTextual() || v.asText().isBlank()) {
+                    throw invalid(key + " must be a GBNF grammar (text with a rule named root)", key);
+                }
+                c.setGrammar(v.asText());
+            }
+            default -> throw invalid("unknown structured output " + key, key);
+        }
+        return c.build();
     }
 
     private TextRequest prompt(JsonNode b, String model, Sampling s, int n, String id) {
@@ -452,7 +597,7 @@ public class OpenAiRoutes {
             } else {
                 throw invalid("a message's content must be a string or an array of text parts", "messages");
             }
-            out.add(ChatMessage.newBuilder().setRole(role).setContent(content).build());
+            out.add(ToolsApi.message(x, content));
         }
         return out;
     }
@@ -520,6 +665,14 @@ public class OpenAiRoutes {
         final boolean logprobs;
         /** The prompt to echo before each choice's text (completions with echo), or null. */
         Echo echo;
+        /** The request's tools; their calls are read from the output when it allows them. */
+        ToolsApi.Request tools = ToolsApi.NO_TOOLS;
+        String family = "hermes";
+
+        void tools(ToolsApi.Request t, String f) {
+            tools = t;
+            family = f;
+        }
 
         Output(HttpServerResponse response, boolean chat, String id, String model, long created, boolean logprobs) {
             this.response = response;
@@ -661,6 +814,10 @@ public class OpenAiRoutes {
                 }
                 return;
             }
+            if (chat && tools.reads()) {
+                toolChunk(chunk);
+                return;
+            }
             ObjectNode e = envelope(chat ? "chat.completion.chunk" : "text_completion");
             ObjectNode choice = e.putArray("choices").addObject().put("index", chunk.getIndex());
             if (chat) {
@@ -702,6 +859,58 @@ public class OpenAiRoutes {
             }
             finish(choice, chunk.getFinishReason());
             event(e);
+        }
+
+        private final java.util.Map<Integer, io.boundless.router.tools.ToolCalls.Stream> toolStreams = new java.util.HashMap<>();
+
+        /** A chunk of a chat whose output is read for tool calls: content and call deltas as they become certain. */
+        private void toolChunk(GenerateResponse chunk) {
+            int i = chunk.getIndex();
+            var st = toolStreams.computeIfAbsent(i, k -> new io.boundless.router.tools.ToolCalls.Stream(tools.format(family), tools.named(),
+                    x -> ToolsApi.newId(family)));
+            List<io.boundless.router.tools.ToolCalls.Delta> deltas = new ArrayList<>(st.feed(chunk.getText()));
+            boolean last = chunk.getFinishReason() != FinishReason.FINISH_REASON_UNSPECIFIED;
+            if (last) {
+                deltas.addAll(st.finish());
+            }
+            boolean logprobsSent = false;
+            if (!roleSent[i] && deltas.isEmpty()) {
+                deltas.add(new io.boundless.router.tools.ToolCalls.Delta("", -1, null, null, null));
+            }
+            for (var d : deltas) {
+                ObjectNode e = envelope("chat.completion.chunk");
+                ObjectNode choice = e.putArray("choices").addObject().put("index", i);
+                ObjectNode delta = choice.putObject("delta");
+                if (!roleSent[i]) {
+                    delta.put("role", "assistant");
+                    roleSent[i] = true;
+                }
+                if (d.isContent()) {
+                    delta.put("content", d.content());
+                } else {
+                    ToolsApi.putDelta(delta, d);
+                }
+                if (logprobs && !logprobsSent && chunk.getTokensCount() > 0) {
+                    chatLogprobs(choice.putObject("logprobs").putArray("content"), chunk.getTokensList(), tokenTexts(chunk));
+                    logprobsSent = true;
+                } else {
+                    choice.putNull("logprobs");
+                }
+                choice.putNull("finish_reason");
+                event(e);
+            }
+            if (last) {
+                ObjectNode e = envelope("chat.completion.chunk");
+                ObjectNode choice = e.putArray("choices").addObject().put("index", i);
+                choice.putObject("delta");
+                choice.putNull("logprobs");
+                if (!st.calls().isEmpty()) {
+                    finishToolCalls(choice);
+                } else {
+                    finish(choice, chunk.getFinishReason());
+                }
+                event(e);
+            }
         }
 
         @Override
@@ -818,7 +1027,23 @@ public class OpenAiRoutes {
                 int i = order[k];
                 ObjectNode c = choices.addObject().put("index", k);
                 if (chat) {
-                    c.putObject("message").put("role", "assistant").put("content", texts[i].toString());
+                    ObjectNode message = c.putObject("message").put("role", "assistant").put("content", texts[i].toString());
+                    if (tools.reads()) {
+                        var parsed = io.boundless.router.tools.ToolCalls.parse(tools.format(family), texts[i].toString(), true, tools.named());
+                        if (!parsed.calls().isEmpty()) {
+                            String content = parsed.content().strip();
+                            if (content.isEmpty()) {
+                                message.putNull("content");
+                            } else {
+                                message.put("content", content);
+                            }
+                            List<String> ids = new ArrayList<>();
+                            parsed.calls().forEach(x -> ids.add(ToolsApi.newId(family)));
+                            ToolsApi.putCalls(message, parsed.calls(), ids);
+                            reasons[i] = null;
+                            finishToolCalls(c);
+                        }
+                    }
                     if (logprobs) {
                         chatLogprobs(c.putObject("logprobs").putArray("content"), tokens.get(i), tokenTexts.get(i));
                     } else {
@@ -836,13 +1061,19 @@ public class OpenAiRoutes {
                         c.putNull("logprobs");
                     }
                 }
-                finish(c, reasons[i]);
+                if (!c.has("finish_reason")) {
+                    finish(c, reasons[i]);
+                }
             }
             if (usage != null) {
                 body.set("usage", usage(usage));
             }
             send(response, 200, body);
         }
+    }
+
+    private static void finishToolCalls(ObjectNode choice) {
+        choice.put("finish_reason", "tool_calls");
     }
 
     private static void finish(ObjectNode choice, FinishReason r) {

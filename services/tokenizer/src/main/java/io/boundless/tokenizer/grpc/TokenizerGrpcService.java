@@ -240,7 +240,8 @@ public class TokenizerGrpcService implements TokenizerGrpc.AsyncService, Bindabl
                     .setKind(info.kind() == TokenizerInfo.Kind.TIKTOKEN ? TokenizerKind.TOKENIZER_KIND_TIKTOKEN : TokenizerKind.TOKENIZER_KIND_HUGGING_FACE)
                     .setVocabSize(info.vocabSize())
                     .setModelMaxLength(info.modelMaxLength())
-                    .setHasChatTemplate(info.hasChatTemplate());
+                    .setHasChatTemplate(info.hasChatTemplate())
+                    .setToolCallFormat(service.toolCallFormat(req.getModel()));
             info.specialTokens().forEach(t -> b.addSpecialTokens(SpecialToken.newBuilder().setContent(t.content()).setId(t.id())));
             if (info.bosTokenId() != null) {
                 b.setBosTokenId(info.bosTokenId());

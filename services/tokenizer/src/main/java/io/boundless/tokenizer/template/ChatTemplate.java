@@ -16,15 +16,44 @@ import java.util.Map;
  */
 public final class ChatTemplate {
     private final List<Node.Stmt> program;
+    private final String toolCallFormat;
 
-    private ChatTemplate(List<Node.Stmt> program) {
+    private ChatTemplate(List<Node.Stmt> program, String toolCallFormat) {
         this.program = program;
+        this.toolCallFormat = toolCallFormat;
+    }
+
+    /**
+     * The tool-call format the template writes calls in, as the router's parsers name them ("hermes",
+     * "llama3_json", "mistral", "granite", "functionary"), or "" when it renders none we recognize.
+     */
+    public String toolCallFormat() {
+        return toolCallFormat;
+    }
+
+    static String detectToolCallFormat(String source) {
+        if (source.contains("<tool_call>")) {
+            return "hermes";
+        }
+        if (source.contains("[TOOL_CALLS]")) {
+            return "mistral";
+        }
+        if (source.contains("<|tool_call|>")) {
+            return "granite";
+        }
+        if (source.contains("<function=")) {
+            return "functionary";
+        }
+        if (source.contains("<|python_tag|>") || source.contains("ipython") && source.contains("\"parameters\"")) {
+            return "llama3_json";
+        }
+        return "";
     }
 
     /** Parses a template; a syntax error is a {@link TemplateException} naming the line. */
     public static ChatTemplate compile(String source) {
         try {
-            return new ChatTemplate(Parser.parse(source));
+            return new ChatTemplate(Parser.parse(source), detectToolCallFormat(source));
         } catch (TemplateException e) {
             throw e;
         } catch (RuntimeException | StackOverflowError e) {

@@ -73,6 +73,18 @@ class ChatTemplateParityTest {
         }
     }
 
+    @Test
+    void theToolCallFormatComesFromTheTemplate() throws IOException {
+        Map<String, String> expected = Map.of("Qwen-Qwen3-0.6B", "hermes", "NousResearch-Hermes-3-Llama-3.1-8B-tool_use", "hermes",
+                "Qwen-Qwen2.5-7B-Instruct", "hermes", "meta-llama-Llama-3.1-8B-Instruct", "llama3_json", "meta-llama-Llama-3.3-70B-Instruct",
+                "llama3_json", "mistralai-Mistral-Nemo-Instruct-2407", "mistral", "ibm-granite-granite-3.3-2B-Instruct", "granite",
+                "meetkai-functionary-medium-v3.1", "functionary", "google-gemma-2-2b-it", "");
+        for (var e : expected.entrySet()) {
+            String source = Files.readString(TEMPLATES.resolve(e.getKey() + ".jinja"), StandardCharsets.UTF_8);
+            assertThat(ChatTemplate.compile(source).toolCallFormat()).as(e.getKey()).isEqualTo(e.getValue());
+        }
+    }
+
     @ParameterizedTest(name = "{0}: {1}")
     @MethodSource("cases")
     void rendersExactlyAsTransformersDoes(String template, String shape, JsonNode expected) throws IOException {
