@@ -72,15 +72,14 @@ public final class Sampler {
             }
         }
         int token = p.isGreedy() ? argmax(l) : draw(l, p, rnd, u);
+        if (p.logprobs() == 0) { // the chosen token's log-probability alone: no row of them
+            return new Sample(token, raw[token] - logSumExp(raw), new int[0], new float[0]);
+        }
         float[] logsm = logSoftmax(raw);
-        int[] topIds = new int[0];
-        float[] topLp = new float[0];
-        if (p.logprobs() > 0) {
-            topIds = topK(logsm, Math.min(p.logprobs(), vocab));
-            topLp = new float[topIds.length];
-            for (int i = 0; i < topIds.length; i++) {
-                topLp[i] = logsm[topIds[i]];
-            }
+        int[] topIds = topK(logsm, Math.min(p.logprobs(), vocab));
+        float[] topLp = new float[topIds.length];
+        for (int i = 0; i < topIds.length; i++) {
+            topLp[i] = logsm[topIds[i]];
         }
         return new Sample(token, logsm[token], topIds, topLp);
     }
@@ -201,6 +200,22 @@ public final class Sampler {
             prob[i] = l[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((l[i] - max) / p.temperature());
             sum += prob[i];
         }
+        if (!(p.topK() > 0 && p.topK() < n || p.topP() < 1) && p.minP() <= 0) {
+            // every token is kept: the same sums as below, without the bookkeeping
+            double u = (Double.isNaN(uniform) ? rnd.nextDouble() : uniform) * sum;
+            double acc = 0;
+            int last = -1;
+            for (int i = 0; i < n; i++) {
+                if (prob[i] > 0) {
+                    acc += prob[i];
+                    last = i;
+                    if (u < acc) {
+                        return i;
+                    }
+                }
+            }
+            return last >= 0 ? last : argmax(l);
+        }
         Integer[] order = null;
         boolean[] keep = new boolean[n];
         Arrays.fill(keep, true);
@@ -261,7 +276,8 @@ public final class Sampler {
         return best;
     }
 
-    static float[] logSoftmax(float[] x) {
+    /** log(sum(exp(x))), as logSoftmax computes it (so that x[i] minus it is logSoftmax(x)[i] exactly). */
+    static float logSumExp(float[] x) {
         float max = Float.NEGATIVE_INFINITY;
         for (float v : x) {
             max = Math.max(max, v);
@@ -270,7 +286,11 @@ public final class Sampler {
         for (float v : x) {
             sum += Math.exp(v - max);
         }
-        float lse = (float) (max + Math.log(sum));
+        return (float) (max + Math.log(sum));
+    }
+
+    static float[] logSoftmax(float[] x) {
+        float lse = logSumExp(x);
         float[] out = new float[x.length];
         for (int i = 0; i < x.length; i++) {
             out[i] = x[i] - lse;
