@@ -130,7 +130,8 @@ class HelmChartTest {
         var config = of(all, io.fabric8.kubernetes.api.model.ConfigMap.class).stream().filter(c -> c.getMetadata().getName().equals("boundless-router-chat"))
                 .findFirst().orElseThrow();
         assertThat(config.getData().get("application.properties")).contains("boundless.router.reasoning.max-samples=40",
-                "boundless.router.reasoning.key-tokens-per-minute=200000", "boundless.router.reasoning.exemplars=/deployments/config/exemplars");
+                "boundless.router.reasoning.key-tokens-per-minute=200000", "boundless.router.reasoning.exemplars=/deployments/config/exemplars",
+                "boundless.router.tool-call-parser=llama3_json");
         java.nio.file.Path sets = java.nio.file.Files.createTempDirectory("exemplars");
         java.nio.file.Files.writeString(sets.resolve("yes-no.json"), config.getData().get("exemplar-yes-no.json"));
         var loaded = io.boundless.router.reasoning.ExemplarSets.load(sets);
