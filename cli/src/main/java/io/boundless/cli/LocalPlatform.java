@@ -311,10 +311,15 @@ public final class LocalPlatform implements AutoCloseable {
         }
         Files.createDirectories(entry.getParent());
         Path tmp = Files.createTempDirectory(entry.getParent(), "." + LINKED_VERSION + "-");
-        for (String name : TOKENIZER_FILES) {
-            Path f = source.tokenizerDir().resolve(name);
-            if (Files.exists(f)) {
-                Files.createSymbolicLink(tmp.resolve(name), f);
+        if (source.ggufTokenizer() != null) { // the GGUF file's own tokenizer, as the files the tokenizer service reads
+            Files.writeString(tmp.resolve("tokenizer.json"), source.ggufTokenizer().tokenizerJson());
+            Files.writeString(tmp.resolve("tokenizer_config.json"), source.ggufTokenizer().tokenizerConfigJson());
+        } else {
+            for (String name : TOKENIZER_FILES) {
+                Path f = source.tokenizerDir().resolve(name);
+                if (Files.exists(f)) {
+                    Files.createSymbolicLink(tmp.resolve(name), f);
+                }
             }
         }
         if (source.chatTemplate() != null) {

@@ -18,7 +18,8 @@ import java.util.stream.Stream;
  * A model given to {@code boundless up --model}, checked before anything starts, so that what cannot
  * be served is one line naming what is missing or unsupported, not a service that dies later: the
  * path exists; it is a Hugging Face directory (config.json, safetensors, tokenizer.json) or a GGUF
- * file with the tokenizer.json of its model beside it; the engine serves its architecture and finds
+ * file with its own tokenizer (tokenizer.ggml.*, converted to tokenizer.json) or the tokenizer.json of its model
+ * beside it, which wins; the engine serves its architecture and finds
  * every weight it needs ({@link LoadedModel#inspect}, the replicas' own reader). Whether it can
  * chat is the tokenizer service's to say (it owns the rule for where a template lives), once it runs.
  *
@@ -26,8 +27,10 @@ import java.util.stream.Stream;
  * @param name          the served name: the directory's (a store's {@code <model>/<version>} gives {@code <model>}) or the file's without .gguf
  * @param tokenizerDir  where tokenizer.json and tokenizer_config.json are
  * @param chatTemplate  the --chat-template file, or null
+ * @param ggufTokenizer the GGUF file's own tokenizer, converted, when no tokenizer.json is beside it; else null
  */
-public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig config, Path chatTemplate) {
+public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig config, Path chatTemplate,
+        io.boundless.engine.format.GgufTokenizer.Files ggufTokenizer) {
 
     private static final int GGUF_MAGIC = 0x46554747;
 
@@ -49,6 +52,7 @@ public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig
         }
         Path tokenizerDir;
         ModelConfig config;
+        io.boundless.engine.format.GgufTokenizer.Files embedded = null;
         if (Files.isDirectory(path)) {
             if (!Files.exists(path.resolve("config.json"))) {
                 List<Path> ggufs = list(path).filter(f -> f.getFileName().toString().endsWith(".gguf")).sorted().toList();
@@ -66,15 +70,21 @@ public record ModelSource(Path path, String name, Path tokenizerDir, ModelConfig
             }
             config = inspect(path);
             tokenizerDir = path.getParent();
-            requireTokenizer(tokenizerDir, path.getFileName() + ": the tokenizer service does not read a GGUF file's own tokenizer yet; put the"
-                    + " model's tokenizer.json (and tokenizer_config.json, which holds its chat template) beside it in " + tokenizerDir);
+            if (!Files.isRegularFile(tokenizerDir.resolve("tokenizer.json"))) {
+                try (io.boundless.engine.format.Gguf g = io.boundless.engine.format.Gguf.open(path)) {
+                    embedded = io.boundless.engine.format.GgufTokenizer.convert(g.metadata());
+                } catch (ModelFormatException e) {
+                    throw new Refused(path.getFileName() + ": " + e.getMessage() + "; or put the model's tokenizer.json (and tokenizer_config.json,"
+                            + " which holds its chat template) beside it in " + tokenizerDir);
+                }
+            }
         }
         Path template = null;
         if (chatTemplate != null) {
             template = chatTemplate.toAbsolutePath().normalize();
             checkTemplate(template);
         }
-        return new ModelSource(path, nameOf(path), tokenizerDir, config, template);
+        return new ModelSource(path, nameOf(path), tokenizerDir, config, template, embedded);
     }
 
     /** The served name of a model at path: {@code <model>} for a store's {@code <model>/<version>}, else the file name without .gguf. */

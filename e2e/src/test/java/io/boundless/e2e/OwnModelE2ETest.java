@@ -158,6 +158,36 @@ class OwnModelE2ETest {
         assertThat(free(grpc) && free(grpc + 1) && free(grpc + 2) && free(port)).as("every service stopped").isTrue();
     }
 
+    /**
+     * A GGUF file from the engine's writer that carries its tokenizer and chat template (tokenizer.ggml.*, no tokenizer.json
+     * beside it) serves through boundless up: the tokenizer service builds the tokenizer from the metadata, the template
+     * renders the start-up chat, and the replica's vocabulary (for structured outputs) comes from the same metadata.
+     */
+    @Test
+    void aGgufFileServesWithItsOwnTokenizerAndChatTemplate() throws Exception {
+        Path hf = work.resolve("written/default-random/1");
+        Path gguf = Files.createDirectories(work.resolve("gguf")).resolve("default-random-gguf.gguf");
+        io.boundless.engine.model.ModelConfig c = io.boundless.engine.model.LoadedModel.inspect(hf);
+        io.boundless.engine.model.ModelWriter.writeGguf(gguf, c, io.boundless.engine.model.ModelWriter.randomWeights(c, 11),
+                io.boundless.engine.tensor.DType.F32, hf);
+        int grpc = 19680;
+        int port = 18680;
+        Cli up = up(List.of("--model", gguf.toString(), "--replicas", "1", "--grpc-port", "" + grpc, "--http-port", "" + port), Map.of());
+        up.awaitLine("Try: ");
+        assertThat(up.output()).contains("serving model 'default-random-gguf'").contains("boundless chat \"What is the capital of France?\"\n> ")
+                .doesNotContain("Exception");
+        HttpResponse<String> tok = post(port, "/tokenize", "{\"model\": \"default-random-gguf\", \"prompt\": \"Hello, world! 12345\","
+                + " \"add_special_tokens\": false, \"return_token_strs\": true}");
+        assertThat(tok.statusCode()).as(tok.body()).isEqualTo(200);
+        StringBuilder back = new StringBuilder();
+        json.readTree(tok.body()).path("token_strs").forEach(t -> back.append(t.asText()));
+        assertThat(back.toString().replace('\u0120', ' ')).isEqualTo("Hello, world! 12345");
+        HttpResponse<String> choice = post(port, "/v1/completions", "{\"model\": \"default-random-gguf\", \"prompt\": \"Mood:\","
+                + " \"max_tokens\": 8, \"temperature\": 1, \"guided_choice\": [\"happy\", \"sad\"]}");
+        assertThat(choice.statusCode()).as(choice.body()).isEqualTo(200);
+        assertThat(json.readTree(choice.body()).at("/choices/0/text").asText()).isIn("happy", "sad");
+    }
+
     @Test
     void aChatTemplateFileGivenToUpMakesABaseModelChat() throws Exception {
         Path template = Files.writeString(work.resolve("my-template.jinja"), TEMPLATE);

@@ -174,7 +174,7 @@ public final class Gguf implements AutoCloseable {
                 infos.add(new Info(name, ne, dtype, offset));
             }
             long dataStart = align(pos, alignment);
-            if (dataStart > size) {
+            if (dataStart > size && !infos.isEmpty()) { // a vocabulary-only file (no tensors) may end before the padding
                 throw new ModelFormatException(f.path + ": tensor data would start at " + dataStart + ", past the end of the " + size + "-byte file");
             }
             Map<String, Tensor> tensors = new LinkedHashMap<>();

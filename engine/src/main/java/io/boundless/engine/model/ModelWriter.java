@@ -138,6 +138,15 @@ public final class ModelWriter {
 
     /** Writes a GGUF file with llama.cpp's names and layout; matrices in dtype, vectors in F32. */
     public static void writeGguf(Path file, ModelConfig c, List<Weight> weights, DType dtype) throws IOException {
+        writeGguf(file, c, weights, dtype, null);
+    }
+
+    /**
+     * As {@link #writeGguf(Path, ModelConfig, List, DType)}, with the Hugging Face tokenizer of tokenizerDir (a byte-level
+     * BPE tokenizer.json and its tokenizer_config.json, chat template included) embedded as llama.cpp's
+     * {@code tokenizer.ggml.*} metadata; null writes the synthetic test vocabulary.
+     */
+    public static void writeGguf(Path file, ModelConfig c, List<Weight> weights, DType dtype, Path tokenizerDir) throws IOException {
         String arch = switch (c.arch()) {
             case LLAMA, MISTRAL -> "llama";
             case QWEN2 -> "qwen2";
@@ -166,7 +175,11 @@ public final class ModelWriter {
                 g.putU32(arch + ".attention.sliding_window", c.slidingWindow());
             }
         }
-        vocabulary(g, c);
+        if (tokenizerDir == null) {
+            vocabulary(g, c);
+        } else {
+            embedTokenizer(g, c, tokenizerDir);
+        }
         try (Arena arena = Arena.ofConfined()) {
             for (Weight w : weights) {
                 String name = ggufName(c, w.hfName());
@@ -229,6 +242,69 @@ public final class ModelWriter {
         g.putU32("tokenizer.ggml.bos_token_id", c.vocabSize() - 2);
         g.putU32("tokenizer.ggml.eos_token_id", c.vocabSize() - 1);
         g.put("tokenizer.ggml.add_bos_token", Gguf.Type.BOOL, false);
+    }
+
+    /** A byte-level BPE tokenizer.json as tokenizer.ggml.* (tokens by id, types, merges, the pre-tokenizer's name, BOS/EOS, template). */
+    private static void embedTokenizer(GgufWriter g, ModelConfig c, Path dir) throws IOException {
+        Map<?, ?> tok = (Map<?, ?>) io.boundless.engine.format.Json.parse(Files.readString(dir.resolve("tokenizer.json")));
+        Map<?, ?> config = Files.isRegularFile(dir.resolve("tokenizer_config.json"))
+                ? (Map<?, ?>) io.boundless.engine.format.Json.parse(Files.readString(dir.resolve("tokenizer_config.json"))) : Map.of();
+        Map<?, ?> model = (Map<?, ?>) tok.get("model");
+        if (!"BPE".equals(model.get("type")) || !io.boundless.engine.format.Json.write(tok.get("pre_tokenizer")).contains("ByteLevel")) {
+            throw new IllegalArgumentException("only byte-level BPE tokenizers are embedded in GGUF files here");
+        }
+        String[] tokens = new String[c.vocabSize()];
+        Integer[] types = new Integer[c.vocabSize()];
+        ((Map<?, ?>) model.get("vocab")).forEach((k, v) -> {
+            int id = ((Number) v).intValue();
+            if (id < tokens.length) {
+                tokens[id] = String.valueOf(k);
+                types[id] = 1;
+            }
+        });
+        if (tok.get("added_tokens") instanceof List<?> added) {
+            for (Object o : added) {
+                Map<?, ?> a = (Map<?, ?>) o;
+                int id = ((Number) a.get("id")).intValue();
+                if (id < tokens.length) {
+                    tokens[id] = String.valueOf(a.get("content"));
+                    types[id] = Boolean.TRUE.equals(a.get("special")) ? 3 : 4;
+                }
+            }
+        }
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] == null) {
+                tokens[i] = "[PAD" + i + "]";
+                types[i] = 5; // unused
+            }
+        }
+        List<String> merges = new ArrayList<>();
+        for (Object m : (List<?>) model.get("merges")) {
+            merges.add(m instanceof List<?> pair ? pair.get(0) + " " + pair.get(1) : String.valueOf(m));
+        }
+        String pre = "gpt-2";
+        String preJson = io.boundless.engine.format.Json.write(tok.get("pre_tokenizer"));
+        for (var e : io.boundless.engine.format.GgufTokenizer.preTokenizers().entrySet()) {
+            if (e.getValue().length() > 8 && preJson.contains(io.boundless.engine.format.Json.write(e.getValue()))) {
+                pre = e.getKey();
+            }
+        }
+        List<String> tokenList = List.of(tokens);
+        g.putString("tokenizer.ggml.model", "gpt2");
+        g.putString("tokenizer.ggml.pre", pre);
+        g.putArray("tokenizer.ggml.tokens", Gguf.Type.STRING, tokenList);
+        g.putArray("tokenizer.ggml.token_type", Gguf.Type.INT32, List.of(types));
+        g.putArray("tokenizer.ggml.merges", Gguf.Type.STRING, merges);
+        if (config.get("bos_token") instanceof String bos && tokenList.contains(bos)) {
+            g.putU32("tokenizer.ggml.bos_token_id", tokenList.indexOf(bos));
+        }
+        if (config.get("eos_token") instanceof String eos && tokenList.contains(eos)) {
+            g.putU32("tokenizer.ggml.eos_token_id", tokenList.indexOf(eos));
+        }
+        g.put("tokenizer.ggml.add_bos_token", Gguf.Type.BOOL, Boolean.TRUE.equals(config.get("add_bos_token")));
+        if (config.get("chat_template") instanceof String tpl) {
+            g.putString("tokenizer.chat_template", tpl);
+        }
     }
 
     /** GPT-2's byte-level BPE alphabet: the character that stands for each byte in token strings. */

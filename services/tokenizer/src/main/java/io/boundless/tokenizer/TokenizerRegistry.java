@@ -92,14 +92,14 @@ public final class TokenizerRegistry implements AutoCloseable {
         }
         Path modelDir = store.resolve(parts[0]);
         if (parts.length == 2) {
-            if (!Files.isRegularFile(modelDir.resolve(parts[1]).resolve("tokenizer.json"))) {
+            if (!hasTokenizer(modelDir.resolve(parts[1]))) {
                 throw unknown(model);
             }
             return model;
         }
         List<String> versions = new ArrayList<>();
         try (Stream<Path> s = Files.list(modelDir)) {
-            s.filter(p -> Files.isRegularFile(p.resolve("tokenizer.json"))).forEach(p -> versions.add(p.getFileName().toString()));
+            s.filter(TokenizerRegistry::hasTokenizer).forEach(p -> versions.add(p.getFileName().toString()));
         } catch (IOException e) {
             throw unknown(model);
         }
@@ -108,6 +108,45 @@ public final class TokenizerRegistry implements AutoCloseable {
         }
         versions.sort(VERSION_ORDER);
         return parts[0] + "/" + versions.getLast();
+    }
+
+    /** A version directory holds a tokenizer: tokenizer.json, or a GGUF file whose metadata carries one. */
+    private static boolean hasTokenizer(Path versionDir) {
+        return Files.isRegularFile(versionDir.resolve("tokenizer.json")) || gguf(versionDir) != null;
+    }
+
+    /** The one .gguf file of a version directory without tokenizer.json, or null. */
+    private static Path gguf(Path versionDir) {
+        if (!Files.isDirectory(versionDir) || Files.isRegularFile(versionDir.resolve("tokenizer.json"))) {
+            return null;
+        }
+        try (Stream<Path> s = Files.list(versionDir)) {
+            List<Path> g = s.filter(p -> p.getFileName().toString().endsWith(".gguf") && Files.isRegularFile(p)).sorted().toList();
+            return g.isEmpty() ? null : g.getFirst();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * A GGUF model's tokenizer as tokenizer.json and tokenizer_config.json (its chat template included), written to a
+     * directory of their own; refusals (a tokenizer model or pre-tokenizer we do not reproduce) name the file.
+     */
+    private static Path convertGguf(Path file) {
+        try (io.boundless.engine.format.Gguf g = io.boundless.engine.format.Gguf.open(file)) {
+            var files = io.boundless.engine.format.GgufTokenizer.convert(g.metadata());
+            Path dir = Files.createTempDirectory("boundless-gguf-tokenizer-");
+            Files.writeString(dir.resolve("tokenizer.json"), files.tokenizerJson());
+            Files.writeString(dir.resolve("tokenizer_config.json"), files.tokenizerConfigJson());
+            dir.toFile().deleteOnExit();
+            dir.resolve("tokenizer.json").toFile().deleteOnExit();
+            dir.resolve("tokenizer_config.json").toFile().deleteOnExit();
+            return dir;
+        } catch (io.boundless.engine.format.ModelFormatException e) {
+            throw new ModelLoadException(file + ": " + e.getMessage(), e);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot convert the tokenizer of " + file + ": " + e.getMessage(), e);
+        }
     }
 
     private UnknownModelException unknown(String model) {
@@ -146,6 +185,10 @@ public final class TokenizerRegistry implements AutoCloseable {
                     null, eos, 0, false), null, globals);
         }
         Path dir = store.resolve(name);
+        Path ggufFile = gguf(dir);
+        if (ggufFile != null) {
+            dir = convertGguf(ggufFile);
+        }
         HuggingFaceTokenizer t = HuggingFaceTokenizer.load(dir.resolve("tokenizer.json"), json);
         try {
             JsonNode config = json.createObjectNode();
