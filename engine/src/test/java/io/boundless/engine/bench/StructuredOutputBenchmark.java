@@ -39,7 +39,7 @@ import java.util.concurrent.CountDownLatch;
  * The schemas are the grammar tests' suite (io.boundless.engine.grammar.Schemas); the decode runs use a schema whose
  * output is long (an object holding a list of strings), so that both runs generate every token.
  *
- *   StructuredOutputBenchmark &lt;tokenizer.json&gt; &lt;threads&gt; &lt;tokens per stream&gt;
+ *   StructuredOutputBenchmark &lt;tokenizer.json&gt; &lt;threads&gt; &lt;tokens per stream&gt; [GGUF file to write for the peer]
  */
 public final class StructuredOutputBenchmark {
     public static void main(String[] args) throws Exception {
@@ -101,7 +101,11 @@ public final class StructuredOutputBenchmark {
         ModelConfig config = new ModelConfig(Architecture.LLAMA, vocabSize, 256, 512, 2, 4, 2, 64, 1e-5f, 500000, (Rope.Llama3Scaling) null,
                 2048, true, false, 0, 128001, List.of(128001));
         Path dir = Files.createTempDirectory("bench-structured");
-        ModelWriter.writeHuggingFace(dir, config, ModelWriter.randomWeights(config, 3), DType.F32);
+        var weights = ModelWriter.randomWeights(config, 3);
+        ModelWriter.writeHuggingFace(dir, config, weights, DType.F32);
+        if (args.length > 3) { // the same model as GGUF with the real vocabulary embedded, for llama.cpp's run
+            ModelWriter.writeGguf(Path.of(args[3]), config, weights, DType.F32, tokenizer.getParent());
+        }
         String schema = "{\"type\": \"object\", \"properties\": {\"notes\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}},"
                 + " \"required\": [\"notes\"]}";
         try (LoadedModel model = LoadedModel.open(dir)) {
