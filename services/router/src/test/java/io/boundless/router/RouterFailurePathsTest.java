@@ -343,13 +343,16 @@ class RouterFailurePathsTest {
 
     @Test
     void eachUnsupportedFieldIs400NamingIt() throws Exception {
-        Map<String, String> fields = Map.of("suffix", "\"x\"", "tools", "[]", "functions", "[]", "response_format", "{\"type\":\"json_object\"}");
+        Map<String, String> fields = Map.of("suffix", "\"x\"", "tools", "[]", "functions", "[]", "tool_choice", "\"auto\"");
         for (var f : fields.entrySet()) {
             var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"" + f.getKey() + "\":" + f.getValue() + "}");
             assertThat(r.statusCode()).as(f.getKey()).isEqualTo(400);
             assertThat(error(r).get("message").asText()).isEqualTo(f.getKey() + " is not supported by this server");
             assertThat(error(r).get("param").asText()).isEqualTo(f.getKey());
         }
+        var functions = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"functions\":[]}");
+        assertThat(functions.statusCode()).isEqualTo(400);
+        assertThat(error(functions).get("message").asText()).isEqualTo("functions and function_call are deprecated: use tools and tool_choice");
         var echo = post("v1/chat/completions", "{\"model\":\"fake\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"echo\":true}");
         assertThat(echo.statusCode()).isEqualTo(400);
         assertThat(error(echo).get("message").asText()).isEqualTo("echo is a parameter of /v1/completions");
