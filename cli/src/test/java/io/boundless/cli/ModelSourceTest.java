@@ -91,19 +91,38 @@ class ModelSourceTest {
     }
 
     @Test
-    void aGgufFileNeedsItsTokenizerBesideIt() throws IOException {
+    void aGgufFileServesWithItsOwnTokenizerOrTheOneBesideIt() throws IOException {
         Path folder = Files.createDirectories(dir.resolve("downloads"));
         Path gguf = folder.resolve("tiny-llama.Q8_0.gguf");
+        // the writer's synthetic test vocabulary names no pre-tokenizer we reproduce: refused, with what to do instead
         ModelWriter.writeGguf(gguf, SMALL, ModelWriter.randomWeights(SMALL, 5), DType.Q8_0);
-        refused(gguf, null, "tiny-llama.Q8_0.gguf: the tokenizer service does not read a GGUF file's own tokenizer yet; put the model's"
-                + " tokenizer.json (and tokenizer_config.json, which holds its chat template) beside it in " + folder
-                + " (the tokenizer service reads Hugging Face tokenizer.json)");
+        refused(gguf, null, "tiny-llama.Q8_0.gguf: GGUF pre-tokenizer 'default' is not supported (supported: gpt-2, gpt-neox, llama-bpe, mpt,"
+                + " qwen2, refact, starcoder); or put the model's tokenizer.json (and tokenizer_config.json, which holds its chat template)"
+                + " beside it in " + folder);
+        // a GGUF that carries a real (byte-level BPE) tokenizer and a chat template serves with them
+        Path hf = Files.createDirectories(dir.resolve("hf-tokenizer"));
+        StringBuilder vocab = new StringBuilder("{");
+        char[] alphabet = ModelWriter.byteLevelAlphabet();
+        for (int b = 0; b < 256; b++) {
+            vocab.append(b == 0 ? "" : ", ").append(io.boundless.engine.format.Json.write(String.valueOf(alphabet[b]))).append(": ").append(b);
+        }
+        Files.writeString(hf.resolve("tokenizer.json"), "{\"model\": {\"type\": \"BPE\", \"vocab\": " + vocab + "}, \"merges\": []},"
+                + " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true},"
+                + " \"added_tokens\": [{\"id\": 2, \"content\": \"<|end|>\", \"special\": true}]}");
+        Files.writeString(hf.resolve("tokenizer_config.json"), "{\"eos_token\": \"<|end|>\", \"chat_template\": \"{{ messages[0]['content'] }}\"}");
+        ModelWriter.writeGguf(gguf, SMALL, ModelWriter.randomWeights(SMALL, 5), DType.Q8_0, hf);
+        ModelSource own = ModelSource.check(gguf, null);
+        assertThat(own.ggufTokenizer()).isNotNull();
+        assertThat(own.ggufTokenizer().tokenizerConfigJson()).contains("\"chat_template\":\"{{ messages[0]['content'] }}\"")
+                .contains("\"eos_token\":\"<|end|>\"");
+        assertThat(own.ggufTokenizer().tokenizerJson()).contains("\"type\":\"ByteLevel\"");
         refused(folder, null, folder + " has no config.json, so it is not a Hugging Face model directory; it holds tiny-llama.Q8_0.gguf:"
                 + " give that file, --model " + gguf);
         Files.writeString(folder.resolve("tokenizer.json"), TOKENIZER);
         ModelSource s = ModelSource.check(gguf, null);
         assertThat(s.name()).isEqualTo("tiny-llama.Q8_0");
         assertThat(s.tokenizerDir()).isEqualTo(folder);
+        assertThat(s.ggufTokenizer()).as("a tokenizer.json beside the file wins").isNull();
         assertThat(s.config().layers()).isEqualTo(1);
     }
 }
