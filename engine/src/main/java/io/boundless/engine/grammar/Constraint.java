@@ -92,8 +92,6 @@ public record Constraint(Kind kind, String spec, List<String> choices) {
     /** Compiled constraints, least recently used dropped past a count. Thread-safe. */
     public static final class Cache {
         private final Map<Constraint, Matcher> map;
-        private long hits;
-        private long compiles;
 
         public Cache(int entries) {
             this.map = new LinkedHashMap<>(16, 0.75f, true) {
@@ -108,24 +106,14 @@ public record Constraint(Kind kind, String spec, List<String> choices) {
             synchronized (this) {
                 Matcher m = map.get(c);
                 if (m != null) {
-                    hits++;
                     return m;
                 }
             }
             Matcher m = new Matcher(c.grammar()); // outside the lock: a large schema must not hold up others
             synchronized (this) {
-                compiles++;
                 map.putIfAbsent(c, m);
                 return map.get(c);
             }
-        }
-
-        public synchronized long hits() {
-            return hits;
-        }
-
-        public synchronized long compiles() {
-            return compiles;
         }
     }
 }

@@ -89,10 +89,6 @@ public final class TokenMasker {
         return vocab;
     }
 
-    public int trieNodes() {
-        return labels.length;
-    }
-
     /** The tokens the state can take (bit i of word i/64 for token i). Cached on the state. */
     public long[] mask(Matcher.State s) {
         return info(s).bits();

@@ -156,13 +156,11 @@ public final class TokenVocabulary {
     private static final int[] BYTE_OF_CHAR = new int[512];
 
     static {
-        // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n in order.
+        // GPT-2's bytes_to_unicode, inverted: the character each byte stands for in byte-level token strings
         java.util.Arrays.fill(BYTE_OF_CHAR, -1);
-        int n = 0;
+        char[] alphabet = io.boundless.engine.model.ModelWriter.byteLevelAlphabet();
         for (int b = 0; b < 256; b++) {
-            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            int c = printable ? b : 256 + n++;
-            BYTE_OF_CHAR[c] = b;
+            BYTE_OF_CHAR[alphabet[b]] = b;
         }
     }
 

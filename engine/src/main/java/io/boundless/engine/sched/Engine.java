@@ -128,11 +128,6 @@ public final class Engine implements AutoCloseable {
         return masker;
     }
 
-    /** Compiled constraints: how many requests found theirs compiled, and how many were compiled. */
-    public long[] constraintCacheStats() {
-        return new long[] {constraints.hits(), constraints.compiles()};
-    }
-
     /** The engine refused a request because its queue is full (RESOURCE_EXHAUSTED). */
     public static final class OverloadedException extends RuntimeException {
         public OverloadedException(String message) {
