@@ -1,43 +1,36 @@
 package io.boundless.knowledgeedit;
 
-import io.boundless.engine.format.Json;
+import io.boundless.proto.AuditLog;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The audit log of edits: one JSON object per line (time, who, action, edit, details), appended and flushed per
- * entry. It holds the facts written (subject and new object), methods, metrics and published files; never a key.
+ * The audit log of edits, on the platform's {@link AuditLog} (one JSON object per line: time, service, who, action,
+ * target — the edit's id —, outcome, details), appended and flushed per entry. It holds the facts written (subject and
+ * new object), methods, metrics and published files; never a key or a prompt.
  */
 public final class Audit {
-    private final Path file;
+    private final AuditLog log;
 
     public Audit(Path file) throws IOException {
-        this.file = file;
         Files.createDirectories(file.toAbsolutePath().getParent());
+        this.log = new AuditLog(file, "knowledge-edit");
     }
 
     public Path file() {
-        return file;
+        return log.file();
     }
 
-    public synchronized void write(String who, String action, String edit, Map<String, Object> details) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("time", java.time.Instant.now().toString());
-        m.put("who", who);
-        m.put("action", action);
-        m.put("edit", edit);
-        m.putAll(details);
-        try {
-            Files.writeString(file, Json.write(jsonSafe(m)) + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND,
-                    StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot write the audit log " + file, e);
-        }
+    /** The log itself (key reloads write to it too). */
+    public AuditLog log() {
+        return log;
+    }
+
+    public void write(String who, String action, String edit, Map<String, Object> details) {
+        log.write(who, action, edit, action.endsWith("-failed") ? "failed" : "ok", details);
     }
 
     /** o with every NaN or infinite double (an unmeasured score) as null: JSON has no NaN. */

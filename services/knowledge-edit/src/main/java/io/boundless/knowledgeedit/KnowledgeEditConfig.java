@@ -20,6 +20,10 @@ public interface KnowledgeEditConfig {
     /** API keys ({@code <name>:<sha256> [scopes]} lines, as the router's); unset: no key is needed (local development). */
     Optional<Path> apiKeys();
 
+    /** How often the API keys file is checked for changes (read again without a restart); 0: never. */
+    @io.smallrye.config.WithDefault("5s")
+    java.time.Duration keysReloadInterval();
+
     /** The audit log, one JSON object per line (default {@code <store>/.audit/knowledge-edit.jsonl}). */
     Optional<Path> auditLog();
 

@@ -2,7 +2,7 @@ package io.boundless.knowledgeedit;
 
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
 import io.boundless.edit.Codec;
-import io.boundless.proto.ApiKeys;
+import io.boundless.proto.ApiKeysFile;
 import io.boundless.proto.tokenizer.v1.DecodeRequest;
 import io.boundless.proto.tokenizer.v1.EncodeRequest;
 import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
@@ -34,7 +34,7 @@ public class KnowledgeEditLifecycle {
     GrpcHealthStorage grpcHealth;
 
     private volatile EditService service;
-    private volatile ApiKeys keys;
+    private volatile ApiKeysFile keys;
     private volatile String problem = "starting";
     private ManagedChannel tokenizer;
     private ManagedChannel router;
@@ -43,15 +43,18 @@ public class KnowledgeEditLifecycle {
         grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.NOT_SERVING);
         try {
             Path store = config.store().toAbsolutePath().normalize();
-            keys = config.apiKeys().map(ApiKeys::load).orElse(null);
             Audit audit = new Audit(config.auditLog().orElse(store.resolve(".audit").resolve("knowledge-edit.jsonl")));
+            keys = config.apiKeys().map(f -> new ApiKeysFile(f, audit.log())).orElse(null);
+            if (keys != null) {
+                keys.watch(config.keysReloadInterval());
+            }
             if (config.tokenizer().isPresent()) {
                 tokenizer = ManagedChannelBuilder.forTarget(config.tokenizer().get()).usePlaintext().build();
             }
             service = new EditService(store, config.defaultVersion().orElse(null), config.threads().orElse(Runtime.getRuntime().availableProcessors()),
                     audit, tokenizer == null ? null : this::tokenizerCodec, config.corpusTokens(), config.maxFacts(), config.maxQueued());
             LOG.infof("model store %s, default version %s, audit log %s, %s", store, config.defaultVersion().orElse("(none)"), audit.file(),
-                    keys == null ? "no API keys (every caller may edit: local development)" : keys.size() + " API keys");
+                    keys == null ? "no API keys (every caller may edit: local development)" : keys.current().size() + " API keys");
             problem = null;
             grpcHealth.setStatus(GRPC_SERVICE, ServingStatus.SERVING);
             grpcHealth.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, ServingStatus.SERVING);
@@ -64,6 +67,9 @@ public class KnowledgeEditLifecycle {
     void onStop(@Observes ShutdownEvent event) {
         if (service != null) {
             service.close();
+        }
+        if (keys != null) {
+            keys.close();
         }
         if (tokenizer != null) {
             tokenizer.shutdownNow();
@@ -89,7 +95,7 @@ public class KnowledgeEditLifecycle {
 
     /** The caller's key name, checked for scope (admin for changes, inference for the rest); "anonymous" without API keys. */
     public String authorize(String authorization, String scope) {
-        return keys == null ? "anonymous" : keys.authorize(authorization, scope);
+        return keys == null ? "anonymous" : keys.current().authorize(authorization, scope);
     }
 
     /** A channel to the router (the configured one, or the given address). */

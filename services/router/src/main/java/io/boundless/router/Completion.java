@@ -70,6 +70,8 @@ public final class Completion {
     private boolean released;
     private Sample[] samples;
     private io.boundless.proto.inference.v1.Usage usage;
+    /** The caller's quota slot, released with the tokens used when the request ends. */
+    private final io.boundless.router.auth.Quotas.Lease lease;
     private int completionTokens;
     private int resumedSamples;
     /** No replica could continue a sample: the request ends with this once the samples' text so far is sent. */
@@ -131,8 +133,9 @@ public final class Completion {
         }
     }
 
-    Completion(Gateway gw, TextRequest req, Deadline deadline, CompletionSink sink) {
+    Completion(Gateway gw, TextRequest req, Deadline deadline, CompletionSink sink, io.boundless.router.auth.Quotas.Lease lease) {
         this.gw = gw;
+        this.lease = lease;
         this.req = req;
         this.deadline = deadline;
         this.sink = sink;
@@ -721,7 +724,7 @@ public final class Completion {
             if (resumedSamples > 0) {
                 LOG.debugf("request %s: %d samples resumed", req.requestId(), resumedSamples);
             }
-            gw.releaseAdmission();
+            gw.releaseAdmission(lease, (prompt == null ? 0 : prompt.length) + completionTokens);
         }
     }
 

@@ -4,7 +4,9 @@ import io.boundless.proto.router.v1.Model;
 import io.boundless.proto.tokenizer.v1.DecodeRequest;
 import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
 import io.boundless.proto.ApiKeys;
-import io.boundless.router.auth.RateLimiter;
+import io.boundless.proto.ApiKeysFile;
+import io.boundless.proto.AuditLog;
+import io.boundless.router.auth.Quotas;
 import io.boundless.router.endpoints.Replica;
 import io.boundless.router.endpoints.ReplicaPool;
 import io.boundless.router.routing.ReplicaPicker;
@@ -47,8 +49,9 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     final TokenizerGrpc.TokenizerStub tokenizer;
     private final ManagedChannel tokenizerChannel;
     private final Semaphore inFlight;
-    private final ApiKeys keys;
-    private final RateLimiter limiter;
+    private final ApiKeysFile keys;
+    private final Quotas quotas;
+    private final AuditLog audit;
     /** The split over model versions during a rollout (null: every replica serves, whatever its version). */
     private volatile io.boundless.router.rollout.VersionSelector versions;
     private volatile String stableVersion;
@@ -79,8 +82,10 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
                 .usePlaintext().maxInboundMessageSize(64 << 20).build();
         this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
         this.inFlight = new Semaphore(config.maxInFlight());
-        this.keys = config.auth().keysFile().map(ApiKeys::load).orElse(null);
-        this.limiter = new RateLimiter(config.auth().requestsPerSecond(), config.auth().burst(), System::nanoTime);
+        this.audit = new AuditLog(config.auditLog().orElse(null), "router");
+        this.keys = config.auth().keysFile().map(f -> new ApiKeysFile(f, audit)).orElse(null);
+        var a = config.auth();
+        this.quotas = new Quotas(new Quotas.Defaults(a.requestsPerSecond(), a.burst(), a.tokensPerMinute(), a.maxStreams()), System::nanoTime);
     }
 
     public void start() {
@@ -92,7 +97,9 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         if (keys == null) {
             LOG.warn("authentication is OFF: no API keys file is configured (boundless.router.auth.keys-file); every caller is served");
         } else {
-            LOG.infof("authentication is on: %d API keys from %s", keys.size(), config.auth().keysFile().orElseThrow());
+            LOG.infof("authentication is on: %d API keys from %s, checked for changes every %s", keys.current().size(), keys.file(),
+                    config.auth().reloadInterval());
+            keys.watch(config.auth().reloadInterval());
         }
         LOG.infof("serving model %s through tokenizer %s and inference replicas %s (routing: %s)", config.model(), config.tokenizer(),
                 pool.all(), config.routing().policy());
@@ -115,13 +122,30 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     }
 
     private String authorize(String authorization, String scope) {
-        String name = keys == null ? "anonymous" : keys.authorize(authorization, scope);
-        long wait = limiter.tryAcquire(name);
-        if (wait > 0) {
-            throw Status.RESOURCE_EXHAUSTED.withDescription("rate limit of " + config.auth().requestsPerSecond() + " requests/s (burst "
-                    + config.auth().burst() + ") reached for key '" + name + "'; retry in " + wait + " s").asRuntimeException(retryAfter(wait));
+        ApiKeys.Limits limits = ApiKeys.Limits.DEFAULT;
+        String name = "anonymous";
+        if (keys != null) {
+            ApiKeys.Key k = keys.current().check(authorization, scope);
+            name = k.name();
+            limits = k.limits();
+        }
+        try {
+            quotas.takeRequest(name, limits);
+        } catch (Quotas.Exceeded e) {
+            metrics.refused("rate-limit");
+            throw e.status().getStatus().asRuntimeException(retryAfter(e.retryAfterSeconds));
         }
         return name;
+    }
+
+    /** The audit log of admin actions. */
+    public AuditLog audit() {
+        return audit;
+    }
+
+    /** The API keys file (null: no authentication). */
+    public ApiKeysFile keys() {
+        return keys;
     }
 
     /**
@@ -175,17 +199,29 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
      */
     public Completion start(TextRequest req, Deadline deadline, CompletionSink sink) {
         validate(req);
+        String caller = req.caller() == null ? "anonymous" : req.caller();
+        Quotas.Lease lease;
+        try {
+            lease = quotas.admit(caller, keys == null ? ApiKeys.Limits.DEFAULT : keys.current().limitsOf(caller));
+        } catch (Quotas.Exceeded e) {
+            metrics.refused("key-quota");
+            throw e.status().getStatus().asRuntimeException(retryAfter(e.retryAfterSeconds));
+        }
         if (!inFlight.tryAcquire()) {
+            lease.release(0);
+            metrics.refused("overload");
             throw Status.RESOURCE_EXHAUSTED.withDescription("model '" + req.model() + "' has " + config.maxInFlight()
                     + " requests in flight, its limit (boundless.router.max-in-flight); retry later").asRuntimeException(retryAfter(1));
         }
-        Completion c = new Completion(this, req, deadline == null ? Deadline.after(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS) : deadline, sink);
+        Completion c = new Completion(this, req, deadline == null ? Deadline.after(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS) : deadline, sink,
+                lease);
         c.start();
         return c;
     }
 
-    void releaseAdmission() {
+    void releaseAdmission(Quotas.Lease lease, long tokens) {
         inFlight.release();
+        lease.release(tokens);
     }
 
     private void validate(TextRequest req) {
@@ -526,6 +562,9 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
 
     @Override
     public void close() {
+        if (keys != null) {
+            keys.close();
+        }
         pool.close();
         tokenizerChannel.shutdownNow();
     }

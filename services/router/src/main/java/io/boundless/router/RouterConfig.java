@@ -96,6 +96,9 @@ public interface RouterConfig {
     /** API keys and rate limits. */
     Auth auth();
 
+    /** The audit log of admin actions and key changes, one JSON object per line (also logged as boundless.audit). Unset: the log only. */
+    Optional<Path> auditLog();
+
     /** How a deployment's replicas run on this machine (boundless up sets these). */
     Local local();
 
@@ -248,5 +251,17 @@ public interface RouterConfig {
         /** The bucket's size: requests a key may make at once after being idle. */
         @WithDefault("10")
         int burst();
+
+        /** Prompt and generated tokens per minute per key (charged as requests end); 0: no limit. A key's tpm= replaces it. */
+        @WithDefault("0")
+        long tokensPerMinute();
+
+        /** Requests of one key in flight at once; 0: no limit. A key's streams= replaces it. */
+        @WithDefault("0")
+        int maxStreams();
+
+        /** How often the keys file is checked for changes (read again without a restart); 0: never. */
+        @WithDefault("5s")
+        Duration reloadInterval();
     }
 }

@@ -34,6 +34,11 @@ public final class RouterMetrics {
                 .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
     }
 
+    /** A request refused before it started: reason is rate-limit, key-quota or overload. */
+    void refused(String reason) {
+        registry.counter("boundless_router_refused_total", "reason", reason).increment();
+    }
+
     void outcome(String outcome) {
         registry.counter("boundless_router_requests_total", "outcome", outcome).increment();
     }

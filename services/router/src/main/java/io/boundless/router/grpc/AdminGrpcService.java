@@ -57,7 +57,10 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
 
     /** The admin check, then the controller; or the status that says why not. */
     private DeploymentController controller(String action) {
-        String who = lifecycle.gateway().authorizeAdmin(AuthInterceptor.CREDENTIALS.get());
+        return controller(action, lifecycle.gateway().authorizeAdmin(AuthInterceptor.CREDENTIALS.get()));
+    }
+
+    private DeploymentController controller(String action, String who) {
         DeploymentController c = lifecycle.controller();
         if (c == null && lifecycle.onKubernetes()) {
             throw Status.UNAVAILABLE.withDescription("this router replica does not lead the deployment now; admin operations go to the leader"
@@ -67,27 +70,48 @@ public class AdminGrpcService implements AdminGrpc.AsyncService, BindableService
             throw Status.FAILED_PRECONDITION.withDescription("this router runs no deployment: it serves static replicas (boundless.router.replicas);"
                     + " start the platform with boundless up --deployment FILE").asRuntimeException();
         }
-        if (action != null) {
-            LOG.infof("admin: %s by key '%s'", action, who);
-        }
         return c;
     }
 
     private <R> void unary(StreamObserver<R> out, String action, Function<DeploymentController, io.boundless.router.rollout.DeploymentStatus> call,
             Function<DeploymentStatus, R> wrap) {
+        String who = null;
         try {
-            out.onNext(wrap.apply(toProto(call.apply(controller(action)))));
+            who = lifecycle.gateway().authorizeAdmin(AuthInterceptor.CREDENTIALS.get());
+            DeploymentStatus st = toProto(call.apply(controller(action, who)));
+            audit(who, action, st.getName(), "ok");
+            out.onNext(wrap.apply(st));
             out.onCompleted();
         } catch (StatusRuntimeException e) {
+            audit(who, action, null, e.getStatus().getCode() + ": " + e.getStatus().getDescription());
             out.onError(e);
         } catch (ModelDeployments.InvalidDeploymentException e) {
+            audit(who, action, null, "INVALID_ARGUMENT: " + e.getMessage());
             out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         } catch (IllegalStateException | IllegalArgumentException e) {
+            audit(who, action, null, "FAILED_PRECONDITION: " + e.getMessage());
             out.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException());
         } catch (RuntimeException e) {
             LOG.error("admin call failed", e);
+            audit(who, action, null, "INTERNAL: " + e.getClass().getSimpleName());
             out.onError(Status.INTERNAL.withDescription("internal error (" + e.getClass().getSimpleName() + "); see the router's log").asRuntimeException());
         }
+    }
+
+    /**
+     * An admin action (not a read) in the audit log: who (the key's name; "unauthenticated" when the key was refused),
+     * what, on which deployment, and how it ended.
+     */
+    private void audit(String who, String action, String target, String outcome) {
+        if (action == null) {
+            return;
+        }
+        String deployment = target;
+        if (deployment == null) {
+            var c = lifecycle.controller();
+            deployment = c == null ? "" : c.status().name();
+        }
+        lifecycle.gateway().audit().write(who == null ? "unauthorized" : who, action, deployment, outcome, java.util.Map.of());
     }
 
     @Override

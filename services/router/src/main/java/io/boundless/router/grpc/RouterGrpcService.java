@@ -139,10 +139,10 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
         ServerCallStreamObserver<T> call = (ServerCallStreamObserver<T>) out;
         try {
             var g = lifecycle.gateway();
-            g.authorize(AuthInterceptor.CREDENTIALS.get());
+            String key = g.authorize(AuthInterceptor.CREDENTIALS.get());
             Metadata headers = AuthInterceptor.HEADERS.get();
             TextRequest req = request.get().withStickinessKey(g.stickinessKey(name -> headers == null ? null
-                    : headers.get(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER)), null));
+                    : headers.get(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER)), null)).withCaller(key);
             Completion c = g.start(req, Context.current().getDeadline(), new CompletionSink() {
                 @Override
                 public void onChunk(GenerateResponse chunk) {

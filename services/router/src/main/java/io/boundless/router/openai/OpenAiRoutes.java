@@ -227,7 +227,7 @@ public class OpenAiRoutes {
             String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
                     .withTools(tools.tools()) : prompt(body, model, sampling, bestOf, id);
-            req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user")));
+            req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user"))).withCaller(key);
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
             Output out = stream ? new Streamed(response, chat, id, model, created, n, includeUsage, logprobs)
@@ -297,7 +297,8 @@ public class OpenAiRoutes {
                 out.echoOnly(req.n(), ids.length);
                 return;
             }
-            Completion c = g.start(TextRequest.ofIds(req.model(), ids, req.sampling(), req.n(), req.requestId()).withStickinessKey(req.stickinessKey()),
+            Completion c = g.start(TextRequest.ofIds(req.model(), ids, req.sampling(), req.n(), req.requestId()).withStickinessKey(req.stickinessKey())
+                    .withCaller(req.caller()),
                     deadline, out);
             out.response.closeHandler(v -> c.cancel());
         });

@@ -27,10 +27,12 @@ final class GatewayGenerator implements Generator {
     private final String requestId;
     private final String stickiness;
     private final Deadline deadline;
+    private final String caller;
     private final AtomicInteger calls = new AtomicInteger();
 
-    GatewayGenerator(Gateway gw, String model, String requestId, String stickiness, Deadline deadline) {
+    GatewayGenerator(Gateway gw, String model, String requestId, String stickiness, Deadline deadline, String caller) {
         this.gw = gw;
+        this.caller = caller;
         this.model = model;
         this.requestId = requestId;
         this.stickiness = stickiness == null ? requestId : stickiness;
@@ -51,7 +53,8 @@ final class GatewayGenerator implements Generator {
 
     @Override
     public Run start(Prompt prompt, Sampling sampling, int n, Listener listener) {
-        TextRequest req = TextRequest.ofIds(model, prompt.ids(), sampling, n, requestId + "." + calls.incrementAndGet()).withStickinessKey(stickiness);
+        TextRequest req = TextRequest.ofIds(model, prompt.ids(), sampling, n, requestId + "." + calls.incrementAndGet()).withStickinessKey(stickiness)
+                .withCaller(caller);
         StringBuilder[] texts = new StringBuilder[n];
         int[] counts = new int[n];
         double[] sums = new double[n];

@@ -49,7 +49,7 @@ public final class ReasoningService {
             metrics.ended(o);
         };
         try {
-            return new Reasoner(plan, new GatewayGenerator(gw, req.getModel(), id, stickinessKey, d), sink, observer).start();
+            return new Reasoner(plan, new GatewayGenerator(gw, req.getModel(), id, stickinessKey, d, key), sink, observer).start();
         } catch (RuntimeException e) {
             budgets.release(key, plan.worstCaseTokens(), 0);
             throw e;

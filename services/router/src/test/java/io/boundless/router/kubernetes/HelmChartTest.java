@@ -131,7 +131,8 @@ class HelmChartTest {
                 .findFirst().orElseThrow();
         assertThat(config.getData().get("application.properties")).contains("boundless.router.reasoning.max-samples=40",
                 "boundless.router.reasoning.key-tokens-per-minute=200000", "boundless.router.reasoning.exemplars=/deployments/config/exemplars",
-                "boundless.router.tool-call-parser=llama3_json");
+                "boundless.router.tool-call-parser=llama3_json", "boundless.router.auth.requests-per-second=5", "boundless.router.auth.burst=20",
+                "boundless.router.auth.tokens-per-minute=200000", "boundless.router.auth.max-streams=16");
         java.nio.file.Path sets = java.nio.file.Files.createTempDirectory("exemplars");
         java.nio.file.Files.writeString(sets.resolve("yes-no.json"), config.getData().get("exemplar-yes-no.json"));
         var loaded = io.boundless.router.reasoning.ExemplarSets.load(sets);
