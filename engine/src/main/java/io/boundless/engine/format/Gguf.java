@@ -184,7 +184,17 @@ public final class Gguf implements AutoCloseable {
                     throw new ModelFormatException(where + ": row length " + in.ne[0] + " is not a multiple of the " + in.type + " block size " + in.type.blockSize);
                 }
                 long bytes;
+                for (long d : in.ne) {
+                    if (d < 0) {
+                        throw new ModelFormatException(where + ": a dimension of " + Long.toUnsignedString(d) + " is past any file's size");
+                    }
+                }
                 try {
+                    long[] reversed = new long[in.ne.length];
+                    for (int d = 0; d < reversed.length; d++) {
+                        reversed[d] = in.ne[in.ne.length - 1 - d];
+                    }
+                    Tensor.numel(reversed);  // the order the tensor multiplies in (a zero last would hide an overflow before it)
                     bytes = in.type.byteSize(Tensor.numel(in.ne));
                 } catch (ArithmeticException e) {
                     throw new ModelFormatException(where + ": its size overflows");

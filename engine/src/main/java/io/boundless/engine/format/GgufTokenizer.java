@@ -51,8 +51,16 @@ public final class GgufTokenizer {
             throw new ModelFormatException("the GGUF file has no tokenizer (no tokenizer.ggml.tokens)");
         }
         List<String> tokens = rawTokens.stream().map(String::valueOf).toList();
-        List<Integer> types = meta.get("tokenizer.ggml.token_type") instanceof List<?> t ? t.stream().map(x -> ((Number) x).intValue()).toList()
-                : null;
+        List<Integer> types = null;
+        if (meta.get("tokenizer.ggml.token_type") instanceof List<?> t) {
+            types = new ArrayList<>(t.size());
+            for (Object x : t) {
+                if (!(x instanceof Number n)) {
+                    throw new ModelFormatException("tokenizer.ggml.token_type holds " + x + ", not a number");
+                }
+                types.add(n.intValue());
+            }
+        }
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("version", "1.0");
         json.put("truncation", null);
@@ -116,8 +124,9 @@ public final class GgufTokenizer {
         return types == null || id >= types.size() ? 1 : types.get(id);
     }
 
+    /** A token id from the metadata; null when absent or out of range (a uint32 past int's range, or negative). */
     private static Integer id(Map<String, Object> meta, String key) {
-        return meta.get(key) instanceof Number n ? n.intValue() : null;
+        return meta.get(key) instanceof Number n && n.longValue() >= 0 && n.longValue() <= Integer.MAX_VALUE ? n.intValue() : null;
     }
 
     private static void byteLevel(Map<String, Object> json, Map<String, Object> meta, List<String> tokens) {

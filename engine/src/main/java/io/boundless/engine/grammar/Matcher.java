@@ -26,6 +26,12 @@ public final class Matcher {
     static final int MAX_DEPTH = 400;
     /** More parses at once than this are cut to this many (each kept one is still a valid parse). */
     static final int MAX_STACKS = 2048;
+    /**
+     * Frames one expansion may visit. An ambiguous grammar (nested repetitions such as ((a+)+)+) has exponentially many
+     * stacks for one position; past this bound the rest are dropped, as past MAX_STACKS: what is kept still only
+     * matches the grammar, so the output stays valid, and a step stays bounded in time.
+     */
+    static final int MAX_WORK = 200_000;
     private static final int MAX_INTERNED = 500_000;
 
     final Grammar g;
@@ -265,7 +271,8 @@ public final class Matcher {
         HashSet<Frame> seen = new HashSet<>();
         List<Frame> live = new ArrayList<>();
         boolean accepting = false;
-        while (!work.isEmpty()) {
+        int visited = 0;
+        while (!work.isEmpty() && visited++ < MAX_WORK) {
             Frame f = work.pop();
             if (f.depth > MAX_DEPTH || !seen.add(f)) {
                 continue;

@@ -151,6 +151,7 @@ public final class Regex {
     }
 
     private List<Element> quantified(List<Element> atom) {
+        boolean repeated = false;
         while (i < s.length()) {
             char c = s.charAt(i);
             int min;
@@ -182,6 +183,10 @@ public final class Regex {
             } else {
                 return atom;
             }
+            if (repeated) {
+                throw error("multiple repeat: a quantifier follows another (group the first to repeat it)");
+            }
+            repeated = true;
             if (i < s.length() && (s.charAt(i) == '?' || s.charAt(i) == '+')) {
                 i++; // lazy or possessive: the same language
             }

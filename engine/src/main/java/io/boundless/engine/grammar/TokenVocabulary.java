@@ -56,19 +56,34 @@ public final class TokenVocabulary {
     }
 
     public static TokenVocabulary fromTokenizerJson(String json, int vocabSize) {
-        Map<?, ?> root = (Map<?, ?>) Json.parse(json);
-        Map<?, ?> model = (Map<?, ?>) root.get("model");
-        if (model == null) {
+        Object parsed;
+        try {
+            parsed = Json.parse(json);
+        } catch (IllegalArgumentException e) {
+            throw new GrammarException("tokenizer.json is not valid JSON: " + e.getMessage());
+        }
+        if (!(parsed instanceof Map<?, ?> root)) {
+            throw new GrammarException("tokenizer.json is not a JSON object");
+        }
+        if (!(root.get("model") instanceof Map<?, ?> model)) {
             throw new GrammarException("tokenizer.json has no model");
         }
         Kind kind = kindOf(root, model);
         String[] pieces = new String[vocabSize];
         Object vocab = model.get("vocab");
         if (vocab instanceof Map<?, ?> m) {
-            m.forEach((k, v) -> put(pieces, ((Number) v).intValue(), String.valueOf(k)));
+            for (var e : m.entrySet()) {
+                if (!(e.getValue() instanceof Number id)) {
+                    throw new GrammarException("tokenizer.json's vocab gives '" + e.getKey() + "' the id " + e.getValue() + ", not a number");
+                }
+                put(pieces, id, String.valueOf(e.getKey()));
+            }
         } else if (vocab instanceof List<?> l) { // Unigram: [[piece, score], ...]
             for (int id = 0; id < l.size(); id++) {
-                put(pieces, id, String.valueOf(((List<?>) l.get(id)).getFirst()));
+                if (!(l.get(id) instanceof List<?> entry) || entry.isEmpty() || !(entry.getFirst() instanceof String piece)) {
+                    throw new GrammarException("tokenizer.json's vocab entry " + id + " is not [piece, score]");
+                }
+                put(pieces, id, piece);
             }
         } else {
             throw new GrammarException("tokenizer.json's model has no vocab");
@@ -81,13 +96,15 @@ public final class TokenVocabulary {
         }
         if (root.get("added_tokens") instanceof List<?> added) {
             for (Object o : added) {
-                Map<?, ?> t = (Map<?, ?>) o;
-                int id = ((Number) t.get("id")).intValue();
+                if (!(o instanceof Map<?, ?> t) || !(t.get("id") instanceof Number n) || !(t.get("content") instanceof String content)) {
+                    throw new GrammarException("tokenizer.json's added_tokens holds " + Json.write(o) + ", not a token with an id and content");
+                }
+                long id = n.longValue();
                 if (id < 0 || id >= vocabSize) {
                     continue;
                 }
                 boolean special = Boolean.TRUE.equals(t.get("special"));
-                bytes[id] = special ? null : String.valueOf(t.get("content")).getBytes(StandardCharsets.UTF_8);
+                bytes[(int) id] = special ? null : content.getBytes(StandardCharsets.UTF_8);
             }
         }
         return new TokenVocabulary(bytes);
@@ -134,9 +151,10 @@ public final class TokenVocabulary {
         }
     }
 
-    private static void put(String[] pieces, int id, String piece) {
+    private static void put(String[] pieces, Number n, String piece) {
+        long id = n.longValue();
         if (id >= 0 && id < pieces.length) {
-            pieces[id] = piece;
+            pieces[(int) id] = piece;
         }
     }
 

@@ -111,6 +111,14 @@ public final class DeltaVersion {
         if (!(parsed instanceof Map<?, ?> map) || !(map.get("base") instanceof String) || !(map.get("files") instanceof Map)) {
             throw new IOException(mf + " is not a delta manifest (it needs base and files)");
         }
+        for (var e : ((Map<?, ?>) map.get("files")).entrySet()) {
+            if (!(e.getValue() instanceof String)) {
+                throw new IOException(mf + ": files." + e.getKey() + " is " + Json.write(e.getValue()) + ", not a sha256 string");
+            }
+        }
+        if (map.get("base_weights_sha256") != null && !(map.get("base_weights_sha256") instanceof String)) {
+            throw new IOException(mf + ": base_weights_sha256 is not a string");
+        }
         Manifest m = new Manifest((Map<String, Object>) map);
         String want = m.files().get(DELTA);
         if (want == null) {

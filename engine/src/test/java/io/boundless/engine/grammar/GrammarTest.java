@@ -77,9 +77,21 @@ class GrammarTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"(?=a)b", "a\\1", "\\bword", "a{3,1}", "(ab", "ab)", "*a"})
+    @ValueSource(strings = {"(?=a)b", "a\\1", "\\bword", "a{3,1}", "(ab", "ab)", "*a", "a+++", "a*{2}", "a{2}{3}"})
     void regexRefusesWhatItCannotDoByName(String p) {
         assertThatThrownBy(() -> Regex.compile(p)).isInstanceOf(GrammarException.class).hasMessageContaining("pattern /" + p);
+    }
+
+    @Test
+    void nestedRepetitionsStayBoundedInTime() {
+        // ((((a+)+)+)...)+ is exponentially ambiguous; each step's expansion is bounded (a fuzzing finding: a+++...+ hung)
+        String p = "(".repeat(40) + "a+" + ")+".repeat(40) + "b";
+        Matcher m = new Matcher(Regex.compile(p));
+        long t0 = System.nanoTime();
+        assertThat(m.matches("aaaaab")).isTrue();
+        assertThat(m.matches("aaaaa")).isFalse();
+        assertThat((System.nanoTime() - t0) / 1e9).as("seconds").isLessThan(20);
+        assertThatThrownBy(() -> Regex.compile("a" + "+".repeat(100))).isInstanceOf(GrammarException.class).hasMessageContaining("multiple repeat");
     }
 
     @Test

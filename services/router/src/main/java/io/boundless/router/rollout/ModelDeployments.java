@@ -26,6 +26,14 @@ public final class ModelDeployments {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    static {
+        // an empty list item ("- " alone, "[~]") is an error naming its place, not a null for the checks to trip on
+        YAML.configOverride(List.class).setSetterInfo(com.fasterxml.jackson.annotation.JsonSetter.Value.forContentNulls(
+                com.fasterxml.jackson.annotation.Nulls.FAIL));
+        YAML.configOverride(java.util.Map.class).setSetterInfo(com.fasterxml.jackson.annotation.JsonSetter.Value.forContentNulls(
+                com.fasterxml.jackson.annotation.Nulls.FAIL));
+    }
     private static final Pattern NAME = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
 
@@ -268,6 +276,9 @@ public final class ModelDeployments {
     }
 
     static RolloutController.Step step(ModelDeployment.Step s) {
+        if (s == null) {
+            throw new IllegalArgumentException("a step is exactly one of setWeight, pause or analysis, not an empty item");
+        }
         int kinds = (s.setWeight() != null ? 1 : 0) + (s.pause() != null ? 1 : 0) + (s.analysis() != null ? 1 : 0);
         if (kinds != 1) {
             throw new IllegalArgumentException("a step is exactly one of setWeight, pause or analysis");

@@ -8,8 +8,18 @@ import java.util.Map;
 /** Python methods on str, dict and list that chat templates call ({@code content.strip()} ...). */
 final class Methods {
 
+    /** Arguments each method needs at least, by the kind of object it is called on (as Python raises TypeError). */
+    private static final Map<String, Integer> REQUIRED = Map.of("str.startswith", 1, "str.endswith", 1, "str.replace", 2, "str.find", 1,
+            "str.count", 1, "str.join", 1, "dict.get", 1, "list.index", 1, "list.count", 1);
+
     static Object call(Object target, String name, List<Object> args, Map<String, Object> kw) {
-        return switch (Values.plain(target)) {
+        Object plain = Values.plain(target);
+        String kind = plain instanceof String ? "str" : plain instanceof Map<?, ?> ? "dict" : plain instanceof List<?> ? "list" : null;
+        int need = kind == null ? 0 : REQUIRED.getOrDefault(kind + "." + name, 0);
+        if (args.size() < need) {
+            throw new TemplateException(name + "() takes at least " + need + " argument" + (need == 1 ? "" : "s") + " (" + args.size() + " given)");
+        }
+        return switch (plain) {
             case String s -> name.equals("format") ? format(s, args, kw) : string(s, name, args);
             case Map<?, ?> m -> dict(m, name, args);
             case List<?> l -> list(l, name, args);
