@@ -168,6 +168,7 @@ public final class LocalPlatform implements AutoCloseable {
             routerEnv.put("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128");
             routerEnv.putAll(options.inferenceEnv());  // the replicas inherit the router's BOUNDLESS_INFERENCE_* settings
         }
+        routerEnv.put("BOUNDLESS_ROUTER_AUDIT_LOG", options.workDir().resolve("logs/audit.jsonl").toAbsolutePath().toString());
         Path exemplars = exemplarSets(options.root(), store, source, sources);
         if (exemplars != null) {
             routerEnv.put("BOUNDLESS_ROUTER_REASONING_EXEMPLARS", exemplars.toString());
@@ -572,6 +573,12 @@ public final class LocalPlatform implements AutoCloseable {
             throw new IllegalStateException(name + " is still running");
         }
         launch(s);
+    }
+
+    /** A running service's process (to read its resident memory or open files, or to signal it); null when not running. */
+    public ProcessHandle process(String name) {
+        Process p = processes.get(service(name));
+        return p == null || !p.isAlive() ? null : p.toHandle();
     }
 
     public boolean alive(String name) {

@@ -231,7 +231,7 @@ class DeploymentE2ETest {
 
     @Test
     @Order(1)
-    void theAdminApiNeedsTheAdminScope() {
+    void theAdminApiNeedsTheAdminScope() throws Exception {
         var plain = AdminGrpc.newBlockingStub(channel).withInterceptors(key(KEY));
         assertThatThrownBy(() -> plain.getDeploymentStatus(GetDeploymentStatusRequest.getDefaultInstance()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
@@ -248,6 +248,10 @@ class DeploymentE2ETest {
         var s = status();
         assertThat(s.getObservedGeneration()).isEqualTo(1);
         assertThat(s.getRollout().getPhase()).isEqualTo("Healthy");
+        // the refused change is in the router's audit log: who, what and how it ended; no key in it
+        String audit = Files.readString(work.resolve("logs/audit.jsonl"));
+        assertThat(audit).contains("\"service\":\"router\"", "\"who\":\"ops\"", "\"action\":\"apply deployment\"",
+                "\"outcome\":\"INVALID_ARGUMENT: ").doesNotContain(OPS, KEY, sha256(OPS));
     }
 
     @Test

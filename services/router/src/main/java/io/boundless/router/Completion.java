@@ -70,6 +70,8 @@ public final class Completion {
     private boolean released;
     private Sample[] samples;
     private io.boundless.proto.inference.v1.Usage usage;
+    /** A batch request's priority on the replica (interactive ones are 0: higher runs first). */
+    static final int BATCH_PRIORITY = -1;
     /** The caller's quota slot, released with the tokens used when the request ends. */
     private final io.boundless.router.auth.Quotas.Lease lease;
     private int completionTokens;
@@ -290,7 +292,8 @@ public final class Completion {
         }
         tried.add(r);
         phase = Phase.ROUTED;
-        var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setN(req.n()).setRequestId(req.requestId());
+        var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setN(req.n()).setRequestId(req.requestId())
+                .setPriority(req.batch() ? BATCH_PRIORITY : 0);
         send(new Attempt(r, samples.clone()), request);
     }
 
@@ -323,6 +326,7 @@ public final class Completion {
                 s.generated.size(), from, why.getCode());
         var resume = io.boundless.proto.inference.v1.Resume.newBuilder().addAllGeneratedIds(s.generated).setSampleIndex(s.index).setSamples(req.n());
         var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setRequestId(req.requestId())
+                .setPriority(req.batch() ? BATCH_PRIORITY : 0)
                 .setResume(resume);
         send(new Attempt(r, new Sample[] {s}), request);
     }
@@ -724,7 +728,7 @@ public final class Completion {
             if (resumedSamples > 0) {
                 LOG.debugf("request %s: %d samples resumed", req.requestId(), resumedSamples);
             }
-            gw.releaseAdmission(lease, (prompt == null ? 0 : prompt.length) + completionTokens);
+            gw.releaseAdmission(req, lease, (prompt == null ? 0 : prompt.length) + completionTokens);
         }
     }
 

@@ -49,6 +49,9 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
     final TokenizerGrpc.TokenizerStub tokenizer;
     private final ManagedChannel tokenizerChannel;
     private final Semaphore inFlight;
+    /** Batch requests in flight, and how many may be. */
+    private final java.util.concurrent.atomic.AtomicInteger batchInFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final int batchMaxInFlight;
     private final ApiKeysFile keys;
     private final Quotas quotas;
     private final AuditLog audit;
@@ -82,6 +85,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
                 .usePlaintext().maxInboundMessageSize(64 << 20).build();
         this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
         this.inFlight = new Semaphore(config.maxInFlight());
+        this.batchMaxInFlight = Math.max(1, Math.min(config.maxInFlight(), config.batchMaxInFlight().orElse(config.maxInFlight() / 2)));
         this.audit = new AuditLog(config.auditLog().orElse(null), "router");
         this.keys = config.auth().keysFile().map(f -> new ApiKeysFile(f, audit)).orElse(null);
         var a = config.auth();
@@ -207,7 +211,18 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             metrics.refused("key-quota");
             throw e.status().getStatus().asRuntimeException(retryAfter(e.retryAfterSeconds));
         }
+        if (req.batch() && batchInFlight.incrementAndGet() > batchMaxInFlight) {
+            batchInFlight.decrementAndGet();
+            lease.release(0);
+            metrics.refused("overload-batch");
+            throw Status.RESOURCE_EXHAUSTED.withDescription("model '" + req.model() + "' has " + batchMaxInFlight
+                    + " batch requests in flight, their share of its capacity (boundless.router.batch-max-in-flight); retry later")
+                    .asRuntimeException(retryAfter(1));
+        }
         if (!inFlight.tryAcquire()) {
+            if (req.batch()) {
+                batchInFlight.decrementAndGet();
+            }
             lease.release(0);
             metrics.refused("overload");
             throw Status.RESOURCE_EXHAUSTED.withDescription("model '" + req.model() + "' has " + config.maxInFlight()
@@ -219,7 +234,10 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         return c;
     }
 
-    void releaseAdmission(Quotas.Lease lease, long tokens) {
+    void releaseAdmission(TextRequest req, Quotas.Lease lease, long tokens) {
+        if (req.batch()) {
+            batchInFlight.decrementAndGet();
+        }
         inFlight.release();
         lease.release(tokens);
     }

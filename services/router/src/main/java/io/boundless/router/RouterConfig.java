@@ -37,6 +37,12 @@ public interface RouterConfig {
     @WithDefault("256")
     int maxInFlight();
 
+    /**
+     * Of those, how many batch requests (priority batch) may hold at once; more batch requests get RESOURCE_EXHAUSTED /
+     * 429 while interactive ones still have the rest. Default: half of max-in-flight.
+     */
+    Optional<Integer> batchMaxInFlight();
+
     /** Most samples per request (n). */
     @WithDefault("16")
     int maxSamples();

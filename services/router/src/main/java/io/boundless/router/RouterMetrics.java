@@ -34,7 +34,7 @@ public final class RouterMetrics {
                 .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
     }
 
-    /** A request refused before it started: reason is rate-limit, key-quota or overload. */
+    /** A request refused before it started: reason is rate-limit, key-quota, overload or overload-batch. */
     void refused(String reason) {
         registry.counter("boundless_router_refused_total", "reason", reason).increment();
     }

@@ -313,6 +313,34 @@ class RouterFailurePathsTest {
         assertThat(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\"}").statusCode()).isEqualTo(200);
     }
 
+    /** Batch requests may hold only half the places; interactive ones take the rest, and replicas see batch at a lower priority. */
+    @Test
+    void batchRequestsHoldAtMostTheirShareAndInteractiveOnesStillGetIn() throws Exception {
+        all(Mode.HANG);
+        List<Socket> clients = new ArrayList<>();
+        for (int i = 0; i < FakeBackends.MAX_IN_FLIGHT / 2; i++) {
+            clients.add(rawPost("/v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"stream\":true,\"priority\":\"batch\"}"));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> calls() == FakeBackends.MAX_IN_FLIGHT / 2);
+        assertThat(FakeReplica.last.getPriority()).as("batch runs after interactive on the replica").isEqualTo(-1);
+        var r = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"service_tier\":\"flex\"}");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(429);
+        assertThat(r.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(error(r).get("message").asText()).contains("model 'fake' has 2 batch requests in flight, their share of its capacity");
+        clients.add(rawPost("/v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"stream\":true}"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> calls() == FakeBackends.MAX_IN_FLIGHT / 2 + 1);
+        assertThat(FakeReplica.last.getPriority()).isZero();
+        var bad = post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"priority\":3}");
+        assertThat(bad.statusCode()).isEqualTo(400);
+        assertThat(error(bad).get("param").asText()).isEqualTo("priority");
+        for (Socket c : clients) {
+            c.close();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> inFlight().availablePermits() == FakeBackends.MAX_IN_FLIGHT);
+        all(Mode.ANSWER);
+        assertThat(post("v1/completions", "{\"model\":\"fake\",\"prompt\":\"hello\",\"priority\":\"batch\"}").statusCode()).isEqualTo(200);
+    }
+
     /** An HTTP/1.1 request on a socket of its own, left open (closing the socket is the client going away). */
     Socket rawPost(String path, String body) throws Exception {
         Socket s = new Socket(base.getHost(), base.getPort());

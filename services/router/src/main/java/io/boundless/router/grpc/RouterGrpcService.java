@@ -42,18 +42,26 @@ public class RouterGrpcService implements RouterGrpc.AsyncService, BindableServi
 
     @Override
     public void generate(GenerateRequest req, StreamObserver<GenerateResponse> out) {
-        run(out, Function.identity(), () -> switch (req.getPromptCase()) {
+        run(out, Function.identity(), () -> (switch (req.getPromptCase()) {
             case TEXT -> TextRequest.ofText(req.getModel(), req.getText(), req.getSampling(), n(req.getN()), requestId());
             case IDS -> TextRequest.ofIds(req.getModel(), req.getIds().getIdsList().stream().mapToInt(Integer::intValue).toArray(),
                     req.getSampling(), n(req.getN()), requestId());
             case PROMPT_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("the prompt is missing: set text or ids").asRuntimeException();
-        });
+        }).withBatch(batch(req.getPriority())));
     }
 
     @Override
     public void chat(ChatRequest req, StreamObserver<ChatResponse> out) {
         run(out, RouterGrpcService::asChat, () -> TextRequest.ofChat(req.getModel(), req.getMessagesList(), req.getChatTemplate(),
-                req.getSampling(), n(req.getN()), requestId()).withTools(req.getToolsList()));
+                req.getSampling(), n(req.getN()), requestId()).withTools(req.getToolsList()).withBatch(batch(req.getPriority())));
+    }
+
+    private static boolean batch(io.boundless.proto.router.v1.Priority p) {
+        return switch (p) {
+            case PRIORITY_BATCH -> true;
+            case PRIORITY_UNSPECIFIED, PRIORITY_INTERACTIVE -> false;
+            case UNRECOGNIZED -> throw Status.INVALID_ARGUMENT.withDescription("priority is PRIORITY_INTERACTIVE or PRIORITY_BATCH").asRuntimeException();
+        };
     }
 
     @Override

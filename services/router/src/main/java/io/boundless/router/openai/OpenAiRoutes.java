@@ -184,49 +184,15 @@ public class OpenAiRoutes {
                 response.closeHandler(v -> reasoner.cancel());
                 return;
             }
-            int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
-            // echo (completions): the prompt comes back before the completion, with its tokens' log-probabilities when asked;
-            // max_tokens 0 with echo scores the prompt and generates nothing (how evaluation harnesses ask for log-likelihoods)
-            boolean echo = bool(body, "echo");
-            if (echo && chat) {
-                throw invalid("echo is a parameter of /v1/completions", "echo");
-            }
-            boolean scoreOnly = echo && body.hasNonNull("max_tokens") && body.get("max_tokens").isIntegralNumber() && body.get("max_tokens").asInt() == 0;
-            if (scoreOnly) {
-                ((ObjectNode) body).put("max_tokens", 1);  // checked as usual; nothing is generated
-            }
-            // best_of (completions): draw that many, return the n best by mean token log-probability; not streamed (as OpenAI)
-            int bestOf = n;
-            if (body.hasNonNull("best_of")) {
-                if (chat) {
-                    throw invalid("best_of is a parameter of /v1/completions", "best_of");
-                }
-                bestOf = intValue(body, "best_of", 1, Integer.MAX_VALUE);
-                if (bestOf < n) {
-                    throw invalid("best_of (" + bestOf + ") must be at least n (" + n + ")", "best_of");
-                }
-                if (stream && bestOf > n) {
-                    throw invalid("best_of above n cannot be streamed: the best are known only once all have ended", "best_of");
-                }
-            }
-            Sampling sampling = sampling(body, chat);
-            ToolsApi.Request tools = chat ? ToolsApi.request(body) : ToolsApi.NO_TOOLS;
-            Constraint forced = ToolsApi.constraint(tools);
-            if (forced != null) {
-                if (sampling.hasConstraint()) {
-                    throw invalid("tool_choice " + (tools.mode() == ToolsApi.Mode.NAMED ? "naming a function" : "required")
-                            + " constrains the output to the tool call; it cannot be combined with response_format or guided decoding", "tool_choice");
-                }
-                sampling = sampling.toBuilder().setConstraint(forced).build();
-                try {
-                    io.boundless.router.Gateway.checkConstraint(sampling);
-                } catch (StatusRuntimeException e) {
-                    throw invalid("a tool's parameters cannot be enforced: " + e.getStatus().getDescription(), "tools");
-                }
-            }
-            String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-            TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
-                    .withTools(tools.tools()) : prompt(body, model, sampling, bestOf, id);
+            Parsed p = read(body, model, chat, stream);
+            int n = p.n();
+            boolean echo = p.echo();
+            boolean scoreOnly = p.scoreOnly();
+            int bestOf = p.bestOf();
+            Sampling sampling = p.sampling();
+            ToolsApi.Request tools = p.tools();
+            String id = p.req().requestId();
+            TextRequest req = p.req();
             req = req.withStickinessKey(g.stickinessKey(ctx.request()::getHeader, optionalText(body, "user"))).withCaller(key);
             boolean logprobs = chat ? bool(body, "logprobs") : body.hasNonNull("logprobs");
             long created = System.currentTimeMillis() / 1000;
@@ -256,6 +222,79 @@ public class OpenAiRoutes {
             LOG.error("unexpected error starting a request", e);
             error(response, internal(e));
         }
+    }
+
+    /** A completion or chat body read into a request (everything but who asks and stickiness); bad fields throw INVALID_ARGUMENT naming them. */
+    record Parsed(int n, boolean echo, boolean scoreOnly, int bestOf, Sampling sampling, ToolsApi.Request tools, TextRequest req) {}
+
+    static Parsed read(JsonNode body, String model, boolean chat, boolean stream) {
+        int n = body.has("n") && !body.get("n").isNull() ? intValue(body, "n", 1, Integer.MAX_VALUE) : 1;
+        // echo (completions): the prompt comes back before the completion, with its tokens' log-probabilities when asked;
+        // max_tokens 0 with echo scores the prompt and generates nothing (how evaluation harnesses ask for log-likelihoods)
+        boolean echo = bool(body, "echo");
+        if (echo && chat) {
+            throw invalid("echo is a parameter of /v1/completions", "echo");
+        }
+        boolean scoreOnly = echo && body.hasNonNull("max_tokens") && body.get("max_tokens").isIntegralNumber() && body.get("max_tokens").asInt() == 0;
+        if (scoreOnly) {
+            ((ObjectNode) body).put("max_tokens", 1);  // checked as usual; nothing is generated
+        }
+        // best_of (completions): draw that many, return the n best by mean token log-probability; not streamed (as OpenAI)
+        int bestOf = n;
+        if (body.hasNonNull("best_of")) {
+            if (chat) {
+                throw invalid("best_of is a parameter of /v1/completions", "best_of");
+            }
+            bestOf = intValue(body, "best_of", 1, Integer.MAX_VALUE);
+            if (bestOf < n) {
+                throw invalid("best_of (" + bestOf + ") must be at least n (" + n + ")", "best_of");
+            }
+            if (stream && bestOf > n) {
+                throw invalid("best_of above n cannot be streamed: the best are known only once all have ended", "best_of");
+            }
+        }
+        Sampling sampling = sampling(body, chat);
+        ToolsApi.Request tools = chat ? ToolsApi.request(body) : ToolsApi.NO_TOOLS;
+        Constraint forced = ToolsApi.constraint(tools);
+        if (forced != null) {
+            if (sampling.hasConstraint()) {
+                throw invalid("tool_choice " + (tools.mode() == ToolsApi.Mode.NAMED ? "naming a function" : "required")
+                        + " constrains the output to the tool call; it cannot be combined with response_format or guided decoding", "tool_choice");
+            }
+            sampling = sampling.toBuilder().setConstraint(forced).build();
+            try {
+                io.boundless.router.Gateway.checkConstraint(sampling);
+            } catch (StatusRuntimeException e) {
+                throw invalid("a tool's parameters cannot be enforced: " + e.getStatus().getDescription(), "tools");
+            }
+        }
+        String id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        TextRequest req = chat ? TextRequest.ofChat(model, messages(body), optionalText(body, "chat_template"), sampling, n, id)
+                .withTools(tools.tools()) : prompt(body, model, sampling, bestOf, id);
+        return new Parsed(n, echo, scoreOnly, bestOf, sampling, tools, req.withBatch(batch(body)));
+    }
+
+    /**
+     * The scheduling class: {@code priority} "interactive" (default) or "batch", or OpenAI's {@code service_tier}
+     * ("flex" is batch; "auto", "default", "priority" interactive).
+     */
+    static boolean batch(JsonNode b) {
+        boolean batch = false;
+        if (b.hasNonNull("priority")) {
+            batch = switch (b.get("priority").isTextual() ? b.get("priority").asText() : "") {
+                case "interactive" -> false;
+                case "batch" -> true;
+                default -> throw invalid("priority is \"interactive\" or \"batch\", not " + b.get("priority"), "priority");
+            };
+        }
+        if (b.hasNonNull("service_tier")) {
+            switch (b.get("service_tier").isTextual() ? b.get("service_tier").asText() : "") {
+                case "flex" -> batch = true;
+                case "auto", "default", "priority" -> { }
+                default -> throw invalid("service_tier is \"auto\", \"default\", \"flex\" or \"priority\", not " + b.get("service_tier"), "service_tier");
+            }
+        }
+        return batch;
     }
 
     /**
@@ -308,7 +347,11 @@ public class OpenAiRoutes {
     record Echo(String text, List<Token> tokens, List<String> texts) {}
 
     private JsonNode parse(RoutingContext ctx) {
-        String raw = ctx.body() == null ? null : ctx.body().asString(StandardCharsets.UTF_8.name());
+        return parseBody(json, ctx.body() == null ? null : ctx.body().asString(StandardCharsets.UTF_8.name()));
+    }
+
+    /** A request body: a JSON object, or INVALID_ARGUMENT saying why not. */
+    static JsonNode parseBody(ObjectMapper json, String raw) {
         if (raw == null || raw.isBlank()) {
             throw invalid("the request body must be a JSON object", null);
         }
@@ -323,7 +366,7 @@ public class OpenAiRoutes {
         }
     }
 
-    private Sampling sampling(JsonNode b, boolean chat) {
+    static Sampling sampling(JsonNode b, boolean chat) {
         Sampling.Builder s = Sampling.newBuilder();
         if (b.hasNonNull("temperature")) {
             s.setTemperature((float) number(b, "temperature"));
@@ -545,7 +588,7 @@ public class OpenAiRoutes {
         return c.build();
     }
 
-    private TextRequest prompt(JsonNode b, String model, Sampling s, int n, String id) {
+    private static TextRequest prompt(JsonNode b, String model, Sampling s, int n, String id) {
         JsonNode p = b.get("prompt");
         if (p == null || p.isNull()) {
             throw invalid("prompt is required", "prompt");
@@ -569,7 +612,7 @@ public class OpenAiRoutes {
         throw invalid("prompt must be a string, a one-string array or an array of token ids (batches of prompts are not supported: send one request each)", "prompt");
     }
 
-    private List<ChatMessage> messages(JsonNode b) {
+    static List<ChatMessage> messages(JsonNode b) {
         JsonNode m = b.get("messages");
         if (m == null || !m.isArray() || m.isEmpty()) {
             throw invalid("messages must be a non-empty array", "messages");
