@@ -104,6 +104,7 @@ public final class Completion {
         final Sample[] samples;   // the call's sample_index -> the request's sample
         final long startNanos = System.nanoTime();
         ClientCallStreamObserver<?> call;
+        Runnable unlisten;        // unregisters it from its replica's lost listeners
         boolean over;             // completed, failed or given up: its late events are dropped
         boolean anyToken;
 
@@ -119,6 +120,9 @@ public final class Completion {
             }
             over = true;
             replica.release();
+            if (unlisten != null) {
+                unlisten.run();
+            }
             if (cancelWhy != null && call != null) {
                 call.cancel(cancelWhy, null);
             }
@@ -372,6 +376,7 @@ public final class Completion {
             s.attempt = a;
         }
         a.replica.acquire();
+        a.unlisten = a.replica.onLost(() -> onReplicaLost(a));
         for (int id : prompt) {
             request.addPromptIds(id);
         }
@@ -381,6 +386,9 @@ public final class Completion {
             public void beforeStart(ClientCallStreamObserver<io.boundless.proto.inference.v1.GenerateRequest> call) {
                 synchronized (Completion.this) {
                     a.call = call;
+                    if (a.over && phase != Phase.DONE) {
+                        call.cancel("the attempt was given up before its call started", null);
+                    }
                 }
             }
 
@@ -586,6 +594,19 @@ public final class Completion {
         sink.onCompleted();
     }
 
+    /** The replica stopped answering its health checks while this call was on it: as a failure of the call, and the call cancelled. */
+    private synchronized void onReplicaLost(Attempt a) {
+        if (a.over || phase == Phase.DONE) {
+            return;
+        }
+        ClientCallStreamObserver<?> call = a.call;
+        LOG.infof("request %s: replica %s stopped answering its health checks; its samples continue elsewhere", req.requestId(), a.replica);
+        onInferenceError(a, Status.UNAVAILABLE.withDescription("inference replica " + a.replica + " stopped answering its health checks"));
+        if (call != null) {
+            call.cancel("the replica stopped answering its health checks", null);
+        }
+    }
+
     private synchronized void onInferenceError(Attempt a, Status status) {
         if (a.over || phase == Phase.DONE) {
             return;
@@ -702,6 +723,9 @@ public final class Completion {
         stopAll(status.getDescription());
         release();
         gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));
+        if (trailers == null && status.getCode() == Status.Code.UNAVAILABLE) {
+            trailers = Gateway.retryAfter(1);  // a service or every replica is down for now: the client may retry (a restart takes seconds)
+        }
         sink.onError(status.asRuntimeException(trailers));
     }
 

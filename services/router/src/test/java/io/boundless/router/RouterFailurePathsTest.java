@@ -214,6 +214,28 @@ class RouterFailurePathsTest {
         assertThat(FakeReplica.resumes.stream().map(q -> q.getResume().getSampleIndex())).containsExactlyInAnyOrder(0, 1);
     }
 
+    /** A replica that stops answering mid-stream (frozen) fails its health checks; its streams then continue elsewhere, not at their deadline. */
+    @Test
+    void aFrozenReplicasStreamContinuesElsewhereOnceItsHealthChecksFail() throws Exception {
+        FakeReplica.resumes.clear();
+        all(Mode.TWO_TOKENS_THEN_HANG);
+        long t0 = System.nanoTime();
+        var pending = HTTP.sendAsync(HttpRequest.newBuilder(URI.create(base.toString()).resolve("v1/completions")).timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"fake\",\"prompt\":\"hello\",\"max_tokens\":5}"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        await().atMost(Duration.ofSeconds(10)).until(() -> FakeBackends.REPLICAS.stream().anyMatch(r -> r.running.get() > 0));
+        FakeReplica frozen = FakeBackends.REPLICAS.stream().filter(r -> r.running.get() > 0).findFirst().orElseThrow();
+        FakeBackends.REPLICAS.stream().filter(r -> r != frozen).forEach(r -> r.mode = Mode.ANSWER);
+        frozen.healthy = false;  // its GetLoad fails from now on, as a stopped process's times out
+        var r = pending.get(30, TimeUnit.SECONDS);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(JSON.readTree(r.body()).at("/choices/0/text").asText()).isEqualTo("abcde");
+        assertThat(seconds).as("well before the 3 s request timeout").isLessThan(2.5);
+        assertThat(FakeReplica.resumes).singleElement().satisfies(q -> assertThat(q.getResume().getGeneratedIdsList()).containsExactly((int) 'a', (int) 'b'));
+        await().atMost(Duration.ofSeconds(5)).until(() -> frozen.cancelled.get() == 1);  // the stalled call was cancelled
+    }
+
     @Test
     void whenNoReplicaCanContinueTheTextSoFarIsSentThenTheError() throws Exception {
         all(Mode.FAIL_AFTER_TWO_TOKENS);  // every replica fails after two tokens: the stream moves on until none is left

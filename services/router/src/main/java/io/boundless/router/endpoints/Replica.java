@@ -72,6 +72,27 @@ public final class Replica implements AutoCloseable {
         outstanding.incrementAndGet();
     }
 
+    /** What to do with the calls in flight on this replica when it stops answering (the router's streams on it). */
+    private final java.util.Set<Runnable> lostListeners = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Runs listener if the replica is found lost (frozen, unreachable) while a call is on it; the returned action unregisters it. */
+    public Runnable onLost(Runnable listener) {
+        lostListeners.add(listener);
+        return () -> lostListeners.remove(listener);
+    }
+
+    /**
+     * The replica stopped answering its health checks: every call in flight on it is given up (a frozen process keeps
+     * its connections open, so its streams would otherwise wait for their deadlines), each listener once.
+     */
+    public void lost() {
+        for (Runnable r : java.util.List.copyOf(lostListeners)) {
+            if (lostListeners.remove(r)) {
+                r.run();
+            }
+        }
+    }
+
     public void release() {
         outstanding.decrementAndGet();
     }

@@ -143,6 +143,7 @@ public final class ReplicaPool implements AutoCloseable {
         } catch (StatusRuntimeException e) {
             if (r.checkFailed() >= failuresToEject && r.healthy()) {
                 eject(r, failuresToEject + " health checks failed in a row, the last: " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
+                r.lost();  // its streams continue elsewhere now, not at their deadlines
             }
         } catch (RuntimeException e) {
             LOG.warnf("health check of %s failed: %s", r, e.toString());

@@ -1146,6 +1146,9 @@ public class OpenAiRoutes {
             return;
         }
         String retry = e.getTrailers() == null ? null : e.getTrailers().get(Gateway.RETRY_AFTER);
+        if (retry == null && e.getStatus().getCode() == Status.Code.UNAVAILABLE) {
+            retry = "1";  // unavailable for now (a replica or service restarting): retrying is the right thing to do
+        }
         if (retry != null) {
             response.putHeader("Retry-After", retry);
         }

@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sample; the resumed calls are kept in {@link #resumes}.
  */
 public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
-    public enum Mode { ANSWER, FAIL_AT_ONCE, FAIL_AFTER_TWO_TOKENS, QUEUE_FULL, HANG }
+    public enum Mode { ANSWER, FAIL_AT_ONCE, FAIL_AFTER_TWO_TOKENS, QUEUE_FULL, HANG, TWO_TOKENS_THEN_HANG }
 
     public static final int CONTEXT = 4096;
     public static final AtomicInteger failNext = new AtomicInteger();
@@ -97,6 +97,11 @@ public final class FakeReplica extends InferenceGrpc.InferenceImplBase {
             case FAIL_AT_ONCE -> end(out, ended, Status.UNAVAILABLE.withDescription(name + " fails before its first token"));
             case QUEUE_FULL -> end(out, ended, Status.RESOURCE_EXHAUSTED.withDescription(name + "'s queue is full"));
             case HANG -> { }
+            case TWO_TOKENS_THEN_HANG -> {  // a process frozen mid-stream (SIGSTOP): its connection stays open, nothing more comes
+                for (int t = from; t < from + 2; t++) {
+                    out.onNext(token(0, t, false));
+                }
+            }
             case FAIL_AFTER_TWO_TOKENS -> {
                 int n = req.hasResume() ? 1 : Math.max(1, req.getN());
                 for (int t = from; t < from + 2; t++) {

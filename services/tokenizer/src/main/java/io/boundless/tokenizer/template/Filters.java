@@ -10,7 +10,14 @@ import java.util.Map;
 /** Jinja's built-in filters and tests, as far as chat templates use them, plus HF's {@code tojson}. */
 final class Filters {
 
+    /** Arguments a filter needs at least (as Jinja raises a TypeError); map takes its filter's name unless given attribute=. */
+    private static final Map<String, Integer> REQUIRED = Map.of("selectattr", 1, "rejectattr", 1, "replace", 2);
+
     static Object apply(String name, Object v, List<Object> args, Map<String, Object> kw) {
+        int need = name.equals("map") && !kw.containsKey("attribute") ? 1 : REQUIRED.getOrDefault(name, 0);
+        if (args.size() < need) {
+            throw new TemplateException("the " + name + " filter takes at least " + need + " argument" + (need == 1 ? "" : "s") + " (" + args.size() + " given)");
+        }
         switch (name) {
             case "safe" -> {
                 return v instanceof Values.Markup ? v : new Values.Markup(Values.str(v));
@@ -213,8 +220,17 @@ final class Filters {
         };
     }
 
+    private static final java.util.Set<String> TESTS_WITH_AN_ARGUMENT = java.util.Set.of("divisibleby", "equalto", "eq", "==", "sameas", "ne", "!=",
+            "lt", "lessthan", "<", "gt", "greaterthan", ">", "le", "<=", "ge", ">=", "in");
+
     static boolean test(String name, Object v, List<Object> args) {
         v = Values.plain(v);
+        if (args.isEmpty() && TESTS_WITH_AN_ARGUMENT.contains(name)) {
+            throw new TemplateException("the " + name + " test takes an argument (none given)");
+        }
+        if (name.equals("divisibleby") && (long) Values.toDouble(args.getFirst()) == 0) {
+            throw new TemplateException("integer division or modulo by zero");
+        }
         return switch (name) {
             case "defined" -> v != Values.UNDEFINED;
             case "undefined" -> v == Values.UNDEFINED;

@@ -1,0 +1,214 @@
+package io.boundless.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.boundless.cli.LocalPlatform;
+import io.boundless.proto.router.v1.ChatMessage;
+import io.boundless.proto.router.v1.ChatRequest;
+import io.boundless.proto.router.v1.ChatResponse;
+import io.boundless.proto.router.v1.ListModelsRequest;
+import io.boundless.proto.router.v1.RouterGrpc;
+import io.boundless.proto.router.v1.Sampling;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Faults on {@code boundless up}'s processes (two replicas of the default model; health checks every 300 ms with a 1 s
+ * deadline, two failures eject): a replica frozen with SIGSTOP mid-stream — its streams continue on the other
+ * replica once its health checks fail, token for token as an uninterrupted run, and it is admitted again after
+ * SIGCONT; the tokenizer killed — requests get UNAVAILABLE at once with retry information, nothing hangs — and
+ * restarted — requests are served again. Each fault's figures go to e2e/target/chaos.tsv.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ChaosE2ETest {
+    static final int GRPC = 19370;
+    static final int HTTP = 18370;
+    private final Path root = Path.of(System.getProperty("boundless.root", "..")).toAbsolutePath().normalize();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    private final StringBuilder figures = new StringBuilder("fault\tmeasure\tvalue\n");
+    private LocalPlatform platform;
+    private ManagedChannel channel;
+    private RouterGrpc.RouterStub router;
+
+    @BeforeAll
+    void start() throws Exception {
+        Path work = root.resolve("e2e/target/chaos-e2e");
+        Files.createDirectories(work);
+        platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 2, GRPC, HTTP, Map.of("BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
+                "BOUNDLESS_ROUTER_HEALTH_TIMEOUT", "1s", "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of(), Map.of()));
+        platform.start(Duration.ofMinutes(4));
+        channel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
+        router = RouterGrpc.newStub(channel);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        Files.writeString(root.resolve("e2e/target/chaos.tsv"), figures.toString());
+        System.out.print(figures);
+        if (channel != null) {
+            channel.shutdownNow();
+        }
+        if (platform != null) {
+            for (String name : List.of("inference-1", "inference-2")) {
+                ProcessHandle p = platform.process(name);
+                if (p != null) {
+                    signal(p, "CONT");  // a frozen process would not end on SIGTERM
+                }
+            }
+            platform.close();
+        }
+    }
+
+    private static void signal(ProcessHandle p, String sig) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start().waitFor()).isZero();
+    }
+
+    private record Result(int tokens, List<Integer> ids, Status error, long firstNanos, long endNanos) {}
+
+    private CompletableFuture<Result> chat(String text, int tokens, AtomicInteger started) {
+        ChatRequest req = ChatRequest.newBuilder().setModel("default-random").addMessages(ChatMessage.newBuilder().setRole("user").setContent(text))
+                .setSampling(Sampling.newBuilder().setMaxTokens(tokens).setTemperature(0).setIgnoreEos(true)).build();
+        CompletableFuture<Result> done = new CompletableFuture<>();
+        router.withDeadlineAfter(180, TimeUnit.SECONDS).chat(req, new StreamObserver<>() {
+            final List<Integer> ids = new ArrayList<>();
+            long first;
+
+            @Override
+            public void onNext(ChatResponse value) {
+                if (ids.isEmpty() && value.getTokensCount() > 0) {
+                    first = System.nanoTime();
+                    started.incrementAndGet();
+                }
+                value.getTokensList().forEach(t -> ids.add(t.getTokenId()));
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                done.complete(new Result(ids.size(), ids, Status.fromThrowable(t), first, System.nanoTime()));
+            }
+
+            @Override
+            public void onCompleted() {
+                done.complete(new Result(ids.size(), ids, null, first, System.nanoTime()));
+            }
+        });
+        return done;
+    }
+
+    private int readyReplicas() {
+        return RouterGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS).listModels(ListModelsRequest.getDefaultInstance())
+                .getModels(0).getReadyReplicas();
+    }
+
+    private int load(int port) {
+        ManagedChannel c = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        try {
+            var l = io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(c).withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .getLoad(io.boundless.proto.inference.v1.GetLoadRequest.getDefaultInstance());
+            return l.getRunning() + l.getQueueDepth();
+        } finally {
+            c.shutdownNow();
+        }
+    }
+
+    @Test
+    @Order(1)
+    void aFrozenReplicasStreamsContinueElsewhereAndItIsAdmittedAgainWhenItWakes() throws Exception {
+        await().atMost(Duration.ofSeconds(30)).until(() -> readyReplicas() == 2);
+        int streams = 4;
+        int tokens = 600;
+        AtomicInteger started = new AtomicInteger();
+        List<CompletableFuture<Result>> running = new ArrayList<>();
+        for (int i = 0; i < streams; i++) {
+            running.add(chat(i + " is the number of the story you tell me now, frozen or not", tokens, started));
+            int n = i + 1;
+            await().atMost(Duration.ofSeconds(60)).until(() -> started.get() == n);  // one at a time: spread by load
+        }
+        int onFirst = load(GRPC + 2);
+        assertThat(onFirst).as("streams on both replicas").isBetween(1, streams - 1);
+        ProcessHandle victim = platform.process("inference-1");
+        long frozenAt = System.nanoTime();
+        signal(victim, "STOP");
+        List<Result> results = new ArrayList<>();
+        for (var f : running) {
+            results.add(f.get(150, TimeUnit.SECONDS));  // none hangs until its deadline
+        }
+        double recovered = (results.stream().mapToLong(Result::endNanos).max().orElseThrow() - frozenAt) / 1e9;
+        assertThat(results).as("no stream is lost: the frozen replica's continue on the other").allSatisfy(r -> {
+            assertThat(r.error()).isNull();
+            assertThat(r.tokens()).isEqualTo(tokens);
+        });
+        assertThat(readyReplicas()).as("the frozen replica is not admitted").isEqualTo(1);
+        signal(victim, "CONT");
+        long woke = System.nanoTime();
+        await().atMost(Duration.ofSeconds(30)).until(() -> readyReplicas() == 2);
+        double readmitted = (System.nanoTime() - woke) / 1e9;
+        // the same requests uninterrupted: token for token what the resumed streams gave
+        for (int i = 0; i < streams; i++) {
+            Result again = chat(i + " is the number of the story you tell me now, frozen or not", tokens, new AtomicInteger()).get(150, TimeUnit.SECONDS);
+            assertThat(again.ids()).as("stream %d resumed seamlessly", i).isEqualTo(results.get(i).ids());
+        }
+        figures.append(String.format(java.util.Locale.ROOT, "SIGSTOP replica\tstreams carried by it / lost\t%d / 0\n", onFirst));
+        figures.append(String.format(java.util.Locale.ROOT, "SIGSTOP replica\tfrozen to the last stream ended (s)\t%.1f\n", recovered));
+        figures.append(String.format(java.util.Locale.ROOT, "SIGSTOP replica\tSIGCONT to admitted again (s)\t%.1f\n", readmitted));
+    }
+
+    private HttpResponse<String> complete() throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/completions")).timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"default-random\",\"prompt\":\"Hello\",\"max_tokens\":4}")).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    @Order(2)
+    void withTheTokenizerDownRequestsFailAtOnceWithRetryInformationAndAreServedWhenItIsBack() throws Exception {
+        assertThat(complete().statusCode()).isEqualTo(200);
+        platform.kill("tokenizer");
+        long t0 = System.nanoTime();
+        var down = complete();
+        double refusedIn = (System.nanoTime() - t0) / 1e9;
+        assertThat(down.statusCode()).as(down.body()).isEqualTo(503);
+        assertThat(down.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(down.body()).contains("the tokenizer service failed: UNAVAILABLE");
+        try {
+            RouterGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).chat(ChatRequest.newBuilder().setModel("default-random")
+                    .addMessages(ChatMessage.newBuilder().setRole("user").setContent("hi")).build()).next();
+            throw new AssertionError("the chat succeeded without a tokenizer");
+        } catch (StatusRuntimeException e) {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(e.getTrailers().get(io.grpc.Metadata.Key.of("retry-after", io.grpc.Metadata.ASCII_STRING_MARSHALLER))).isEqualTo("1");
+        }
+        long restart = System.nanoTime();
+        platform.restart("tokenizer");
+        platform.awaitReady("tokenizer", Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> complete().statusCode() == 200);
+        double back = (System.nanoTime() - restart) / 1e9;
+        figures.append(String.format(java.util.Locale.ROOT, "tokenizer killed\trefused in (ms)\t%.0f\n", refusedIn * 1000));
+        figures.append(String.format(java.util.Locale.ROOT, "tokenizer killed\trestart to served again (s)\t%.1f\n", back));
+    }
+}
