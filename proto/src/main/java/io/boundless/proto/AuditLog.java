@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -20,11 +19,13 @@ public final class AuditLog {
     private static final System.Logger LOG = System.getLogger("boundless.audit");
     private final Path file;
     private final String service;
+    private final java.util.function.Function<Object, String> json;
 
-    /** An audit log appended to file (null: the log only). */
-    public AuditLog(Path file, String service) {
+    /** An audit log appended to file (null: the log only); json writes an entry's map as one line (the engine's Json.write). */
+    public AuditLog(Path file, String service, java.util.function.Function<Object, String> json) {
         this.file = file;
         this.service = service;
+        this.json = json;
         if (file != null) {
             try {
                 Path parent = file.toAbsolutePath().getParent();
@@ -53,7 +54,7 @@ public final class AuditLog {
         if (details != null) {
             m.putAll(details);
         }
-        String line = json(m);
+        String line = json.apply(m);
         LOG.log(System.Logger.Level.INFO, line);
         if (file != null) {
             try {
@@ -62,75 +63,5 @@ public final class AuditLog {
                 throw new UncheckedIOException("cannot write the audit log " + file, e);
             }
         }
-    }
-
-    /** JSON of maps, lists, strings, numbers, booleans and null (NaN and infinities as null). */
-    public static String json(Object o) {
-        StringBuilder sb = new StringBuilder();
-        write(sb, o);
-        return sb.toString();
-    }
-
-    private static void write(StringBuilder sb, Object o) {
-        switch (o) {
-            case null -> sb.append("null");
-            case Boolean b -> sb.append(b);
-            case Double d when d.isNaN() || d.isInfinite() -> sb.append("null");
-            case Float f when f.isNaN() || f.isInfinite() -> sb.append("null");
-            case Number n -> sb.append(n);
-            case Map<?, ?> m -> {
-                sb.append('{');
-                boolean first = true;
-                for (var e : m.entrySet()) {
-                    if (!first) {
-                        sb.append(',');
-                    }
-                    first = false;
-                    string(sb, String.valueOf(e.getKey()));
-                    sb.append(':');
-                    write(sb, e.getValue());
-                }
-                sb.append('}');
-            }
-            case List<?> l -> {
-                sb.append('[');
-                for (int i = 0; i < l.size(); i++) {
-                    if (i > 0) {
-                        sb.append(',');
-                    }
-                    write(sb, l.get(i));
-                }
-                sb.append(']');
-            }
-            default -> string(sb, o.toString());
-        }
-    }
-
-    private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20 || (c >= 0xD800 && c <= 0xDFFF && !validSurrogate(s, i))) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
-    }
-
-    private static boolean validSurrogate(String s, int i) {
-        char c = s.charAt(i);
-        return Character.isHighSurrogate(c) ? i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))
-                : i > 0 && Character.isHighSurrogate(s.charAt(i - 1));
     }
 }

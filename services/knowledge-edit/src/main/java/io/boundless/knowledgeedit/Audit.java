@@ -17,7 +17,7 @@ public final class Audit {
 
     public Audit(Path file) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
-        this.log = new AuditLog(file, "knowledge-edit");
+        this.log = new AuditLog(file, "knowledge-edit", o -> io.boundless.engine.format.Json.write(jsonSafe(o)));
     }
 
     public Path file() {

@@ -86,7 +86,7 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
         this.inFlight = new Semaphore(config.maxInFlight());
         this.batchMaxInFlight = Math.max(1, Math.min(config.maxInFlight(), config.batchMaxInFlight().orElse(config.maxInFlight() / 2)));
-        this.audit = new AuditLog(config.auditLog().orElse(null), "router");
+        this.audit = new AuditLog(config.auditLog().orElse(null), "router", io.boundless.engine.format.Json::write);
         this.keys = config.auth().keysFile().map(f -> new ApiKeysFile(f, audit)).orElse(null);
         var a = config.auth();
         this.quotas = new Quotas(new Quotas.Defaults(a.requestsPerSecond(), a.burst(), a.tokensPerMinute(), a.maxStreams()), System::nanoTime);

@@ -152,7 +152,7 @@ class AuthTest {
         Path file = dir.resolve("keys");
         Path log = dir.resolve("audit.jsonl");
         Files.writeString(file, "alice:" + ApiKeys.sha256("sk-a") + "\nbob:" + ApiKeys.sha256("sk-b") + "\n");
-        AuditLog audit = new AuditLog(log, "test");
+        AuditLog audit = new AuditLog(log, "test", io.boundless.engine.format.Json::write);
         try (ApiKeysFile keys = new ApiKeysFile(file, audit)) {
             assertThat(keys.reload()).as("unchanged").isFalse();
             Files.writeString(file, "alice:" + ApiKeys.sha256("sk-a2") + " admin,inference\ncarol:" + ApiKeys.sha256("sk-c") + " tpm=50\n");
@@ -185,8 +185,8 @@ class AuthTest {
     @Test
     void auditEntriesAreOneJsonObjectPerLine(@TempDir Path dir) throws Exception {
         Path log = dir.resolve("a/audit.jsonl");
-        AuditLog audit = new AuditLog(log, "router");
-        audit.write("ops", "promote", "chat", "ok", Map.of("weight", 20, "score", Double.NaN));
+        AuditLog audit = new AuditLog(log, "router", io.boundless.engine.format.Json::write);
+        audit.write("ops", "promote", "chat", "ok", Map.of("weight", 20, "score", "none"));
         audit.write("ops \"quoted\"\n", "abort", "chat", "FAILED_PRECONDITION: no rollout", Map.of("list", List.of("a\u0001", true)));
         var json = new com.fasterxml.jackson.databind.ObjectMapper();
         List<String> lines = Files.readAllLines(log);
@@ -195,7 +195,7 @@ class AuthTest {
         assertThat(first.get("who").asText()).isEqualTo("ops");
         assertThat(first.get("service").asText()).isEqualTo("router");
         assertThat(first.get("weight").asInt()).isEqualTo(20);
-        assertThat(first.get("score").isNull()).isTrue();
+        assertThat(first.get("score").asText()).isEqualTo("none");
         assertThat(java.time.Instant.parse(first.get("time").asText())).isNotNull();
         var second = json.readTree(lines.get(1));
         assertThat(second.get("who").asText()).isEqualTo("ops \"quoted\"\n");
