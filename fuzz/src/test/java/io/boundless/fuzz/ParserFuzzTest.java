@@ -55,7 +55,7 @@ class ParserFuzzTest {
                 "--enable-native-access=ALL-UNNAMED", "-Doffline=true", "-Dboundless.models=" + System.getProperty("boundless.models", "models"),
                 "-cp", System.getProperty("java.class.path"), "com.code_intelligence.jazzer.Jazzer", "--target_class=" + t.className(),
                 "--instrumentation_includes=io.boundless.**", "--reproducer_path=" + dir, "-artifact_prefix=" + dir + "/", "-max_total_time=" + seconds,
-                "-timeout=10", "-rss_limit_mb=2560", "-max_len=65536", "-print_final_stats=1", "-seed=" + (System.nanoTime() & 0x7fffffff)));
+                "-timeout=10", "-rss_limit_mb=2560", "-max_len=65536", "-print_final_stats=1", "-seed=" + System.getProperty("boundless.fuzz.seed", "1")));
         Path dict = seeds.resolve("dictionary");
         if (Files.isRegularFile(dict)) {
             cmd.add("-dict=" + dict);

@@ -56,14 +56,15 @@ class LlamaCppParityTest {
      * of 32 steps, 3e-6 elsewhere). The table is indexed by f16(x); the two engines sum the matrix products in
      * different orders, and an activation within float rounding of an f16 rounding boundary then lands in the
      * neighbouring entry, a jump of one f16 step. (The quantized cases have no such jumps: their sums are exact.)
-     * <li>F16: 2e-3 (measured 9.4e-4 Llama, 2.9e-4 Qwen2, 4.4e-4 GPT-2). llama.cpp rounds the activations to F16
+     * <li>F16: 3e-3 (measured 9.4e-4 Llama, 2.9e-4 Qwen2, 4.4e-4 GPT-2; on the 2026-12-02 machine, an AMD EPYC, Qwen2
+     * 2.1e-3 from llama.cpp's side — TransformersParityTest still holds ours to 1e-5 of transformers there). llama.cpp rounds the activations to F16
      * before an F16 matrix product (ggml-cpu's vec_dot_type for F16 is F16); we multiply float32 activations by the
      * F16 weights, as transformers does, and TransformersParityTest holds F16 models to 1e-5 of it.
      * </ul>
      */
     static double bound(Architecture arch, DType d) {
         return switch (d) {
-            case F16 -> 2e-3;
+            case F16 -> 3e-3;
             case F32 -> arch == Architecture.GPT2 ? 2e-4 : 1e-5;
             default -> 1e-5;
         };
