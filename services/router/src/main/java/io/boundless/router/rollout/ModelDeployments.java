@@ -276,9 +276,6 @@ public final class ModelDeployments {
     }
 
     static RolloutController.Step step(ModelDeployment.Step s) {
-        if (s == null) {
-            throw new IllegalArgumentException("a step is exactly one of setWeight, pause or analysis, not an empty item");
-        }
         int kinds = (s.setWeight() != null ? 1 : 0) + (s.pause() != null ? 1 : 0) + (s.analysis() != null ? 1 : 0);
         if (kinds != 1) {
             throw new IllegalArgumentException("a step is exactly one of setWeight, pause or analysis");
