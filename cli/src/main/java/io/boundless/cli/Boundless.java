@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * The {@code boundless} command.
  *
  * <pre>
- * boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
+ * boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P] [--plaintext]
  *                                             start the platform locally; Ctrl-C stops it
  * boundless up --deployment FILE             the same, running a ModelDeployment (versions, pools, scaling, rollout)
  * boundless deploy apply -f FILE             apply a ModelDeployment to the running router (a new last version rolls out)
@@ -42,9 +42,10 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Boundless {
     static final String USAGE = """
-            usage: boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P]
-                              start the platform locally (Ctrl-C stops it); PATH: a Hugging Face model directory or a .gguf file
-                   boundless up --deployment FILE [--grpc-port P] [--http-port P]
+            usage: boundless up [--model PATH] [--chat-template FILE] [--replicas N] [--grpc-port P] [--http-port P] [--plaintext]
+                              start the platform locally (Ctrl-C stops it); PATH: a Hugging Face model directory or a .gguf file;
+                              the services talk mutual TLS with certificates of a local CA (BOUNDLESS_HOME/tls) unless --plaintext
+                   boundless up --deployment FILE [--grpc-port P] [--http-port P] [--plaintext]
                               the same, running a ModelDeployment: its versions, pools, autoscaling and canary rollout
                    boundless deploy apply -f FILE               apply a ModelDeployment (a new last version starts a rollout)
                    boundless deploy events                      the deployment's events as they happen
@@ -124,6 +125,7 @@ public final class Boundless {
         int replicas = 2;
         int grpcPort = 9100;
         int httpPort = 8100;
+        boolean plaintext = false;
         for (Iterator<String> it = args.iterator(); it.hasNext(); ) {
             String a = it.next();
             switch (a) {
@@ -133,6 +135,7 @@ public final class Boundless {
                 case "--replicas" -> replicas = number(it, a, 1, 64);
                 case "--grpc-port" -> grpcPort = number(it, a, 1, 65535 - 66);
                 case "--http-port" -> httpPort = number(it, a, 1, 65535 - 66);
+                case "--plaintext" -> plaintext = true;
                 default -> throw new UsageException("unknown option " + a);
             }
         }
@@ -148,7 +151,7 @@ public final class Boundless {
         LocalPlatform platform;
         try {
             platform = new LocalPlatform(new LocalPlatform.Options(root.toAbsolutePath().normalize(), work, model, replicas, grpcPort, httpPort,
-                    Map.of(), Map.of(), Map.of(), template, deployment, deployment != null ? Map.of() : null));
+                    Map.of(), Map.of(), Map.of(), template, deployment, deployment != null ? Map.of() : null, plaintext));
         } catch (ModelSource.Refused | IllegalStateException e) {
             System.err.println("boundless up: " + e.getMessage());
             return 1;
@@ -369,6 +372,27 @@ public final class Boundless {
 
     static ManagedChannel channel(String target) {
         return ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+    }
+
+    /**
+     * A channel to one of the platform's inner services (knowledge-edit): mutual TLS with the certificate of
+     * BOUNDLESS_TLS_CERT / _KEY / _CA, or the one {@code boundless up} issued this CLI (BOUNDLESS_HOME/tls/cli.*);
+     * plaintext where neither is there (a platform started with --plaintext).
+     */
+    static ManagedChannel peerChannel(String target) {
+        String cert = System.getenv("BOUNDLESS_TLS_CERT");
+        io.boundless.proto.tls.PeerTls tls = null;
+        if (cert != null && !cert.isBlank()) {
+            tls = io.boundless.proto.tls.PeerTls.load(Path.of(cert), Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_KEY", "")),
+                    Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_CA", "")));
+        } else {
+            String home = System.getenv("BOUNDLESS_HOME");
+            Path dir = (home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".boundless")).resolve("tls");
+            if (java.nio.file.Files.isRegularFile(dir.resolve("cli.crt"))) {
+                tls = io.boundless.proto.tls.PeerTls.load(dir.resolve("cli.crt"), dir.resolve("cli.key"), dir.resolve("ca.crt"));
+            }
+        }
+        return io.boundless.proto.tls.PeerTls.channelBuilder(tls, target).build();
     }
 
     private static RouterGrpc.RouterBlockingStub stub(ManagedChannel channel) {

@@ -60,7 +60,7 @@ final class EditCommand {
     private static int call(List<String> args) throws IOException {
         Iterator<String> it = args.iterator();
         String sub = it.hasNext() ? it.next() : "";
-        ManagedChannel channel = Boundless.channel(target());
+        ManagedChannel channel = Boundless.peerChannel(target());
         try {
             var stub = Boundless.withKey(KnowledgeEditGrpc.newBlockingStub(channel));
             switch (sub) {

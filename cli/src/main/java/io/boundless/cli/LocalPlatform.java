@@ -29,7 +29,7 @@ public final class LocalPlatform implements AutoCloseable {
      */
     public record Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
                           Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment,
-                          Map<String, String> knowledgeEditEnv) {
+                          Map<String, String> knowledgeEditEnv, boolean plaintext) {
         public Options {
             if (replicas < 1) {
                 throw new IllegalArgumentException("at least one inference replica, not " + replicas);
@@ -41,6 +41,13 @@ public final class LocalPlatform implements AutoCloseable {
             inferenceEnv = Map.copyOf(inferenceEnv);
             cpus = Map.copyOf(cpus);
             knowledgeEditEnv = knowledgeEditEnv == null ? null : Map.copyOf(knowledgeEditEnv);
+        }
+
+        /** On mutual TLS between the services (certificates of a CA of its own, in the work directory's tls/). */
+        public Options(Path root, Path workDir, Path model, int replicas, int grpcBase, int httpBase, Map<String, String> routerEnv,
+                       Map<String, String> inferenceEnv, Map<String, String> cpus, Path chatTemplate, Path deployment,
+                       Map<String, String> knowledgeEditEnv) {
+            this(root, workDir, model, replicas, grpcBase, httpBase, routerEnv, inferenceEnv, cpus, chatTemplate, deployment, knowledgeEditEnv, false);
         }
 
         /** Without the knowledge-edit service. */
@@ -132,8 +139,10 @@ public final class LocalPlatform implements AutoCloseable {
         int hb = options.httpBase();
         List<String> common = List.of(java.toString(), "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                 "--add-modules", "jdk.incubator.vector", "-Doffline=true");
-        Map<String, String> tokEnv = Map.of("BOUNDLESS_TOKENIZER_STORE", store.toString(), "OPT_OUT_TRACKING", "true",
-                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(base + 1), "QUARKUS_HTTP_PORT", Integer.toString(hb + 1));
+        this.tlsDir = options.workDir().resolve("tls").toAbsolutePath().normalize();
+        Map<String, String> tokEnv = new LinkedHashMap<>(Map.of("BOUNDLESS_TOKENIZER_STORE", store.toString(), "OPT_OUT_TRACKING", "true",
+                "QUARKUS_GRPC_SERVER_PORT", Integer.toString(base + 1), "QUARKUS_HTTP_PORT", Integer.toString(hb + 1)));
+        tokEnv.putAll(tlsEnv("tokenizer"));
         services.add(new Service("tokenizer", base + 1, hb + 1, concat(common, List.of("-XX:+UseSerialGC", "-Xmx512m", "-jar",
                 app("tokenizer").toString())), tokEnv, options.workDir().resolve("logs/tokenizer.log")));
         List<String> replicaAddresses = new ArrayList<>();
@@ -144,6 +153,7 @@ public final class LocalPlatform implements AutoCloseable {
                     "QUARKUS_GRPC_SERVER_PORT", Integer.toString(grpc), "QUARKUS_HTTP_PORT", Integer.toString(hb + 2 + i),
                     "BOUNDLESS_INFERENCE_THREADS", Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors() / options.replicas())),
                     "BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128"));
+            env.putAll(tlsEnv("inference"));
             env.putAll(options.inferenceEnv());
             services.add(new Service("inference-" + (i + 1), grpc, hb + 2 + i,
                     concat(concat(common, inferenceHeap()), List.of("-jar", app("inference").toString())), env,
@@ -168,6 +178,7 @@ public final class LocalPlatform implements AutoCloseable {
             routerEnv.put("BOUNDLESS_INFERENCE_KV_CACHE_MIB", "128");
             routerEnv.putAll(options.inferenceEnv());  // the replicas inherit the router's BOUNDLESS_INFERENCE_* settings
         }
+        routerEnv.putAll(tlsEnv("router"));  // the replicas it starts for a deployment inherit these
         routerEnv.put("BOUNDLESS_ROUTER_AUDIT_LOG", options.workDir().resolve("logs/audit.jsonl").toAbsolutePath().toString());
         Path exemplars = exemplarSets(options.root(), store, source, sources);
         if (exemplars != null) {
@@ -186,6 +197,7 @@ public final class LocalPlatform implements AutoCloseable {
             if (keys != null) {
                 env.put("BOUNDLESS_KNOWLEDGE_EDIT_API_KEYS", keys);  // the same keys: an admin of the router is an admin of edits
             }
+            env.putAll(tlsEnv("knowledge-edit"));
             env.putAll(options.knowledgeEditEnv());
             services.add(new Service("knowledge-edit", base + KNOWLEDGE_EDIT_OFFSET, hb + KNOWLEDGE_EDIT_OFFSET, concat(common, List.of("-XX:+UseSerialGC",
                     "-Xmx2g", "-jar", app("knowledge-edit").toString())), env, options.workDir().resolve("logs/knowledge-edit.log")));
@@ -195,6 +207,60 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     private final List<String> deploymentSources;
+    private final Path tlsDir;
+    private io.boundless.proto.tls.PeerTls clientTls;
+    /** Who gets a certificate of the local CA: each service (all replicas share one) and this CLI. */
+    private static final List<String> TLS_NAMES = List.of("tokenizer", "inference", "router", "knowledge-edit", "cli");
+
+    /** A service's mutual TLS settings: its certificate files, or plaintext where the options ask for it. */
+    private Map<String, String> tlsEnv(String name) {
+        if (options.plaintext()) {
+            return Map.of("BOUNDLESS_TLS_PLAINTEXT", "true");
+        }
+        return Map.of("BOUNDLESS_TLS_PLAINTEXT", "false", "BOUNDLESS_TLS_CERT", tlsDir.resolve(name + ".crt").toString(),
+                "BOUNDLESS_TLS_KEY", tlsDir.resolve(name + ".key").toString(), "BOUNDLESS_TLS_CA", tlsDir.resolve("ca.crt").toString(),
+                "BOUNDLESS_TLS_RELOAD_INTERVAL", "2s");
+    }
+
+    /** Where the local CA and the services' certificates are (work directory/tls). */
+    public Path tlsDirectory() {
+        return tlsDir;
+    }
+
+    /**
+     * Issues every service (and this CLI) a new certificate of the local CA (made once, kept in tls/), valid 30 days,
+     * for localhost and 127.0.0.1. Run at every start; run again on a started platform it is a rotation: the services
+     * read their new files within their reload interval, without a restart.
+     */
+    public void issueCertificates() throws IOException {
+        if (options.plaintext()) {
+            return;
+        }
+        var ca = io.boundless.proto.tls.LocalCa.inDirectory(tlsDir, "boundless-local-ca");
+        for (String name : TLS_NAMES) {
+            ca.issue("boundless-" + name, List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(30)).write(tlsDir, name);
+        }
+    }
+
+    /** This CLI's mutual TLS to the platform's services (null on a plaintext platform). */
+    public synchronized io.boundless.proto.tls.PeerTls clientTls() {
+        if (options.plaintext()) {
+            return null;
+        }
+        if (clientTls == null) {
+            clientTls = io.boundless.proto.tls.PeerTls.load(tlsDir.resolve("cli.crt"), tlsDir.resolve("cli.key"), tlsDir.resolve("ca.crt"));
+            clientTls.watch(Duration.ofSeconds(2));
+        }
+        return clientTls;
+    }
+
+    /**
+     * A channel to one of the platform's services on 127.0.0.1 (tokenizer, replica, knowledge-edit: mutual TLS with the
+     * CLI's certificate); the router's front door takes plaintext, as any outside client's.
+     */
+    public io.grpc.ManagedChannel channel(int port) {
+        return io.boundless.proto.tls.PeerTls.channelBuilder(clientTls(), "127.0.0.1", port).maxInboundMessageSize(64 << 20).build();
+    }
 
     /** Whether the router runs a deployment's replicas (boundless up --deployment) rather than the static ones. */
     public boolean deployment() {
@@ -264,6 +330,7 @@ public final class LocalPlatform implements AutoCloseable {
                 }
             }
         }
+        issueCertificates();
         if (options.deployment() != null) {
             writeDeploymentModels();
         } else if (source == null) {
@@ -343,7 +410,7 @@ public final class LocalPlatform implements AutoCloseable {
     /** The tokenizer has the model's tokenizer (and its chat template) loaded, or says why it cannot; it also says whether the model can chat. */
     private void checkTokenizer() {
         Service tok = service("tokenizer");
-        io.grpc.ManagedChannel ch = io.grpc.ManagedChannelBuilder.forAddress("127.0.0.1", tok.grpcPort()).usePlaintext().build();
+        io.grpc.ManagedChannel ch = channel(tok.grpcPort());
         try {
             canChat = io.boundless.proto.tokenizer.v1.TokenizerGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.MINUTES)
                     .getTokenizerInfo(io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest.newBuilder().setModel(tokenizerModel).build())
@@ -608,6 +675,11 @@ public final class LocalPlatform implements AutoCloseable {
         for (ProcessHandle h : children) {  // the router stops its replicas as it shuts down; what is left (it was killed) goes now
             if (h.isAlive()) {
                 h.destroyForcibly();
+            }
+        }
+        synchronized (this) {
+            if (clientTls != null) {
+                clientTls.close();
             }
         }
     }

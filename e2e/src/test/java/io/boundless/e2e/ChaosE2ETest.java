@@ -41,7 +41,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * deadline, two failures eject): a replica frozen with SIGSTOP mid-stream — its streams continue on the other
  * replica once its health checks fail, token for token as an uninterrupted run, and it is admitted again after
  * SIGCONT; the tokenizer killed — requests get UNAVAILABLE at once with retry information, nothing hangs — and
- * restarted — requests are served again. Each fault's figures go to e2e/target/chaos.tsv.
+ * restarted — requests are served again. Before the faults, mutual TLS: the tokenizer and the replicas refuse a
+ * plaintext client and one with a certificate of another CA, and a renewal of every certificate takes without a
+ * restart while a stream runs. Each fault's figures go to e2e/target/chaos.tsv.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -126,7 +128,7 @@ class ChaosE2ETest {
     }
 
     private int load(int port) {
-        ManagedChannel c = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+        ManagedChannel c = platform.channel(port);  // a replica: mutual TLS
         try {
             var l = io.boundless.proto.inference.v1.InferenceGrpc.newBlockingStub(c).withDeadlineAfter(5, TimeUnit.SECONDS)
                     .getLoad(io.boundless.proto.inference.v1.GetLoadRequest.getDefaultInstance());
@@ -137,7 +139,64 @@ class ChaosE2ETest {
     }
 
     @Test
+    @Order(0)
+    void theInnerServicesLetInOnlyPeersWithACertificateOfThePlatformsCa() throws Exception {
+        Path tls = platform.tlsDirectory();
+        int tokenizer = GRPC + 1;
+        int replica = GRPC + 2;
+        for (int port : new int[] {tokenizer, replica}) {
+            // plaintext
+            ManagedChannel plain = ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+            // a certificate of another CA, which the client trusts besides the platform's
+            Path other = Files.createDirectories(root.resolve("e2e/target/chaos-e2e/foreign-tls"));
+            io.boundless.proto.tls.LocalCa.inDirectory(other, "foreign-ca").issue("intruder", List.of(), List.of(), Duration.ofDays(1)).write(other, "intruder");
+            Files.writeString(other.resolve("both.crt"), Files.readString(other.resolve("ca.crt")) + Files.readString(tls.resolve("ca.crt")));
+            var intruderTls = io.boundless.proto.tls.PeerTls.load(other.resolve("intruder.crt"), other.resolve("intruder.key"), other.resolve("both.crt"));
+            ManagedChannel intruder = io.boundless.proto.tls.PeerTls.channelBuilder(intruderTls, "127.0.0.1", port).build();
+            try {
+                for (ManagedChannel c : List.of(plain, intruder)) {
+                    long t0 = System.nanoTime();
+                    var e = org.assertj.core.api.Assertions.catchThrowableOfType(StatusRuntimeException.class, () -> io.boundless.proto.inference.v1.InferenceGrpc
+                            .newBlockingStub(c).withDeadlineAfter(10, TimeUnit.SECONDS).getLoad(io.boundless.proto.inference.v1.GetLoadRequest.getDefaultInstance()));
+                    assertThat(e).as("refused on " + port).isNotNull();
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                    figures.append("mtls\trefused ").append(c == plain ? "plaintext" : "foreign CA").append(" on ").append(port == tokenizer ? "tokenizer" : "replica")
+                            .append(" (ms)\t").append((System.nanoTime() - t0) / 1_000_000).append('\n');
+                }
+            } finally {
+                plain.shutdownNow();
+                intruder.shutdownNow();
+                intruderTls.close();
+            }
+        }
+        // the platform's own certificate is let in (the replica answers GetLoad; the tokenizer answered at start)
+        assertThat(load(replica)).isZero();
+    }
+
+    @Test
     @Order(1)
+    void renewedCertificatesTakeWithoutARestartAndNothingFailsMeanwhile() throws Exception {
+        var before = io.boundless.proto.tls.PeerTls.servedCertificate("127.0.0.1", GRPC + 1, platform.clientTls()).getSerialNumber();
+        var pids = platform.services().stream().collect(java.util.stream.Collectors.toMap(LocalPlatform.Service::name, s -> platform.process(s.name()).pid()));
+        AtomicInteger started = new AtomicInteger();
+        CompletableFuture<Result> during = chat("a story told while the certificates change", 200, started);
+        long renewed = System.nanoTime();
+        platform.issueCertificates();
+        for (int port : new int[] {GRPC + 1, GRPC + 2, GRPC + 3}) {
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100)).until(() ->
+                    !io.boundless.proto.tls.PeerTls.servedCertificate("127.0.0.1", port, platform.clientTls()).getSerialNumber().equals(before));
+        }
+        figures.append("mtls\tevery inner service shows its renewed certificate after (ms)\t").append((System.nanoTime() - renewed) / 1_000_000).append('\n');
+        Result r = during.get(120, TimeUnit.SECONDS);
+        assertThat(r.error()).as("the stream in flight while certificates changed").isNull();
+        assertThat(r.tokens()).isEqualTo(200);
+        // the router's calls after the renewal (its own certificate renewed too) are served
+        assertThat(chat("and one after", 5, new AtomicInteger()).get(60, TimeUnit.SECONDS).error()).isNull();
+        assertThat(platform.services()).allSatisfy(s -> assertThat(platform.process(s.name()).pid()).as(s.name() + " not restarted").isEqualTo(pids.get(s.name())));
+    }
+
+    @Test
+    @Order(2)
     void aFrozenReplicasStreamsContinueElsewhereAndItIsAdmittedAgainWhenItWakes() throws Exception {
         await().atMost(Duration.ofSeconds(30)).until(() -> readyReplicas() == 2);
         int streams = 4;
@@ -185,7 +244,7 @@ class ChaosE2ETest {
     }
 
     @Test
-    @Order(2)
+    @Order(3)
     void withTheTokenizerDownRequestsFailAtOnceWithRetryInformationAndAreServedWhenItIsBack() throws Exception {
         assertThat(complete().statusCode()).isEqualTo(200);
         platform.kill("tokenizer");

@@ -111,7 +111,7 @@ class KnowledgeEditE2ETest {
                 "BOUNDLESS_ROUTER_HEALTH_INTERVAL", "500ms"), Map.of(), Map.of(), null, file, Map.of("BOUNDLESS_KNOWLEDGE_EDIT_THREADS", "2")));
         platform.start(Duration.ofMinutes(4));
         routerChannel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
-        editChannel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC + LocalPlatform.KNOWLEDGE_EDIT_OFFSET).usePlaintext().build();
+        editChannel = platform.channel(GRPC + LocalPlatform.KNOWLEDGE_EDIT_OFFSET);  // mutual TLS
         ops = KnowledgeEditGrpc.newBlockingStub(editChannel).withInterceptors(key(OPS));
         user = KnowledgeEditGrpc.newBlockingStub(editChannel).withInterceptors(key(KEY));
         admin = AdminGrpc.newBlockingStub(routerChannel).withInterceptors(key(OPS));

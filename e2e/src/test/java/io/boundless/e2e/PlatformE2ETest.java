@@ -322,7 +322,7 @@ class PlatformE2ETest {
     @Order(6)
     void aClientCancelReachesInferenceAndFreesItsBlocks() throws Exception {
         var replicas = List.of(GRPC + 2, GRPC + 3).stream()
-                .map(port -> ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build()).toList();
+                .map(platform::channel).toList();  // replicas: mutual TLS
         try {
             io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
             AtomicInteger first = new AtomicInteger();
@@ -391,7 +391,7 @@ class PlatformE2ETest {
     @Order(8)
     void aKilledReplicaLosesNoStreamAndEachContinuesAsAnUninterruptedRunWould() throws Exception {
         var replicaChannels = List.of(GRPC + 2, GRPC + 3).stream()
-                .map(port -> ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build()).toList();
+                .map(platform::channel).toList();  // replicas: mutual TLS
         // an HTTP stream first: the replica that serves it is the one killed
         String httpBody = "{\"model\": \"default-random\", \"max_tokens\": 1500, \"ignore_eos\": true, \"temperature\": 0,"
                 + " \"messages\": [{\"role\": \"user\", \"content\": \"An HTTP story that a crash will not end\"}]";

@@ -6,9 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An API keys file that is read again when it changes, without a restart: checked every interval (a Kubernetes
@@ -54,15 +52,9 @@ public final class ApiKeysFile implements AutoCloseable {
 
     /** Checks the file every interval from now on, on a daemon thread. */
     public synchronized void watch(Duration interval) {
-        if (timer != null || interval.isZero() || interval.isNegative()) {
-            return;
+        if (timer == null) {
+            timer = FileWatch.every("api-keys-reload", interval, this::reload);
         }
-        timer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "api-keys-reload");
-            t.setDaemon(true);
-            return t;
-        });
-        timer.scheduleWithFixedDelay(this::reload, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Reads the file again; true when it changed and took. */

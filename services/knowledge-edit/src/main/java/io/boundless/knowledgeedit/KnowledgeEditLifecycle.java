@@ -7,7 +7,9 @@ import io.boundless.proto.tokenizer.v1.DecodeRequest;
 import io.boundless.proto.tokenizer.v1.EncodeRequest;
 import io.boundless.proto.tokenizer.v1.TokenizerGrpc;
 import io.grpc.ManagedChannel;
+import io.boundless.proto.tls.PeerTls;
 import io.grpc.ManagedChannelBuilder;
+import org.eclipse.microprofile.config.ConfigProvider;
 import io.grpc.Status;
 import io.quarkus.grpc.runtime.health.GrpcHealthStorage;
 import io.quarkus.runtime.ShutdownEvent;
@@ -49,7 +51,7 @@ public class KnowledgeEditLifecycle {
                 keys.watch(config.keysReloadInterval());
             }
             if (config.tokenizer().isPresent()) {
-                tokenizer = ManagedChannelBuilder.forTarget(config.tokenizer().get()).usePlaintext().build();
+                tokenizer = PeerTls.channelBuilder(peerTls(), config.tokenizer().get()).build();
             }
             service = new EditService(store, config.defaultVersion().orElse(null), config.threads().orElse(Runtime.getRuntime().availableProcessors()),
                     audit, tokenizer == null ? null : this::tokenizerCodec, config.corpusTokens(), config.maxFacts(), config.maxQueued());
@@ -101,16 +103,30 @@ public class KnowledgeEditLifecycle {
     /** A channel to the router (the configured one, or the given address). */
     public synchronized ManagedChannel router(String address) {
         if (address != null && !address.isBlank()) {
-            return ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+            return routerChannel(address);
         }
         if (config.router().isEmpty()) {
             throw Status.FAILED_PRECONDITION.withDescription("no router is configured (boundless.knowledge-edit.router) and the request names none")
                     .asRuntimeException();
         }
         if (router == null) {
-            router = ManagedChannelBuilder.forTarget(config.router().get()).usePlaintext().build();
+            router = routerChannel(config.router().get());
         }
         return router;
+    }
+
+    /** The process's mutual TLS to the tokenizer (null: plaintext, only where boundless.tls.plaintext is true). */
+    private static PeerTls peerTls() {
+        return PeerTls.shared(k -> ConfigProvider.getConfig().getOptionalValue(k, String.class)).orElse(null);
+    }
+
+    /**
+     * The router is reached at its front door, as every admin client reaches it: the admin key says who publishes;
+     * that door takes no client certificates (outside clients use it), so this channel is plaintext inside the
+     * cluster's network policy.
+     */
+    private static ManagedChannel routerChannel(String target) {
+        return ManagedChannelBuilder.forTarget(target).usePlaintext().build();
     }
 
     private Codec tokenizerCodec(String version) {

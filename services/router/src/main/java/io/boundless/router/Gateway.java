@@ -12,7 +12,8 @@ import io.boundless.router.endpoints.ReplicaPool;
 import io.boundless.router.routing.ReplicaPicker;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.boundless.proto.tls.PeerTls;
+import io.boundless.router.endpoints.PeerChannels;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -81,8 +82,8 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         if (colon <= 0) {
             throw new IllegalArgumentException("boundless.router.tokenizer is host:port, not '" + config.tokenizer() + "'");
         }
-        this.tokenizerChannel = ManagedChannelBuilder.forAddress(config.tokenizer().substring(0, colon), Integer.parseInt(config.tokenizer().substring(colon + 1)))
-                .usePlaintext().maxInboundMessageSize(64 << 20).build();
+        this.tokenizerChannel = PeerTls.channelBuilder(PeerChannels.tls(), config.tokenizer().substring(0, colon),
+                Integer.parseInt(config.tokenizer().substring(colon + 1))).maxInboundMessageSize(64 << 20).build();
         this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
         this.inFlight = new Semaphore(config.maxInFlight());
         this.batchMaxInFlight = Math.max(1, Math.min(config.maxInFlight(), config.batchMaxInFlight().orElse(config.maxInFlight() / 2)));

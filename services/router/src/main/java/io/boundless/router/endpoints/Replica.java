@@ -2,7 +2,7 @@ package io.boundless.router.endpoints;
 
 import io.boundless.proto.inference.v1.InferenceGrpc;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.boundless.proto.tls.PeerTls;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -47,8 +47,8 @@ public final class Replica implements AutoCloseable {
         if (colon <= 0) {
             throw new IllegalArgumentException("an inference replica is host:port, not '" + address + "'");
         }
-        this.channel = ManagedChannelBuilder.forAddress(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-                .usePlaintext().maxInboundMessageSize(16 << 20).build();
+        this.channel = PeerTls.channelBuilder(PeerChannels.tls(), address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
+                .maxInboundMessageSize(16 << 20).build();
         this.stub = InferenceGrpc.newStub(channel);
     }
 
