@@ -33,3 +33,32 @@ capabilities:
 {{- end -}}
 
 {{- define "boundless.claim" -}}{{ .Values.modelStore.existingClaim | default (printf "%s-models" (include "boundless.fullname" .)) }}{{- end -}}
+
+{{/* the Secret of a component's certificate (cert-manager writes tls.crt, tls.key, ca.crt into it) */}}
+{{- define "boundless.tlsSecret" -}}{{ printf "%s-%s-tls" (include "boundless.fullname" .root) .component }}{{- end -}}
+
+{{/* a container's BOUNDLESS_TLS_* environment: its certificate's files, or plaintext where tls.enabled is false */}}
+{{- define "boundless.tlsEnv" -}}
+{{- if .root.Values.tls.enabled }}
+- {name: BOUNDLESS_TLS_CERT, value: /etc/boundless/tls/tls.crt}
+- {name: BOUNDLESS_TLS_KEY, value: /etc/boundless/tls/tls.key}
+- {name: BOUNDLESS_TLS_CA, value: /etc/boundless/tls/ca.crt}
+- {name: BOUNDLESS_TLS_RELOAD_INTERVAL, value: {{ .root.Values.tls.reloadInterval | quote }}}
+{{- else }}
+- {name: BOUNDLESS_TLS_PLAINTEXT, value: "true"}
+{{- end }}
+{{- end -}}
+
+{{/* the certificate's volume mount (not a subPath: the kubelet then swaps renewed files in, and the service reloads them) */}}
+{{- define "boundless.tlsMount" -}}
+{{- if .root.Values.tls.enabled }}
+- {name: tls, mountPath: /etc/boundless/tls, readOnly: true}
+{{- end }}
+{{- end -}}
+
+{{- define "boundless.tlsVolume" -}}
+{{- if .root.Values.tls.enabled }}
+- name: tls
+  secret: {secretName: {{ include "boundless.tlsSecret" . }}, defaultMode: 0440}
+{{- end }}
+{{- end -}}

@@ -162,6 +162,12 @@ public interface RouterConfig {
 
         /** Labels on every inference Pod (the chart's NetworkPolicies select on them). */
         java.util.Map<String, String> podLabels();
+
+        /**
+         * The Secret of the inference replicas' certificate (tls.crt, tls.key, ca.crt), mounted into every Pod; needed
+         * unless the router itself is on plaintext ({@code boundless.tls.plaintext=true}), whose replicas then are too.
+         */
+        Optional<String> tlsSecret();
     }
 
     /** Local inference processes, one per replica, started and stopped by the deployment controller. */

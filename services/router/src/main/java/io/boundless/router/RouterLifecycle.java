@@ -42,8 +42,14 @@ public class RouterLifecycle {
         String name = k.deployment().orElseThrow(() -> new IllegalArgumentException(
                 "boundless.router.kubernetes.deployment (the ModelDeployment this router serves) is needed on Kubernetes"));
         String identity = k.identity().orElseGet(() -> System.getenv().getOrDefault("HOSTNAME", "router-" + ProcessHandle.current().pid()));
+        String tlsSecret = null;
+        if (io.boundless.router.endpoints.PeerChannels.tls() != null) {
+            tlsSecret = k.tlsSecret().filter(t -> !t.isBlank()).orElseThrow(() -> new IllegalArgumentException(
+                    "boundless.router.kubernetes.tls-secret (the inference replicas' certificate Secret) is needed on mutual TLS; "
+                            + "boundless.tls.plaintext=true runs router and replicas on plaintext"));
+        }
         var settings = new io.boundless.router.kubernetes.KubernetesSettings(ns, name, k.images(), k.modelStoreClaim(), k.grpcPort(), k.httpPort(),
-                config.control().drainGrace(), k.keda(), k.prometheus().orElse(null), k.podLabels());
+                config.control().drainGrace(), k.keda(), k.prometheus().orElse(null), k.podLabels(), tlsSecret);
         var op = new io.boundless.router.kubernetes.ModelDeploymentOperator(kubernetes, settings, g.pool, g, config.model(),
                 new io.boundless.router.kubernetes.ModelDeploymentOperator.LeaseTiming(k.lease().orElse("boundless-router-" + name), identity,
                         k.leaseDuration(), k.renewDeadline(), k.retryPeriod()), config.control().interval(), System::currentTimeMillis);

@@ -16,9 +16,19 @@ import java.util.Map;
  * @param keda            also a KEDA ScaledObject per (version, pool), which then owns the replica counts
  * @param prometheus      the Prometheus server KEDA's triggers query (with keda)
  * @param podLabels       extra labels on every inference Pod (the chart's NetworkPolicies select on them)
+ * @param tlsSecret       the Secret (tls.crt, tls.key, ca.crt: a cert-manager Certificate's) every inference Pod serves
+ *                        mutual TLS with; null: the replicas serve plaintext, as a router on plaintext talks to them
  */
 public record KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
-        Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels) {
+        Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels, String tlsSecret) {
+    /** Plaintext replicas: a router configured with {@code boundless.tls.plaintext=true}. */
+    public KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
+            Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels) {
+        this(namespace, deployment, images, modelStoreClaim, grpcPort, httpPort, drainGrace, keda, prometheus, podLabels, null);
+    }
+
+    /** Where an inference Pod finds its certificate (the Secret's volume). */
+    public static final String TLS_MOUNT = "/etc/boundless/tls";
     public static final String FIELD_MANAGER = "boundless-router";
     public static final String MODEL = "boundless.io/model";
     public static final String DEPLOYMENT = "boundless.io/deployment";

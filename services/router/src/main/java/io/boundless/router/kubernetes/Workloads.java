@@ -96,7 +96,7 @@ public final class Workloads {
         }
         long grace = s.drainGrace().toSeconds() + 15;  // the drain's own limit, then SIGTERM and the service's quick stop
         boolean gpu = acc != ModelDeployment.Accelerator.CPU;
-        List<EnvVar> env = List.of(
+        List<EnvVar> env = new java.util.ArrayList<>(List.of(
                 new EnvVar("BOUNDLESS_INFERENCE_MODEL", "/models/" + version.source(), null),
                 new EnvVar("BOUNDLESS_INFERENCE_MODEL_NAME", md.getSpec().model(), null),
                 new EnvVar("BOUNDLESS_INFERENCE_BACKEND", acc.backend(), null),
@@ -106,7 +106,15 @@ public final class Workloads {
                 new EnvVar("QUARKUS_HTTP_PORT", Integer.toString(s.httpPort()), null),
                 // the preStop hook's GET /drain: not ready, new requests refused, answered once the running ones finished
                 new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TOKEN", drainToken(md, version.name(), pool.name()), null),
-                new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT", s.drainGrace().toSeconds() + "s", null));
+                new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT", s.drainGrace().toSeconds() + "s", null)));
+        if (s.tlsSecret() != null) {
+            // mutual TLS from the Secret's files, read again as the kubelet updates them (cert-manager's renewals)
+            env.add(new EnvVar("BOUNDLESS_TLS_CERT", KubernetesSettings.TLS_MOUNT + "/tls.crt", null));
+            env.add(new EnvVar("BOUNDLESS_TLS_KEY", KubernetesSettings.TLS_MOUNT + "/tls.key", null));
+            env.add(new EnvVar("BOUNDLESS_TLS_CA", KubernetesSettings.TLS_MOUNT + "/ca.crt", null));
+        } else {
+            env.add(new EnvVar("BOUNDLESS_TLS_PLAINTEXT", "true", null));
+        }
         var container = new ContainerBuilder()
                 .withName("inference")
                 .withImage(pool.image() != null ? pool.image() : s.image(acc.name().toLowerCase(Locale.ROOT)))
@@ -127,6 +135,10 @@ public final class Workloads {
                 .addNewVolumeMount().withName("models").withMountPath("/models").withReadOnly(true).endVolumeMount()
                 .addNewVolumeMount().withName("tmp").withMountPath("/tmp").endVolumeMount()
                 .build();
+        if (s.tlsSecret() != null) {
+            container.getVolumeMounts().add(new io.fabric8.kubernetes.api.model.VolumeMountBuilder().withName("tls")
+                    .withMountPath(KubernetesSettings.TLS_MOUNT).withReadOnly(true).build());
+        }
         return new DeploymentBuilder()
                 .withNewMetadata().withName(name).withNamespace(md.getMetadata().getNamespace()).withLabels(labels)
                 .withOwnerReferences(owner(md)).endMetadata()
@@ -149,6 +161,8 @@ public final class Workloads {
                 .withContainers(container)
                 .addNewVolume().withName("models").withNewPersistentVolumeClaim(s.modelStoreClaim(), true).endVolume()
                 .addNewVolume().withName("tmp").withNewEmptyDir().withSizeLimit(new Quantity("1Gi")).endEmptyDir().endVolume()
+                .addAllToVolumes(s.tlsSecret() == null ? List.of() : List.of(new io.fabric8.kubernetes.api.model.VolumeBuilder().withName("tls")
+                        .withNewSecret().withSecretName(s.tlsSecret()).withDefaultMode(0440).endSecret().build()))
                 .endSpec()
                 .endTemplate()
                 .endSpec()

@@ -53,9 +53,16 @@ class HelmChartTest {
     static final Path EXAMPLES = ROOT.resolve("helm/examples");
 
     static String render(Path values) {
+        return render(values, Map.of());
+    }
+
+    static String render(Path values, Map<String, Object> set) {
         var t = new Helm(CHART).template().withName("boundless").withNamespace("boundless").withKubeVersion("1.31.0");
         if (values != null) {
             t = t.withValuesFile(values);
+        }
+        for (var e : set.entrySet()) {
+            t = t.set(e.getKey(), e.getValue());
         }
         return t.call();
     }
@@ -142,6 +149,93 @@ class HelmChartTest {
                 .getSpec().getTemplate().getSpec().getVolumes();
         assertThat(volumes.stream().filter(v -> v.getName().equals("config")).findFirst().orElseThrow().getConfigMap().getItems())
                 .extracting(i -> i.getPath()).containsExactly("application.properties", "exemplars/yes-no.json");
+    }
+
+    /** The cert-manager objects of a render, by kind. */
+    static List<GenericKubernetesResource> certManager(List<HasMetadata> objects, String kind) {
+        return objects.stream().filter(o -> o instanceof GenericKubernetesResource g && g.getApiVersion().equals("cert-manager.io/v1")
+                && g.getKind().equals(kind)).map(GenericKubernetesResource.class::cast).toList();
+    }
+
+    @SuppressWarnings("unchecked")
+    static <T> T at(GenericKubernetesResource r, String... path) {
+        Object o = r.getAdditionalProperties();
+        for (String p : path) {
+            o = ((Map<String, Object>) o).get(p);
+        }
+        return (T) o;
+    }
+
+    static Map<String, String> env(Container c) {
+        Map<String, String> m = new LinkedHashMap<>();
+        c.getEnv().forEach(e -> m.put(e.getName(), e.getValue()));
+        return m;
+    }
+
+    @Test
+    void everyServiceIsOnMutualTlsFromCertManagerUnlessPlaintextIsAsked() throws IOException {
+        List<HasMetadata> all = objects(render(EXAMPLES.resolve("all-options.yaml")));
+        // the chart's own CA: a self-signed root, a CA certificate from it, a CA Issuer signing the services' certificates
+        assertThat(certManager(all, "Issuer")).extracting(i -> i.getMetadata().getName()).containsExactlyInAnyOrder("boundless-selfsigned", "boundless-ca");
+        var certificates = certManager(all, "Certificate");
+        var ca = certificates.stream().filter(c -> Boolean.TRUE.equals(at(c, "spec", "isCA"))).toList();
+        assertThat(ca).hasSize(1);
+        assertThat((String) at(ca.getFirst(), "spec", "issuerRef", "name")).isEqualTo("boundless-selfsigned");
+        assertThat((String) at(ca.getFirst(), "spec", "secretName")).isEqualTo("boundless-ca");
+        Map<String, GenericKubernetesResource> bySecret = new LinkedHashMap<>();
+        for (var c : certificates) {
+            if (!Boolean.TRUE.equals(at(c, "spec", "isCA"))) {
+                bySecret.put(at(c, "spec", "secretName"), c);
+                assertThat((String) at(c, "spec", "issuerRef", "name")).isEqualTo("boundless-ca");
+                // the services read PKCS#8 keys only; a key is made anew at each renewal
+                assertThat((String) at(c, "spec", "privateKey", "encoding")).isEqualTo("PKCS8");
+                assertThat((String) at(c, "spec", "privateKey", "rotationPolicy")).isEqualTo("Always");
+                assertThat((List<String>) at(c, "spec", "usages")).contains("server auth", "client auth");
+            }
+        }
+        assertThat(bySecret).containsOnlyKeys("boundless-router-tls", "boundless-tokenizer-tls", "boundless-inference-tls", "boundless-knowledge-edit-tls");
+        for (Deployment d : of(all, Deployment.class)) {
+            PodSpec pod = d.getSpec().getTemplate().getSpec();
+            Container c = pod.getContainers().getFirst();
+            String where = d.getMetadata().getName();
+            assertThat(env(c)).as(where).containsEntry("BOUNDLESS_TLS_CERT", "/etc/boundless/tls/tls.crt").containsEntry("BOUNDLESS_TLS_KEY",
+                    "/etc/boundless/tls/tls.key").containsEntry("BOUNDLESS_TLS_CA", "/etc/boundless/tls/ca.crt").doesNotContainKey("BOUNDLESS_TLS_PLAINTEXT");
+            // mounted whole (not by subPath), so that the kubelet swaps renewed files in
+            assertThat(c.getVolumeMounts()).as(where).anySatisfy(m -> {
+                assertThat(m.getName()).isEqualTo("tls");
+                assertThat(m.getMountPath()).isEqualTo("/etc/boundless/tls");
+                assertThat(m.getSubPath()).isNull();
+            });
+            String secret = pod.getVolumes().stream().filter(v -> v.getName().equals("tls")).findFirst().orElseThrow().getSecret().getSecretName();
+            assertThat(bySecret).as(where).containsKey(secret);
+        }
+        // the routers hand the inference certificate's Secret to the replicas they create
+        for (ConfigMap cm : of(all, ConfigMap.class)) {
+            if (cm.getData().containsKey("application.properties")) {
+                assertThat(cm.getData().get("application.properties")).contains("boundless.router.kubernetes.tls-secret=boundless-inference-tls");
+            }
+        }
+
+        // an issuer of the cluster's own: no CA of the chart's
+        List<HasMetadata> issued = objects(render(EXAMPLES.resolve("minimal.yaml"), Map.of("tls.issuerRef.name", "corp-ca", "tls.issuerRef.kind", "ClusterIssuer")));
+        assertThat(certManager(issued, "Issuer")).isEmpty();
+        assertThat(certManager(issued, "Certificate")).hasSize(3).allSatisfy(c -> {
+            assertThat((String) at(c, "spec", "issuerRef", "name")).isEqualTo("corp-ca");
+            assertThat((String) at(c, "spec", "issuerRef", "kind")).isEqualTo("ClusterIssuer");
+        });
+
+        // plaintext only where asked, and then said explicitly to every service (their default is TLS)
+        List<HasMetadata> plain = objects(render(EXAMPLES.resolve("all-options.yaml"), Map.of("tls.enabled", "false")));
+        assertThat(plain).noneMatch(o -> o.getApiVersion().startsWith("cert-manager.io/"));
+        for (Deployment d : of(plain, Deployment.class)) {
+            Container c = d.getSpec().getTemplate().getSpec().getContainers().getFirst();
+            assertThat(env(c)).as(d.getMetadata().getName()).containsEntry("BOUNDLESS_TLS_PLAINTEXT", "true").doesNotContainKey("BOUNDLESS_TLS_CERT");
+            assertThat(d.getSpec().getTemplate().getSpec().getVolumes()).noneMatch(v -> v.getName().equals("tls"));
+        }
+        assertThat(of(plain, ConfigMap.class)).allSatisfy(cm -> assertThat(String.valueOf(cm.getData().get("application.properties")))
+                .doesNotContain("tls-secret"));
+        assertThatThrownBy(() -> render(EXAMPLES.resolve("minimal.yaml"), Map.of("tls.issuerRef.kind", "Vault")))
+                .hasMessageContaining("values don't meet the specifications of the schema");
     }
 
     /** group/resource -> verbs, from the Role. */
@@ -235,6 +329,9 @@ class HelmChartTest {
         client.apiextensions().v1().customResourceDefinitions().resource(crd).create();
         List<HasMetadata> objects = objects(render(EXAMPLES.resolve("gh200-mi300.yaml")));
         for (HasMetadata o : objects) {
+            if (o.getApiVersion().startsWith("cert-manager.io/")) {
+                continue;  // cert-manager's kinds: asserted as rendered above, no CRDs for them in the mock
+            }
             o.getMetadata().setNamespace("boundless");
             if (o instanceof GenericKubernetesResource g && g.getKind().equals("ModelDeployment")) {
                 client.resources(ModelDeploymentResource.class).inNamespace("boundless")
@@ -251,7 +348,8 @@ class HelmChartTest {
                 "nvidia", p.getProperty("boundless.router.kubernetes.images.nvidia"), "amd", p.getProperty("boundless.router.kubernetes.images.amd"));
         var settings = new KubernetesSettings("boundless", p.getProperty("boundless.router.kubernetes.deployment"), images,
                 p.getProperty("boundless.router.kubernetes.model-store-claim"), 9102, 8102, Duration.ofSeconds(120), false, null,
-                Map.of("app.kubernetes.io/part-of", "boundless", "app.kubernetes.io/instance", "boundless"));
+                Map.of("app.kubernetes.io/part-of", "boundless", "app.kubernetes.io/instance", "boundless"),
+                p.getProperty("boundless.router.kubernetes.tls-secret"));
         ReplicaPool pool = new ReplicaPool(List.of(), Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(1), 2);
         var op = new ModelDeploymentOperator(client, settings, pool, new KubernetesOperatorTest.Routes(), p.getProperty("boundless.router.model"),
                 new ModelDeploymentOperator.LeaseTiming(p.getProperty("boundless.router.kubernetes.lease"), "router-0", Duration.ofSeconds(2),
@@ -267,6 +365,12 @@ class HelmChartTest {
             assertThat(gh.getSpec().getTemplate().getSpec().getNodeSelector()).containsEntry("kubernetes.io/arch", "arm64");
             assertThat(gh.getSpec().getTemplate().getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getPersistentVolumeClaim().getClaimName())
                     .isEqualTo("boundless-models"));
+            // the replicas serve mutual TLS with the chart's inference certificate
+            String tlsSecret = certManager(objects, "Certificate").stream().map(x -> (String) at(x, "spec", "secretName"))
+                    .filter(n -> n.endsWith("-inference-tls")).findFirst().orElseThrow();
+            assertThat(gh.getSpec().getTemplate().getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getSecret() == null ? null
+                    : v.getSecret().getSecretName()).isEqualTo(tlsSecret));
+            assertThat(env(c)).containsEntry("BOUNDLESS_TLS_CA", KubernetesSettings.TLS_MOUNT + "/ca.crt").doesNotContainKey("BOUNDLESS_TLS_PLAINTEXT");
             // the chart's NetworkPolicy lets the router reach these Pods: they carry the labels it selects
             NetworkPolicy np = client.network().v1().networkPolicies().inNamespace("boundless").withName("boundless-inference").get();
             assertThat(gh.getSpec().getTemplate().getMetadata().getLabels()).containsAllEntriesOf(np.getSpec().getPodSelector().getMatchLabels());

@@ -160,6 +160,9 @@ class KubernetesOperatorTest {
                 .isEqualTo("BOUNDLESS_INFERENCE_DRAIN_TOKEN=" + drain.getHttpHeaders().getFirst().getValue()));
         assertThat(drain.getHttpHeaders().getFirst().getValue()).hasSize(32);
         assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT=60s"));
+        // these settings name no certificate Secret (a router on plaintext): the replicas are told plaintext explicitly
+        assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_TLS_PLAINTEXT=true"));
+        assertThat(c.getVolumeMounts()).noneMatch(m -> m.getName().equals("tls"));
         assertThat(pod.getTerminationGracePeriodSeconds()).as("longer than the drain may take").isGreaterThan(60);
         assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
