@@ -1,7 +1,7 @@
 // A minimal client of the inference service, run by `bin/boundless generate` as a single-file
 // program on the service's own classpath: streams generated token ids for a prompt of token ids.
+// Mutual TLS with the CLI's certificate (PeerTls.ofClientEnvironment), plaintext against `up --plaintext`.
 import io.boundless.proto.inference.v1.*;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
 import java.util.concurrent.TimeUnit;
 
@@ -9,7 +9,7 @@ public class InferenceClient {
     public static void main(String[] args) {
         String target = System.getProperty("target", "127.0.0.1:9102");
         int maxNew = Integer.getInteger("maxNewTokens", 16);
-        var channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+        var channel = io.boundless.proto.tls.PeerTls.channelBuilder(io.boundless.proto.tls.PeerTls.ofClientEnvironment(), target).build();
         try {
             var stub = InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS);
             var info = stub.getModelInfo(GetModelInfoRequest.getDefaultInstance());

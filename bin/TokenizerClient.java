@@ -1,7 +1,7 @@
 // A minimal client of the tokenizer service, run by `bin/boundless tokenize` as a single-file
 // program on the service's own classpath (grpc + the generated stubs).
+// Mutual TLS with the CLI's certificate (PeerTls.ofClientEnvironment), plaintext against `up --plaintext`.
 import io.boundless.proto.tokenizer.v1.*;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
 import java.util.concurrent.TimeUnit;
 
@@ -10,7 +10,7 @@ public class TokenizerClient {
         String target = System.getProperty("target", "127.0.0.1:9101");
         String model = System.getProperty("model", "cl100k_base");
         String text = args.length > 0 ? String.join(" ", args) : "Hello from Boundless!";
-        var channel = ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+        var channel = io.boundless.proto.tls.PeerTls.channelBuilder(io.boundless.proto.tls.PeerTls.ofClientEnvironment(), target).build();
         try {
             var stub = TokenizerGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
             var info = stub.getTokenizerInfo(GetTokenizerInfoRequest.newBuilder().setModel(model).build());

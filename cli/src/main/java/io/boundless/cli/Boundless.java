@@ -380,19 +380,7 @@ public final class Boundless {
      * plaintext where neither is there (a platform started with --plaintext).
      */
     static ManagedChannel peerChannel(String target) {
-        String cert = System.getenv("BOUNDLESS_TLS_CERT");
-        io.boundless.proto.tls.PeerTls tls = null;
-        if (cert != null && !cert.isBlank()) {
-            tls = io.boundless.proto.tls.PeerTls.load(Path.of(cert), Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_KEY", "")),
-                    Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_CA", "")));
-        } else {
-            String home = System.getenv("BOUNDLESS_HOME");
-            Path dir = (home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".boundless")).resolve("tls");
-            if (java.nio.file.Files.isRegularFile(dir.resolve("cli.crt"))) {
-                tls = io.boundless.proto.tls.PeerTls.load(dir.resolve("cli.crt"), dir.resolve("cli.key"), dir.resolve("ca.crt"));
-            }
-        }
-        return io.boundless.proto.tls.PeerTls.channelBuilder(tls, target).build();
+        return io.boundless.proto.tls.PeerTls.channelBuilder(io.boundless.proto.tls.PeerTls.ofClientEnvironment(), target).build();
     }
 
     private static RouterGrpc.RouterBlockingStub stub(ManagedChannel channel) {

@@ -26,8 +26,9 @@ class BackendSelectionE2ETest {
     private String run(Map<String, String> settings, Path log) throws Exception {
         Path work = root.resolve("e2e/target/backend-e2e");
         Files.createDirectories(work);
-        LocalPlatform.Service inference = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(),
-                Map.of())).service("inference-1");
+        LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(), Map.of()));
+        platform.issueCertificates();  // on mutual TLS, as boundless up starts it
+        LocalPlatform.Service inference = platform.service("inference-1");
         Map<String, String> env = new HashMap<>(inference.env());
         env.remove("BOUNDLESS_INFERENCE_MODEL"); // the service's own default model
         env.putAll(settings);
@@ -49,6 +50,23 @@ class BackendSelectionE2ETest {
         String out = run("cuda", root.resolve("e2e/target/backend-e2e/cuda.log"));
         assertThat(out).contains("cannot start: the cuda backend was configured, but CUDA is not usable here: no NVIDIA driver here: libcuda.so.1");
         assertThat(out).doesNotContain("\tat ", "Exception in thread");
+    }
+
+    @Test
+    void aMissingOrBadTlsFileExitsWithOneClearLine() throws Exception {
+        Path work = root.resolve("e2e/target/backend-e2e");
+        String out = run(Map.of("BOUNDLESS_TLS_KEY", work.resolve("tls/absent.key").toString()), work.resolve("tls-missing.log"));
+        assertThat(out).contains("cannot start: the TLS key file " + work.resolve("tls/absent.key") + " does not exist");
+        assertThat(out).doesNotContain("\tat ", "Exception in thread");
+        // a PKCS#1 key (what openssl genrsa wrote before 3.0), not the PKCS#8 the services read
+        Path pkcs1 = work.resolve("tls/pkcs1.key");
+        Files.writeString(pkcs1, "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n");
+        out = run(Map.of("BOUNDLESS_TLS_KEY", pkcs1.toString()), work.resolve("tls-pkcs1.log"));
+        assertThat(out).contains("cannot start: ").contains("PKCS#1");
+        assertThat(out).doesNotContain("\tat ", "Exception in thread");
+        // and without the settings at all (plaintext is never the fallback)
+        out = run(Map.of("BOUNDLESS_TLS_CERT", ""), work.resolve("tls-unset.log"));
+        assertThat(out).contains("cannot start: mutual TLS between the platform's services is on, but boundless.tls.cert (BOUNDLESS_TLS_CERT) is not set");
     }
 
     @Test

@@ -64,7 +64,8 @@ class OverloadE2ETest {
         }
     }
 
-    record Result(boolean batch, int status, double seconds, String retryAfter) {}
+    /** One answer; body only where it is neither served nor shed (what went wrong). */
+    record Result(boolean batch, int status, double seconds, String retryAfter, String body) {}
 
     private Result call(boolean batch) {
         String body = "{\"model\":\"default-random\",\"prompt\":\"The weather today is\",\"max_tokens\":16,\"temperature\":0,\"priority\":\""
@@ -73,9 +74,10 @@ class OverloadE2ETest {
         try {
             var r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/v1/completions")).timeout(Duration.ofSeconds(60))
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-            return new Result(batch, r.statusCode(), (System.nanoTime() - t0) / 1e9, r.headers().firstValue("Retry-After").orElse(null));
+            return new Result(batch, r.statusCode(), (System.nanoTime() - t0) / 1e9, r.headers().firstValue("Retry-After").orElse(null),
+                    r.statusCode() == 200 || r.statusCode() == 429 ? null : r.body());
         } catch (Exception e) {
-            return new Result(batch, -1, (System.nanoTime() - t0) / 1e9, null);
+            return new Result(batch, -1, (System.nanoTime() - t0) / 1e9, null, e.toString());
         }
     }
 

@@ -253,6 +253,22 @@ public final class PeerTls implements AutoCloseable {
         return true;
     }
 
+    /**
+     * A command-line client's TLS: the certificate of BOUNDLESS_TLS_CERT / _KEY / _CA, or the one {@code boundless up}
+     * issued the CLI (BOUNDLESS_HOME, default ~/.boundless, then tls/cli.*); null (plaintext) where neither is there, as
+     * against a platform started with --plaintext.
+     */
+    public static PeerTls ofClientEnvironment() {
+        String cert = System.getenv("BOUNDLESS_TLS_CERT");
+        if (cert != null && !cert.isBlank()) {
+            return load(Path.of(cert), Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_KEY", "")),
+                    Path.of(System.getenv().getOrDefault("BOUNDLESS_TLS_CA", "")));
+        }
+        String home = System.getenv("BOUNDLESS_HOME");
+        Path dir = (home != null && !home.isBlank() ? Path.of(home) : Path.of(System.getProperty("user.home"), ".boundless")).resolve("tls");
+        return Files.isRegularFile(dir.resolve("cli.crt")) ? load(dir.resolve("cli.crt"), dir.resolve("cli.key"), dir.resolve("ca.crt")) : null;
+    }
+
     /** Reloads every interval from now on, on a daemon thread. */
     public synchronized void watch(Duration interval) {
         if (timer == null) {

@@ -28,7 +28,16 @@ public class PeerTlsServer implements ServerBuilderCustomizer<VertxServerBuilder
         if (!mp.getOptionalValue("boundless.tls.mutual-server", Boolean.class).orElse(true)) {
             return;
         }
-        PeerTls tls = PeerTls.shared(k -> mp.getOptionalValue(k, String.class)).orElse(null);
+        PeerTls tls;
+        try {
+            tls = PeerTls.shared(k -> mp.getOptionalValue(k, String.class)).orElse(null);
+        } catch (IllegalArgumentException e) {
+            // a configuration that cannot run: one clear line and exit status 1, as the services' other start checks
+            // (Quarkus would otherwise log a stack trace and go on without its gRPC server)
+            System.getLogger(PeerTlsServer.class.getName()).log(System.Logger.Level.ERROR, "cannot start: " + e.getMessage());
+            io.quarkus.runtime.Quarkus.asyncExit(1);
+            throw new CannotStart(e.getMessage());
+        }
         if (tls == null) {
             if (!config.plainText()) {
                 throw new IllegalStateException("boundless.tls.plaintext is true but quarkus.grpc.server.plain-text is false: set both the same way");
@@ -45,6 +54,13 @@ public class PeerTlsServer implements ServerBuilderCustomizer<VertxServerBuilder
                 .setClientAuth(ClientAuth.REQUIRED));
         System.getLogger(PeerTlsServer.class.getName()).log(System.Logger.Level.INFO,
                 "gRPC server on mutual TLS: " + tls.describe() + "; clients need a certificate from the platform's CA");
+    }
+
+    /** The refusal, without a stack trace (Quarkus logs the exception it gets; the reason is in its message). */
+    static final class CannotStart extends RuntimeException {
+        CannotStart(String message) {
+            super("cannot start: " + message, null, false, false);
+        }
     }
 
     @Override

@@ -107,6 +107,7 @@ public final class Completion {
         Runnable unlisten;        // unregisters it from its replica's lost listeners
         boolean over;             // completed, failed or given up: its late events are dropped
         boolean anyToken;
+        long lastTokenNanos;
 
         Attempt(Replica replica, Sample[] samples) {
             this.replica = replica;
@@ -376,7 +377,7 @@ public final class Completion {
             s.attempt = a;
         }
         a.replica.acquire();
-        a.unlisten = a.replica.onLost(() -> onReplicaLost(a));
+        a.unlisten = a.replica.onLost(why -> onReplicaLost(a, why));
         for (int id : prompt) {
             request.addPromptIds(id);
         }
@@ -426,9 +427,14 @@ public final class Completion {
             return;
         }
         if (m.getTokensCount() > 0) {
+            long now = System.nanoTime();
             if (!a.anyToken && phase != Phase.RESUMING && completionTokens == 0) {
-                gw.metrics.replicaFirstToken.record(System.nanoTime() - a.startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+                gw.metrics.replicaFirstToken.record(now - a.startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
             }
+            if (a.anyToken) {  // the gap since the previous tokens (the first ones' wait is the prompt's prefill, not decoding speed)
+                a.replica.interTokenGap(now - a.lastTokenNanos, m.getTokensCount());
+            }
+            a.lastTokenNanos = now;
             a.anyToken = true;
             phase = Phase.STREAMING;
             completionTokens += m.getTokensCount();
@@ -594,16 +600,16 @@ public final class Completion {
         sink.onCompleted();
     }
 
-    /** The replica stopped answering its health checks while this call was on it: as a failure of the call, and the call cancelled. */
-    private synchronized void onReplicaLost(Attempt a) {
+    /** The replica was given up while this call was on it (why: what it did): as a failure of the call, and the call cancelled. */
+    private synchronized void onReplicaLost(Attempt a, String why) {
         if (a.over || phase == Phase.DONE) {
             return;
         }
         ClientCallStreamObserver<?> call = a.call;
-        LOG.infof("request %s: replica %s stopped answering its health checks; its samples continue elsewhere", req.requestId(), a.replica);
-        onInferenceError(a, Status.UNAVAILABLE.withDescription("inference replica " + a.replica + " stopped answering its health checks"));
+        LOG.infof("request %s: replica %s was given up: %s; its samples continue elsewhere", req.requestId(), a.replica, why);
+        onInferenceError(a, Status.UNAVAILABLE.withDescription("inference replica " + a.replica + " was given up: " + why));
         if (call != null) {
-            call.cancel("the replica stopped answering its health checks", null);
+            call.cancel("the replica was given up: " + why, null);
         }
     }
 
@@ -720,6 +726,9 @@ public final class Completion {
             return;
         }
         phase = Phase.DONE;
+        if (status.getCause() != null) {  // a local failure (a message that did not parse, say): the client gets the status, the log the cause
+            LOG.warnf(status.getCause(), "request %s failed: %s %s", req.requestId(), status.getCode(), status.getDescription());
+        }
         stopAll(status.getDescription());
         release();
         gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));

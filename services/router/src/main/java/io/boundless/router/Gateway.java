@@ -69,7 +69,8 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         this.config = config;
         this.metrics = metrics;
         this.pool = new ReplicaPool(config.kubernetes().enabled() ? List.of() : config.replicas().orElse(List.of()), config.health().interval(), config.health().ejection(), config.health().timeout(),
-                config.health().failuresToEject());
+                config.health().failuresToEject(), new io.boundless.router.endpoints.LatencyOutliers.Settings(config.health().latencyFactor(),
+                        config.health().latencyMinExcess().toNanos(), config.health().latencyMinSamples(), config.health().latencyMaxEjectedShare()));
         ReplicaPicker.Policy policy = switch (config.routing().policy().toLowerCase(Locale.ROOT)) {
             case "prefix" -> ReplicaPicker.Policy.PREFIX;
             case "round-robin" -> ReplicaPicker.Policy.ROUND_ROBIN;

@@ -246,6 +246,25 @@ public interface RouterConfig {
         /** Failed health checks in a row that eject a replica. */
         @WithDefault("2")
         int failuresToEject();
+
+        /**
+         * Outlier ejection by latency: a replica whose median inter-token latency (as the router sees it) is this many
+         * times its peers' (same version and pool) is ejected, its streams continuing elsewhere.
+         */
+        @WithDefault("3.0")
+        double latencyFactor();
+
+        /** And above the peers' median by at least this much. */
+        @WithDefault("20ms")
+        Duration latencyMinExcess();
+
+        /** Inter-token gaps a replica's window needs (of its last 64) before it is judged. */
+        @WithDefault("32")
+        int latencyMinSamples();
+
+        /** The share of a version and pool's replicas that may be out for latency at once (never the last one); 0: off. */
+        @WithDefault("0.5")
+        double latencyMaxEjectedShare();
     }
 
     /** Authentication and per-key rate limits. */

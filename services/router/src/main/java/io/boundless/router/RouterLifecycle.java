@@ -112,7 +112,9 @@ public class RouterLifecycle {
         if (g == null) {
             synchronized (this) {
                 if (gateway == null) {
-                    Gateway created = new Gateway(config, new RouterMetrics(meters));
+                    RouterMetrics m = new RouterMetrics(meters);
+                    Gateway created = new Gateway(config, m);
+                    m.latencyEjections(created.pool);
                     created.start();
                     gateway = created;
                 }

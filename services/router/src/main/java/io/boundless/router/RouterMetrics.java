@@ -29,6 +29,13 @@ public final class RouterMetrics {
         this.ejections = Counter.builder("boundless_router_replica_ejections_total").description("replicas ejected after a failure").register(registry);
     }
 
+    /** The pool's ejections for latency, as a counter. */
+    void latencyEjections(io.boundless.router.endpoints.ReplicaPool pool) {
+        io.micrometer.core.instrument.FunctionCounter.builder("boundless_router_replica_latency_ejections_total", pool,
+                io.boundless.router.endpoints.ReplicaPool::latencyEjections)
+                .description("replicas ejected as latency outliers (median inter-token latency far above their peers')").register(registry);
+    }
+
     private Timer timer(String name, String description) {
         return Timer.builder(name).description(description).publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(50_000))
                 .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);

@@ -30,6 +30,9 @@ public final class Replica implements AutoCloseable {
     private volatile int contextLength;
     private volatile String modelName = "";
     private int failedChecks;  // consecutive; the health checker's thread only
+    /** The router's view of its speed: the gaps between token messages, per token, of the calls on it. */
+    private final LatencyOutliers.Window interTokenGaps = new LatencyOutliers.Window(64);
+    int latencyEjections;      // in a row; the health checker's thread only
 
     public Replica(String address) {
         this(address, "", "", 1.0);
@@ -73,28 +76,43 @@ public final class Replica implements AutoCloseable {
     }
 
     /** What to do with the calls in flight on this replica when it stops answering (the router's streams on it). */
-    private final java.util.Set<Runnable> lostListeners = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.Set<java.util.function.Consumer<String>> lostListeners = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-    /** Runs listener if the replica is found lost (frozen, unreachable) while a call is on it; the returned action unregisters it. */
-    public Runnable onLost(Runnable listener) {
+    /**
+     * Runs listener (with why) if the replica is given up (frozen, unreachable, a latency outlier) while a call is on
+     * it; the returned action unregisters it.
+     */
+    public Runnable onLost(java.util.function.Consumer<String> listener) {
         lostListeners.add(listener);
         return () -> lostListeners.remove(listener);
     }
 
     /**
-     * The replica stopped answering its health checks: every call in flight on it is given up (a frozen process keeps
-     * its connections open, so its streams would otherwise wait for their deadlines), each listener once.
+     * The replica is given up (it stopped answering its health checks; it is far slower than its peers): every call in
+     * flight on it is given up (a frozen process keeps its connections open, so its streams would otherwise wait for
+     * their deadlines), each listener once.
      */
-    public void lost() {
-        for (Runnable r : java.util.List.copyOf(lostListeners)) {
+    public void lost(String why) {
+        for (var r : java.util.List.copyOf(lostListeners)) {
             if (lostListeners.remove(r)) {
-                r.run();
+                r.accept(why);
             }
         }
     }
 
     public void release() {
         outstanding.decrementAndGet();
+    }
+
+    /** A token message of a call on it arrived nanos after the previous one, carrying tokens tokens. */
+    public void interTokenGap(long nanos, int tokens) {
+        if (tokens > 0 && nanos >= 0) {
+            interTokenGaps.record(nanos / tokens);
+        }
+    }
+
+    public LatencyOutliers.Window interTokenGaps() {
+        return interTokenGaps;
     }
 
     /** Healthy, not ejected and not draining. */
@@ -154,8 +172,11 @@ public final class Replica implements AutoCloseable {
         healthy = h;
     }
 
+    /** Ejected until then at least (a longer ejection in force stays). */
     void ejectUntil(long nanos) {
-        ejectedUntilNanos = nanos;
+        if (!(System.nanoTime() - ejectedUntilNanos < 0 && ejectedUntilNanos - nanos > 0)) {
+            ejectedUntilNanos = nanos;
+        }
     }
 
     void checkPassed() {

@@ -25,10 +25,19 @@ public final class ReplicaPool implements AutoCloseable {
     private final Duration ejection;
     private final Duration timeout;
     private final int failuresToEject;
+    private final LatencyOutliers.Settings latency;
+    private final java.util.concurrent.atomic.AtomicLong latencyEjections = new java.util.concurrent.atomic.AtomicLong();
     private final ScheduledExecutorService checker;
 
     /** Static addresses (may be empty: a replica manager adds them), checked every interval. */
     public ReplicaPool(List<String> addresses, Duration interval, Duration ejection, Duration timeout, int failuresToEject) {
+        this(addresses, interval, ejection, timeout, failuresToEject, new LatencyOutliers.Settings(3.0, 20_000_000, 32, 0.5));
+    }
+
+    /** With latency outlier ejection of these settings (after each round of checks). */
+    public ReplicaPool(List<String> addresses, Duration interval, Duration ejection, Duration timeout, int failuresToEject,
+            LatencyOutliers.Settings latency) {
+        this.latency = latency;
         addresses.stream().map(String::trim).filter(a -> !a.isEmpty()).distinct().map(Replica::new).forEach(replicas::add);
         this.interval = interval;
         this.ejection = ejection;
@@ -115,6 +124,52 @@ public final class ReplicaPool implements AutoCloseable {
         for (Replica r : replicas) {
             check(r);
         }
+        ejectSlow();
+    }
+
+    /** Replicas ejected as latency outliers so far. */
+    public long latencyEjections() {
+        return latencyEjections.get();
+    }
+
+    /**
+     * Outlier ejection by latency, per (version, pool): an outlier is ejected for the ejection time times its
+     * ejections in a row (at most 8), its window cleared (it is judged afresh when back) and its calls given up, so
+     * that their streams continue on a faster replica. A replica judged and found no outlier starts its count anew.
+     */
+    void ejectSlow() {
+        if (latency.maxEjectedShare() == 0) {
+            return;
+        }
+        java.util.Map<String, List<LatencyOutliers.Candidate<Replica>>> groups = new java.util.LinkedHashMap<>();
+        for (Replica r : replicas) {
+            if (r.admitted()) {
+                var w = r.interTokenGaps();
+                groups.computeIfAbsent(r.version() + "\u0000" + r.pool(), k -> new java.util.ArrayList<>())
+                        .add(new LatencyOutliers.Candidate<>(r, w.median(), w.samples()));
+            }
+        }
+        for (var group : groups.values()) {
+            var outliers = LatencyOutliers.find(group, latency);
+            for (var c : group) {
+                if (c.samples() >= latency.minSamples() && outliers.stream().noneMatch(o -> o.replica() == c.replica())) {
+                    c.replica().latencyEjections = 0;
+                }
+            }
+            for (var o : outliers) {
+                Replica r = o.replica();
+                r.latencyEjections = Math.min(8, r.latencyEjections + 1);
+                long forNanos = ejection.toNanos() * r.latencyEjections;
+                LOG.warnf("ejecting inference replica %s for %d ms: a latency outlier, median inter-token latency %.1f ms against its peers' %.1f ms;"
+                        + " its streams continue elsewhere", r, forNanos / 1_000_000, o.medianNanos() / 1e6, o.peersMedianNanos() / 1e6);
+                r.ejectUntil(System.nanoTime() + forNanos);
+                r.healthy(false);
+                r.interTokenGaps().clear();
+                latencyEjections.incrementAndGet();
+                r.lost("it is a latency outlier (median inter-token latency " + Math.round(o.medianNanos() / 1e6) + " ms, its peers' "
+                        + Math.round(o.peersMedianNanos() / 1e6) + " ms)");
+            }
+        }
     }
 
     /**
@@ -143,7 +198,7 @@ public final class ReplicaPool implements AutoCloseable {
         } catch (StatusRuntimeException e) {
             if (r.checkFailed() >= failuresToEject && r.healthy()) {
                 eject(r, failuresToEject + " health checks failed in a row, the last: " + e.getStatus().getCode() + " " + e.getStatus().getDescription());
-                r.lost();  // its streams continue elsewhere now, not at their deadlines
+                r.lost("it stopped answering its health checks");  // its streams continue elsewhere now, not at their deadlines
             }
         } catch (RuntimeException e) {
             LOG.warnf("health check of %s failed: %s", r, e.toString());
