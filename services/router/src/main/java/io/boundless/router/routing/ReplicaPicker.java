@@ -116,20 +116,28 @@ public final class ReplicaPicker {
      * a time), then the one the key's hash points at.
      */
     private Replica leastLoaded(List<Replica> list, long key) {
+        // one snapshot of each replica's load: other requests start and end meanwhile, and a second read of
+        // outstanding() could leave no replica equal to the minimum the first read found
+        int n = list.size();
+        double[] load = new double[n];
+        double[] blocks = new double[n];
         double min = Double.MAX_VALUE;
-        for (Replica r : list) {
-            min = Math.min(min, r.outstanding() / r.capacity());
+        for (int i = 0; i < n; i++) {
+            Replica r = list.get(i);
+            load[i] = r.outstanding() / r.capacity();
+            blocks[i] = footprint.getOrDefault(r, 0) / r.capacity();
+            min = Math.min(min, load[i]);
         }
         double minBlocks = Double.MAX_VALUE;
-        for (Replica r : list) {
-            if (r.outstanding() / r.capacity() == min) {
-                minBlocks = Math.min(minBlocks, footprint.getOrDefault(r, 0) / r.capacity());
+        for (int i = 0; i < n; i++) {
+            if (load[i] == min) {
+                minBlocks = Math.min(minBlocks, blocks[i]);
             }
         }
         List<Replica> idle = new ArrayList<>();
-        for (Replica r : list) {
-            if (r.outstanding() / r.capacity() == min && footprint.getOrDefault(r, 0) / r.capacity() == minBlocks) {
-                idle.add(r);
+        for (int i = 0; i < n; i++) {
+            if (load[i] == min && blocks[i] == minBlocks) {
+                idle.add(list.get(i));
             }
         }
         return idle.get((int) Math.floorMod(mix(key), (long) idle.size()));

@@ -176,4 +176,38 @@ class ReplicaPickerTest {
         assertThat(picker.blockHashes(p, 4, "v1")).isNotEqualTo(picker.blockHashes(p, 4, "v2"));
         assertThat(picker.blockHashes(p, 4, "")).isEqualTo(picker.blockHashes(p, 4));
     }
+
+    /** Regression: a pick while other requests start and end on the replicas always returns one (it once divided by zero). */
+    @Test
+    void picksWhileLoadsChangeUnderItAlwaysReturnAReplica() throws Exception {
+        ReplicaPicker picker = new ReplicaPicker(ReplicaPicker.Policy.PREFIX, 16, 64, 1.25, 1000);
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        var churn = new java.util.ArrayList<Thread>();
+        for (int t = 0; t < 3; t++) {
+            int seed = t;
+            churn.add(Thread.ofPlatform().start(() -> {
+                var rnd = new java.util.SplittableRandom(seed);
+                while (!stop.get()) {
+                    Replica r = replicas.get(rnd.nextInt(replicas.size()));
+                    r.acquire();
+                    r.release();
+                }
+            }));
+        }
+        try {
+            var rnd = new java.util.SplittableRandom(7);
+            for (int i = 0; i < 200_000; i++) {
+                int[] p = new int[rnd.nextInt(0, 40)];  // short prompts: no block to be affine to, so least-loaded picks
+                for (int j = 0; j < p.length; j++) {
+                    p[j] = rnd.nextInt(1000);
+                }
+                assertThat(picker.pick(p, replicas)).isNotNull();
+            }
+        } finally {
+            stop.set(true);
+            for (Thread t : churn) {
+                t.join();
+            }
+        }
+    }
 }
