@@ -632,6 +632,13 @@ public final class LocalPlatform implements AutoCloseable {
         p.waitFor(10, TimeUnit.SECONDS);
     }
 
+    /** Stops a service as an orchestrator would (SIGTERM), waiting up to timeout for it to exit; returns whether it did. */
+    public boolean terminate(String name, Duration timeout) throws InterruptedException {
+        Process p = processes.get(service(name));
+        p.destroy();
+        return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     /** Starts a stopped service again (same ports, same log). */
     public void restart(String name) throws IOException {
         Service s = service(name);

@@ -15,6 +15,7 @@ import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -62,7 +63,10 @@ class ChaosE2ETest {
         Path work = root.resolve("e2e/target/chaos-e2e");
         Files.createDirectories(work);
         platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 2, GRPC, HTTP, Map.of("BOUNDLESS_ROUTER_HEALTH_INTERVAL", "300ms",
-                "BOUNDLESS_ROUTER_HEALTH_TIMEOUT", "1s", "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s"), Map.of(), Map.of()));
+                "BOUNDLESS_ROUTER_HEALTH_TIMEOUT", "1s", "BOUNDLESS_ROUTER_HEALTH_EJECTION", "2s", "BOUNDLESS_ROUTER_SHUTDOWN_GRACE", "2s",
+                "QUARKUS_LOG_CATEGORY__IO_BOUNDLESS_ROUTER_ENDPOINTS__LEVEL", "DEBUG",
+                // the default model decodes in ~2 ms a token here: a 20 ms excess would take a 10x slower replica to see
+                "BOUNDLESS_ROUTER_HEALTH_LATENCY_MIN_EXCESS", "5ms"), Map.of(), Map.of()));
         platform.start(Duration.ofMinutes(4));
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", GRPC).usePlaintext().build();
         router = RouterGrpc.newStub(channel);
@@ -90,7 +94,7 @@ class ChaosE2ETest {
         assertThat(new ProcessBuilder("kill", "-" + sig, Long.toString(p.pid())).inheritIO().start().waitFor()).isZero();
     }
 
-    private record Result(int tokens, List<Integer> ids, Status error, long firstNanos, long endNanos) {}
+    private record Result(int tokens, List<Integer> ids, Status error, long firstNanos, long endNanos, io.grpc.Metadata trailers) {}
 
     private CompletableFuture<Result> chat(String text, int tokens, AtomicInteger started) {
         ChatRequest req = ChatRequest.newBuilder().setModel("default-random").addMessages(ChatMessage.newBuilder().setRole("user").setContent(text))
@@ -111,12 +115,12 @@ class ChaosE2ETest {
 
             @Override
             public void onError(Throwable t) {
-                done.complete(new Result(ids.size(), ids, Status.fromThrowable(t), first, System.nanoTime()));
+                done.complete(new Result(ids.size(), ids, Status.fromThrowable(t), first, System.nanoTime(), Status.trailersFromThrowable(t)));
             }
 
             @Override
             public void onCompleted() {
-                done.complete(new Result(ids.size(), ids, null, first, System.nanoTime()));
+                done.complete(new Result(ids.size(), ids, null, first, System.nanoTime(), null));
             }
         });
         return done;
@@ -269,5 +273,164 @@ class ChaosE2ETest {
         double back = (System.nanoTime() - restart) / 1e9;
         figures.append(String.format(java.util.Locale.ROOT, "tokenizer killed\trefused in (ms)\t%.0f\n", refusedIn * 1000));
         figures.append(String.format(java.util.Locale.ROOT, "tokenizer killed\trestart to served again (s)\t%.1f\n", back));
+    }
+
+    private String routerLog() throws IOException {
+        return Files.readString(root.resolve("e2e/target/chaos-e2e/logs/router.log"));
+    }
+
+    @Test
+    @Order(4)
+    void aSlowReplicaIsEjectedByLatencyItsStreamsContinueOnTheOtherAndItComesBack() throws Exception {
+        await().atMost(Duration.ofSeconds(30)).until(() -> readyReplicas() == 2);
+        ProcessHandle victim = platform.process("inference-1");
+        // slowed, not frozen: awake 20 ms of every ~120, so it answers its health checks (within 1 s) but decodes several times slower
+        var slowing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread slower = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                while (slowing.get()) {
+                    signal(victim, "STOP");
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+                    signal(victim, "CONT");
+                    java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            } finally {
+                try {
+                    signal(victim, "CONT");
+                } catch (Exception e) {
+                    // the process is gone: nothing to wake
+                }
+            }
+        });
+        long slowedAt = System.nanoTime();
+        int streams = 4;
+        int tokens = 400;
+        AtomicInteger started = new AtomicInteger();
+        List<CompletableFuture<Result>> running = new ArrayList<>();
+        try {
+            for (int i = 0; i < streams; i++) {
+                running.add(chat(i + " is the number of the slow story", tokens, started));
+                int n = i + 1;
+                try {
+                    await().atMost(Duration.ofSeconds(60)).until(() -> started.get() == n);  // one at a time: spread by load
+                } catch (org.awaitility.core.ConditionTimeoutException e) {
+                    throw new AssertionError("stream " + n + " did not start; replicas' running + queued: " + load(GRPC + 2) + ", " + load(GRPC + 3)
+                            + "; ready " + readyReplicas(), e);
+                }
+            }
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> routerLog().contains("a latency outlier"));
+            double ejectedAfter = (System.nanoTime() - slowedAt) / 1e9;
+            List<Result> results = new ArrayList<>();
+            for (var f : running) {
+                results.add(f.get(150, TimeUnit.SECONDS));
+            }
+            double allDone = (System.nanoTime() - slowedAt) / 1e9;
+            assertThat(results).as("no stream is lost: the slow replica's continue on the other").allSatisfy(r -> {
+                assertThat(r.error()).isNull();
+                assertThat(r.tokens()).isEqualTo(tokens);
+            });
+            assertThat(routerLog()).containsPattern("ejecting inference replica 127\\.0\\.0\\.1:" + (GRPC + 2) + " for \\d+ ms: a latency outlier");
+            assertThat(platform.get("http://127.0.0.1:" + HTTP + "/q/metrics")).isEqualTo(200);
+            String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + HTTP + "/q/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            assertThat(metrics).containsPattern("boundless_router_replica_latency_ejections_total [1-9]");
+            figures.append(String.format(java.util.Locale.ROOT, "slow replica (SIGSTOP 100 ms, SIGCONT 20 ms)\tslowed to ejected by latency (s)\t%.1f\n", ejectedAfter));
+            figures.append(String.format(java.util.Locale.ROOT, "slow replica (SIGSTOP 100 ms, SIGCONT 20 ms)\tstreams lost\t0 of %d\n", streams));
+            figures.append(String.format(java.util.Locale.ROOT, "slow replica (SIGSTOP 100 ms, SIGCONT 20 ms)\tslowed to its streams all done (s)\t%.1f\n", allDone));
+        } finally {
+            slowing.set(false);
+            slower.join();
+        }
+        long woke = System.nanoTime();
+        await().atMost(Duration.ofSeconds(60)).until(() -> readyReplicas() == 2);
+        figures.append(String.format(java.util.Locale.ROOT, "slow replica (SIGSTOP 100 ms, SIGCONT 20 ms)\tfast again to admitted (s)\t%.1f\n", (System.nanoTime() - woke) / 1e9));
+    }
+
+    /** The test's channel to the router reconnects at once (not after gRPC's backoff) and a chat is served on it. */
+    private void servedAgainOverGrpc() {
+        channel.resetConnectBackoff();
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            channel.resetConnectBackoff();
+            return chat("are you back?", 2, new AtomicInteger()).get(10, TimeUnit.SECONDS).error() == null;
+        });
+    }
+
+    private static final io.grpc.Metadata.Key<String> RETRY_AFTER = io.grpc.Metadata.Key.of("retry-after", io.grpc.Metadata.ASCII_STRING_MARSHALLER);
+
+    @Test
+    @Order(5)
+    void aRouterRestartedUnderLoadEndsItsStreamsWithRetryInformationAndNothingHangs() throws Exception {
+        await().atMost(Duration.ofSeconds(30)).until(() -> readyReplicas() == 2);
+        // SIGTERM: the streams in flight may finish within the shutdown grace (2 s here), the rest end with
+        // UNAVAILABLE and retry-after; requests arriving meanwhile are refused the same way
+        AtomicInteger started = new AtomicInteger();
+        List<CompletableFuture<Result>> running = new ArrayList<>();
+        running.add(chat("a short one", 8, started));
+        for (int i = 0; i < 3; i++) {
+            running.add(chat(i + " a story longer than the router's shutdown grace", 5000, started));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> started.get() == 4);
+        long stopAt = System.nanoTime();
+        var stopped = CompletableFuture.supplyAsync(() -> {
+            try {
+                return platform.terminate("router", Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        List<Result> results = new ArrayList<>();
+        for (var f : running) {
+            results.add(f.get(20, TimeUnit.SECONDS));  // nothing hangs: all ended within the grace and a little
+        }
+        double ended = (results.stream().mapToLong(Result::endNanos).max().orElseThrow() - stopAt) / 1e9;
+        assertThat(stopped.get(30, TimeUnit.SECONDS)).as("the router exits by itself after SIGTERM").isTrue();
+        double exited = (System.nanoTime() - stopAt) / 1e9;
+        assertThat(results.getFirst().error()).as("the short stream finished within the grace").isNull();
+        assertThat(results.getFirst().tokens()).isEqualTo(8);
+        for (Result r : results.subList(1, results.size())) {
+            assertThat(r.error()).as("a stream longer than the grace").isNotNull();
+            assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(r.error().getDescription()).contains("the router is shutting down").contains("retry it");
+            assertThat(r.tokens()).as("the text sent before the end").isPositive().isLessThan(5000);
+            assertThat(r.trailers().get(RETRY_AFTER)).as("retry information").isEqualTo("1");
+        }
+        assertThat(routerLog()).contains("requests still running after PT2S end with UNAVAILABLE and Retry-After");
+        // a restart: served again
+        long restart = System.nanoTime();
+        platform.restart("router");
+        platform.awaitReady("router", Duration.ofMinutes(2));
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> complete().statusCode() == 200);
+        double back = (System.nanoTime() - restart) / 1e9;
+        servedAgainOverGrpc();
+
+        // SIGKILL (a crash): the streams end at once with UNAVAILABLE from the client's own transport; none hangs
+        AtomicInteger started2 = new AtomicInteger();
+        List<CompletableFuture<Result>> crashed = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            crashed.add(chat(i + " a story the router will not finish", 5000, started2));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> started2.get() == 3);
+        long killAt = System.nanoTime();
+        platform.kill("router");
+        for (var f : crashed) {
+            Result r = f.get(10, TimeUnit.SECONDS);
+            assertThat(r.error()).isNotNull();
+            assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        }
+        double crashEnded = (System.nanoTime() - killAt) / 1e9;
+        // new calls while it is down fail at once too (connection refused), not at their deadlines
+        long t0 = System.nanoTime();
+        Result down = chat("anyone there?", 4, new AtomicInteger()).get(10, TimeUnit.SECONDS);
+        assertThat(down.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        double refusedDown = (System.nanoTime() - t0) / 1e9;
+        platform.restart("router");
+        platform.awaitReady("router", Duration.ofMinutes(2));
+        servedAgainOverGrpc();
+        figures.append(String.format(java.util.Locale.ROOT, "router SIGTERM under load\tstreams past the 2 s grace ended, with retry-after, after (s)\t%.1f\n", ended));
+        figures.append(String.format(java.util.Locale.ROOT, "router SIGTERM under load\texited after (s)\t%.1f\n", exited));
+        figures.append(String.format(java.util.Locale.ROOT, "router SIGTERM under load\trestart to served again (s)\t%.1f\n", back));
+        figures.append(String.format(java.util.Locale.ROOT, "router SIGKILL under load\tits streams ended UNAVAILABLE after (s)\t%.2f\n", crashEnded));
+        figures.append(String.format(java.util.Locale.ROOT, "router SIGKILL under load\ta call while it is down refused in (ms)\t%.0f\n", refusedDown * 1000));
     }
 }

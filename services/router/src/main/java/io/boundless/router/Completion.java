@@ -694,6 +694,15 @@ public final class Completion {
         }
     }
 
+    /**
+     * The router is stopping and this request did not finish within its grace: it ends with UNAVAILABLE and
+     * Retry-After (after the text already sent), so the client retries on another router or this one restarted.
+     */
+    synchronized void shutDown() {
+        fail(Status.UNAVAILABLE.withDescription("the router is shutting down: the request ended after " + completionTokens
+                + " generated tokens; retry it (another router replica, or this one once restarted, serves it)"));
+    }
+
     /** The client went away (or cancelled): stop the inference streams, which frees their KV blocks. */
     public synchronized void cancel() {
         end("the client cancelled", "cancelled");
@@ -761,7 +770,7 @@ public final class Completion {
             if (resumedSamples > 0) {
                 LOG.debugf("request %s: %d samples resumed", req.requestId(), resumedSamples);
             }
-            gw.releaseAdmission(req, lease, (prompt == null ? 0 : prompt.length) + completionTokens);
+            gw.releaseAdmission(this, req, lease, (prompt == null ? 0 : prompt.length) + completionTokens);
         }
     }
 

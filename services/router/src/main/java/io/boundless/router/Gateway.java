@@ -18,6 +18,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -204,6 +205,10 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
      * cancel it when the client goes away.
      */
     public Completion start(TextRequest req, Deadline deadline, CompletionSink sink) {
+        if (stopping) {
+            throw Status.UNAVAILABLE.withDescription("the router is shutting down: retry (another router replica, or this one once restarted, serves it)")
+                    .asRuntimeException(retryAfter(1));
+        }
         validate(req);
         String caller = req.caller() == null ? "anonymous" : req.caller();
         Quotas.Lease lease;
@@ -232,11 +237,52 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
         }
         Completion c = new Completion(this, req, deadline == null ? Deadline.after(config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS) : deadline, sink,
                 lease);
+        live.add(c);
         c.start();
         return c;
     }
 
-    void releaseAdmission(TextRequest req, Quotas.Lease lease, long tokens) {
+    /** The requests admitted and not yet ended. */
+    private final java.util.Set<Completion> live = ConcurrentHashMap.newKeySet();
+    private volatile boolean stopping;
+
+    /** Whether the router is stopping (not ready: new requests are refused). */
+    public boolean stopping() {
+        return stopping;
+    }
+
+    /**
+     * The router is stopping: new requests are refused from now on (UNAVAILABLE with Retry-After), the ones in flight
+     * may finish within grace, and those still running then end with UNAVAILABLE and Retry-After. Returns how many
+     * had to be ended.
+     */
+    public int shutDown(Duration grace) {
+        stopping = true;
+        long until = System.nanoTime() + grace.toNanos();
+        synchronized (live) {
+            while (!live.isEmpty() && until - System.nanoTime() > 0) {
+                try {
+                    live.wait(Math.max(1, Math.min(100, (until - System.nanoTime()) / 1_000_000)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        List<Completion> left = List.copyOf(live);
+        if (!left.isEmpty()) {
+            LOG.warnf("the router is stopping: %d requests still running after %s end with UNAVAILABLE and Retry-After", left.size(), grace);
+        }
+        left.forEach(Completion::shutDown);
+        return left.size();
+    }
+
+    void releaseAdmission(Completion c, TextRequest req, Quotas.Lease lease, long tokens) {
+        if (live.remove(c)) {
+            synchronized (live) {
+                live.notifyAll();
+            }
+        }
         if (req.batch()) {
             batchInFlight.decrementAndGet();
         }

@@ -33,6 +33,14 @@ public interface RouterConfig {
     @WithDefault("300s")
     Duration requestTimeout();
 
+    /**
+     * How long a stopping router (SIGTERM) lets the requests in flight finish: new ones are refused at once with
+     * UNAVAILABLE / 503 and Retry-After, and what still runs after this ends the same way, after the text sent so far.
+     * Below quarkus.shutdown.timeout (20s) and the Pod's termination grace.
+     */
+    @WithDefault("15s")
+    Duration shutdownGrace();
+
     /** Requests of the model in flight at once (tokenizing, waiting on or streaming from inference); more get RESOURCE_EXHAUSTED / 429. */
     @WithDefault("256")
     int maxInFlight();
@@ -248,7 +256,7 @@ public interface RouterConfig {
         int failuresToEject();
 
         /**
-         * Outlier ejection by latency: a replica whose median inter-token latency (as the router sees it) is this many
+         * Outlier ejection by latency: a replica whose inter-token latency (as the router sees it: the mean of its last 64 gaps, the slowest 5% left out) is this many
          * times its peers' (same version and pool) is ejected, its streams continuing elsewhere.
          */
         @WithDefault("3.0")

@@ -141,6 +141,9 @@ public class RouterLifecycle {
     }
 
     void onStop(@Observes ShutdownEvent event) {
+        if (gateway != null) {
+            gateway.shutDown(config.shutdownGrace());  // before the replicas (which the controller may stop) go
+        }
         if (operator != null) {
             operator.close();  // the workloads stay; the next leader takes them over
             kubernetes.close();
@@ -164,8 +167,9 @@ public class RouterLifecycle {
         public HealthCheckResponse call() {
             Gateway g = lifecycle.gateway();
             int admitted = g.pool.admitted().size();
-            var r = HealthCheckResponse.named("inference-replicas").withData("admitted", admitted).withData("configured", g.pool.all().size());
-            return (admitted > 0 ? r.up() : r.down()).build();
+            var r = HealthCheckResponse.named("inference-replicas").withData("admitted", admitted).withData("configured", g.pool.all().size())
+                    .withData("stopping", g.stopping());
+            return (admitted > 0 && !g.stopping() ? r.up() : r.down()).build();
         }
     }
 }

@@ -12,16 +12,18 @@ import java.util.List;
  * each round of health checks over the replicas of each (version, pool) — different hardware or versions are
  * never compared.
  *
- * <p>A replica is an outlier when it has {@code minSamples} gaps in its window, its median gap is above
- * {@code factor} times the median of its peers' medians (peers with enough samples of their own, at least one) and
- * above it by {@code minExcessNanos}. At most {@code maxEjectedShare} of a group's admitted replicas are ejected,
+ * <p>A replica's latency is the mean of its window's gaps with the slowest 5% left out: a mean, since a replica that
+ * stalls between bursts of tokens is slow for its clients however fast each burst is (a median would miss it); the
+ * slowest few left out, so that one long stall (a big prefill in the batch) does not count. A replica is an
+ * outlier when it has {@code minSamples} gaps in its window, its latency is above {@code factor} times the median of
+ * its peers' (peers with enough samples of their own, at least one) and above it by {@code minExcessNanos}. At most {@code maxEjectedShare} of a group's admitted replicas are ejected,
  * the slowest first, and never the last one admitted.
  */
 public final class LatencyOutliers {
     private LatencyOutliers() {}
 
     /**
-     * @param factor          how many times the peers' median a replica's median must exceed
+     * @param factor          how many times the peers' median a replica's latency must exceed
      * @param minExcessNanos  and by how much at least (a fast fleet's small differences are no outliers)
      * @param minSamples      gaps a replica's window needs before it is judged (and a peer, to judge by)
      * @param maxEjectedShare the share of a group's admitted replicas that may be out for latency at once
@@ -60,14 +62,19 @@ public final class LatencyOutliers {
             return count;
         }
 
-        /** The median of the window (0 when empty). */
-        public synchronized long median() {
+        /** The mean of the window's gaps without the slowest 5% (rounded up from 20 samples on; 0 when empty). */
+        public synchronized long typical() {
             if (count == 0) {
                 return 0;
             }
             long[] v = Arrays.copyOf(ring, count);
             Arrays.sort(v);
-            return v[count / 2];
+            int keep = count - (count >= 20 ? (int) Math.ceil(count * 0.05) : 0);
+            long sum = 0;
+            for (int i = 0; i < keep; i++) {
+                sum += v[i];
+            }
+            return sum / keep;
         }
 
         public synchronized void clear() {
@@ -76,11 +83,11 @@ public final class LatencyOutliers {
         }
     }
 
-    /** A replica as judged: its window's median gap and sample count. */
-    public record Candidate<T>(T replica, long medianNanos, int samples) {}
+    /** A replica as judged: its window's latency ({@link Window#typical()}) and sample count. */
+    public record Candidate<T>(T replica, long nanos, int samples) {}
 
-    /** An outlier found: the replica, its median and the peers' median it was compared with. */
-    public record Outlier<T>(T replica, long medianNanos, long peersMedianNanos) {}
+    /** An outlier found: the replica, its latency and the median of its peers' it was compared with. */
+    public record Outlier<T>(T replica, long nanos, long peersNanos) {}
 
     /**
      * The outliers among one group's admitted replicas, slowest first.
@@ -94,13 +101,13 @@ public final class LatencyOutliers {
             return out;  // no peer to compare with
         }
         for (Candidate<T> c : judged) {
-            long[] peers = judged.stream().filter(p -> p != c).mapToLong(Candidate::medianNanos).sorted().toArray();
+            long[] peers = judged.stream().filter(p -> p != c).mapToLong(Candidate::nanos).sorted().toArray();
             long peersMedian = peers.length % 2 == 1 ? peers[peers.length / 2] : (peers[peers.length / 2 - 1] + peers[peers.length / 2]) / 2;
-            if (c.medianNanos() > s.factor() * peersMedian && c.medianNanos() - peersMedian > s.minExcessNanos()) {
-                out.add(new Outlier<>(c.replica(), c.medianNanos(), peersMedian));
+            if (c.nanos() > s.factor() * peersMedian && c.nanos() - peersMedian > s.minExcessNanos()) {
+                out.add(new Outlier<>(c.replica(), c.nanos(), peersMedian));
             }
         }
-        out.sort(Comparator.comparingLong((Outlier<T> o) -> o.medianNanos()).reversed());
+        out.sort(Comparator.comparingLong((Outlier<T> o) -> o.nanos()).reversed());
         int allowed = Math.min((int) Math.floor(s.maxEjectedShare() * admitted.size()), admitted.size() - 1);
         return out.size() <= allowed ? out : List.copyOf(out.subList(0, Math.max(0, allowed)));
     }

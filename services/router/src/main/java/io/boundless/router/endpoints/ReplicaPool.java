@@ -146,11 +146,15 @@ public final class ReplicaPool implements AutoCloseable {
             if (r.admitted()) {
                 var w = r.interTokenGaps();
                 groups.computeIfAbsent(r.version() + "\u0000" + r.pool(), k -> new java.util.ArrayList<>())
-                        .add(new LatencyOutliers.Candidate<>(r, w.median(), w.samples()));
+                        .add(new LatencyOutliers.Candidate<>(r, w.typical(), w.samples()));
             }
         }
         for (var group : groups.values()) {
             var outliers = LatencyOutliers.find(group, latency);
+            if (LOG.isDebugEnabled()) {
+                LOG.debugf("inter-token latency: %s", group.stream().map(c -> c.replica() + " " + Math.round(c.nanos() / 1e5) / 10.0 + " ms over "
+                        + c.samples()).toList());
+            }
             for (var c : group) {
                 if (c.samples() >= latency.minSamples() && outliers.stream().noneMatch(o -> o.replica() == c.replica())) {
                     c.replica().latencyEjections = 0;
@@ -160,14 +164,14 @@ public final class ReplicaPool implements AutoCloseable {
                 Replica r = o.replica();
                 r.latencyEjections = Math.min(8, r.latencyEjections + 1);
                 long forNanos = ejection.toNanos() * r.latencyEjections;
-                LOG.warnf("ejecting inference replica %s for %d ms: a latency outlier, median inter-token latency %.1f ms against its peers' %.1f ms;"
-                        + " its streams continue elsewhere", r, forNanos / 1_000_000, o.medianNanos() / 1e6, o.peersMedianNanos() / 1e6);
+                LOG.warnf("ejecting inference replica %s for %d ms: a latency outlier, inter-token latency %.1f ms against its peers' %.1f ms;"
+                        + " its streams continue elsewhere", r, forNanos / 1_000_000, o.nanos() / 1e6, o.peersNanos() / 1e6);
                 r.ejectUntil(System.nanoTime() + forNanos);
                 r.healthy(false);
                 r.interTokenGaps().clear();
                 latencyEjections.incrementAndGet();
-                r.lost("it is a latency outlier (median inter-token latency " + Math.round(o.medianNanos() / 1e6) + " ms, its peers' "
-                        + Math.round(o.peersMedianNanos() / 1e6) + " ms)");
+                r.lost("it is a latency outlier (inter-token latency " + Math.round(o.nanos() / 1e6) + " ms, its peers' "
+                        + Math.round(o.peersNanos() / 1e6) + " ms)");
             }
         }
     }

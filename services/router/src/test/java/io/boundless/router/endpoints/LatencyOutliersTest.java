@@ -21,7 +21,7 @@ class LatencyOutliersTest {
         for (int i = 0; i < n; i++) {
             w.record((long) (meanMs * MS * (0.8 + 0.4 * rnd.nextDouble())));
         }
-        return new Candidate<>(name, w.median(), w.samples());
+        return new Candidate<>(name, w.typical(), w.samples());
     }
 
     static List<String> names(List<Outlier<String>> o) {
@@ -34,8 +34,8 @@ class LatencyOutliersTest {
         var c = List.of(replica("a", 10, 64, rnd), replica("b", 12, 64, rnd), replica("slow", 60, 64, rnd), replica("c", 9, 64, rnd));
         var out = LatencyOutliers.find(c, S);
         assertThat(names(out)).containsExactly("slow");
-        assertThat(out.getFirst().peersMedianNanos()).isBetween(8 * MS, 13 * MS);
-        assertThat(out.getFirst().medianNanos()).isBetween(48 * MS, 72 * MS);
+        assertThat(out.getFirst().peersNanos()).isBetween(8 * MS, 13 * MS);
+        assertThat(out.getFirst().nanos()).isBetween(48 * MS, 72 * MS);
     }
 
     @Test
@@ -77,19 +77,39 @@ class LatencyOutliersTest {
     }
 
     @Test
-    void theWindowKeepsTheLastGapsAndItsMedian() {
+    void theWindowKeepsTheLastGapsAndTheirMeanWithoutTheSlowestFewPercent() {
         var w = new LatencyOutliers.Window(5);
-        assertThat(w.median()).isZero();
+        assertThat(w.typical()).isZero();
         for (long v : new long[] {100, 1, 2, 3, 4, 5}) {  // the 100 falls out of the ring
             w.record(v);
         }
         assertThat(w.samples()).isEqualTo(5);
-        assertThat(w.median()).isEqualTo(3);
-        w.record(1000);
-        w.record(1000);
-        assertThat(w.median()).isEqualTo(5);  // 3, 4, 5, 1000, 1000
+        assertThat(w.typical()).isEqualTo(3);  // under 20 samples: the plain mean
         w.clear();
         assertThat(w.samples()).isZero();
+
+        var big = new LatencyOutliers.Window(64);
+        for (int i = 0; i < 60; i++) {
+            big.record(10);
+        }
+        for (int i = 0; i < 4; i++) {
+            big.record(10_000);  // four long stalls in 64: the slowest ceil(3.2) = 4 are left out
+        }
+        assertThat(big.typical()).isEqualTo(10);
+    }
+
+    @Test
+    void aReplicaThatStallsBetweenFastBurstsIsSlowForItsClients() {
+        // bursts of 4 tokens 3 ms apart, then a 100 ms stall: each gap in a burst is fast, the replica is not
+        var bursty = new LatencyOutliers.Window(64);
+        var steady = new LatencyOutliers.Window(64);
+        for (int i = 0; i < 64; i++) {
+            bursty.record(i % 4 == 3 ? 100 * MS : 3 * MS);
+            steady.record(5 * MS);
+        }
+        var out = LatencyOutliers.find(List.of(new Candidate<>("bursty", bursty.typical(), 64), new Candidate<>("steady", steady.typical(), 64),
+                new Candidate<>("steady2", steady.typical(), 64)), new Settings(3, 10 * MS, 32, 0.5));
+        assertThat(names(out)).containsExactly("bursty");
     }
 
     @Test
