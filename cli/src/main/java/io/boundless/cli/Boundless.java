@@ -173,6 +173,11 @@ public final class Boundless {
             platform.close();
             Runtime.getRuntime().removeShutdownHook(hook);
             return 1;
+        } catch (java.io.IOException e) {
+            System.err.println("boundless up: " + cannotWrite(work, e));
+            platform.close();
+            Runtime.getRuntime().removeShutdownHook(hook);
+            return 1;
         }
         StringBuilder banner = new StringBuilder("\nBoundless is up on loopback, serving model '" + platform.modelName() + "'");
         if (builtIn) {
@@ -368,6 +373,27 @@ public final class Boundless {
             midLine = false;
         }
         System.out.flush();
+    }
+
+    /**
+     * A file of the platform (its store, certificates, logs) could not be written or read: the file and the reason in
+     * one line, and where the disk is full, how much is free where.
+     */
+    static String cannotWrite(Path work, java.io.IOException e) {
+        String what = e instanceof java.nio.file.FileSystemException f
+                ? (f.getOtherFile() != null ? "cannot copy " + f.getFile() + " to " + f.getOtherFile() : "cannot write " + f.getFile()) + ": "
+                        + (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName())
+                : "cannot write the platform's files in " + work + ": " + e.getMessage();
+        if (String.valueOf(e.getMessage()).contains("No space left on device")) {
+            try {
+                long free = java.nio.file.Files.getFileStore(work).getUsableSpace();
+                what += " (" + (free >> 20) + " MiB free where " + work + " is; the platform needs about 100 MiB there: free some, or set"
+                        + " BOUNDLESS_HOME to a disk with room)";
+            } catch (java.io.IOException ignored) {
+                // the store's figures are not to be had: the reason is said already
+            }
+        }
+        return what;
     }
 
     static ManagedChannel channel(String target) {

@@ -6,6 +6,7 @@ import io.boundless.cli.LocalPlatform;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,11 @@ class BackendSelectionE2ETest {
 
     /** Runs one inference process with these settings over the service's own default model, expecting it to exit 1 by itself. */
     private String run(Map<String, String> settings, Path log) throws Exception {
+        return run(settings, log, List.of());
+    }
+
+    /** The same, the command behind a prefix (setpriv, to run it as another user). */
+    private String run(Map<String, String> settings, Path log, List<String> prefix) throws Exception {
         Path work = root.resolve("e2e/target/backend-e2e");
         Files.createDirectories(work);
         LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(), Map.of()));
@@ -32,7 +38,9 @@ class BackendSelectionE2ETest {
         Map<String, String> env = new HashMap<>(inference.env());
         env.remove("BOUNDLESS_INFERENCE_MODEL"); // the service's own default model
         env.putAll(settings);
-        ProcessBuilder pb = new ProcessBuilder(inference.command()).redirectErrorStream(true).redirectOutput(log.toFile());
+        List<String> command = new java.util.ArrayList<>(prefix);
+        command.addAll(inference.command());
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
         Process p = pb.start();
         try {
@@ -67,6 +75,44 @@ class BackendSelectionE2ETest {
         // and without the settings at all (plaintext is never the fallback)
         out = run(Map.of("BOUNDLESS_TLS_CERT", ""), work.resolve("tls-unset.log"));
         assertThat(out).contains("cannot start: mutual TLS between the platform's services is on, but boundless.tls.cert (BOUNDLESS_TLS_CERT) is not set");
+    }
+
+    @Test
+    void aTruncatedOrUnreadableModelExitsWithOneClearLine() throws Exception {
+        Path work = root.resolve("e2e/target/backend-e2e");
+        Path model = work.resolve("truncated-model");
+        copyModel(model);
+        Path weights = model.resolve("model.safetensors");
+        try (var ch = java.nio.channels.FileChannel.open(weights, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() / 2);  // a copy cut short (a full disk, an interrupted download)
+        }
+        String out = run(Map.of("BOUNDLESS_INFERENCE_MODEL", model.toString()), work.resolve("truncated.log"));
+        assertThat(out).containsPattern("cannot start: " + java.util.regex.Pattern.quote(weights.toString())
+                + ", tensor \\S+: data_offsets \\[\\d+, \\d+\\] fall outside the \\d+ bytes of tensor data");
+        assertThat(out).doesNotContain("\tat ");
+
+        // unreadable: a weights file the service's user may not read (the service as nobody; root reads anything)
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+                "needs root and setpriv to run the service as another user");
+        Path locked = work.resolve("unreadable-model");
+        copyModel(locked);
+        Files.setPosixFilePermissions(locked.resolve("model.safetensors"), java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        out = run(Map.of("BOUNDLESS_INFERENCE_MODEL", locked.toString(), "BOUNDLESS_TLS_PLAINTEXT", "true"), work.resolve("unreadable.log"),
+                List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        assertThat(out).contains("cannot start: cannot map " + locked.resolve("model.safetensors") + ": permission denied: the file is rw-------, owner root,"
+                + " group root, and this process runs as nobody");
+        assertThat(out).doesNotContain("\tat ");
+    }
+
+    /** The trained default model's files, copied (readable by all: the model directory and its files). */
+    private void copyModel(Path to) throws Exception {
+        Files.createDirectories(to);
+        java.nio.file.attribute.PosixFileAttributeView v = Files.getFileAttributeView(to, java.nio.file.attribute.PosixFileAttributeView.class);
+        v.setPermissions(java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json")) {
+            Files.copy(root.resolve("models/boundless-world").resolve(f), to.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(to.resolve(f), java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        }
     }
 
     @Test

@@ -283,14 +283,38 @@ class OwnModelE2ETest {
                 + ": start one with bin/boundless up (or set BOUNDLESS_TOKENIZER to where one runs)");
     }
 
+    @Test
+    void aFullDiskAtStartIsOneLineAndNothingIsLeftRunning() throws Exception {
+        Path full = Files.createDirectories(work.resolve("full-home"));
+        // a 1 MiB file system as BOUNDLESS_HOME: the default model (7 MiB) does not fit
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", full.toString()).redirectErrorStream(true).start();
+        org.junit.jupiter.api.Assumptions.assumeTrue(mount.waitFor() == 0, "tmpfs cannot be mounted here (not root)");
+        try {
+            Cli up = up(List.of("--grpc-port", "19640", "--http-port", "18640"), Map.of("BOUNDLESS_HOME", full.toString()));
+            assertThat(up.exitCode()).isEqualTo(1);
+            String out = up.output();
+            assertThat(out).containsPattern("boundless up: cannot copy \\S+/model.safetensors to " + java.util.regex.Pattern.quote(full.toString())
+                    + "\\S+: No space left on device \\(\\d+ MiB free where " + java.util.regex.Pattern.quote(full.toString()));
+            assertThat(out).doesNotContain("\tat ", "Exception");
+            // nothing it started is left running: the ports are free again
+            for (int port : new int[] {19640, 19641, 18640, 18641}) {
+                try (var probe = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                    assertThat(probe.getLocalPort()).isEqualTo(port);
+                }
+            }
+        } finally {
+            new ProcessBuilder("umount", full.toString()).inheritIO().start().waitFor();
+        }
+    }
+
     /** {@code boundless up ARGS} as bin/boundless runs it (java on the CLI's classpath), with BOUNDLESS_HOME under target/. */
     private Cli up(List<String> args, Map<String, String> env) throws IOException {
         Path cli = root.resolve("cli/target");
         List<String> command = new ArrayList<>(List.of(java(), "--sun-misc-unsafe-memory-access=allow", "-cp",
                 cli.resolve("boundless-cli.jar") + ":" + cli.resolve("lib") + "/*", "io.boundless.cli.Boundless", "--root", root.toString(), "up"));
         command.addAll(args);
-        Map<String, String> all = new HashMap<>(env);
-        all.put("BOUNDLESS_HOME", home.toString());
+        Map<String, String> all = new HashMap<>(Map.of("BOUNDLESS_HOME", home.toString()));
+        all.putAll(env);
         return start(command, all);
     }
 

@@ -26,7 +26,7 @@ final class MappedFile implements AutoCloseable {
             return new MappedFile(path, seg, arena);
         } catch (IOException | RuntimeException e) {
             arena.close();
-            throw new ModelFormatException("cannot map " + path + ": " + e.getMessage(), e);
+            throw new ModelFormatException("cannot map " + path + ": " + (e instanceof IOException io ? IoErrors.why(path, io) : e.getMessage()), e);
         }
     }
 

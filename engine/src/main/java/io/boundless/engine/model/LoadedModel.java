@@ -90,7 +90,7 @@ public final class LoadedModel implements AutoCloseable {
             Map<String, Object> parsed = (Map<String, Object>) Json.parse(Files.readString(configFile));
             json = parsed;
         } catch (IOException | IllegalArgumentException | ClassCastException e) {
-            throw new ModelFormatException(configFile + " cannot be read: " + e.getMessage(), e);
+            throw new ModelFormatException(configFile + " cannot be read: " + (e instanceof IOException ioe ? io.boundless.engine.format.IoErrors.why(configFile, ioe) : e.getMessage()), e);
         }
         return ModelConfig.fromHuggingFace(json, configFile.toString());
     }
