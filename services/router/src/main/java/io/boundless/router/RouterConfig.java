@@ -41,6 +41,13 @@ public interface RouterConfig {
     @WithDefault("15s")
     Duration shutdownGrace();
 
+    /**
+     * Time-to-first-token thresholds the TTFT histogram has a bucket at exactly (besides its exponential ones), so that
+     * an SLO alert's {@code le} selects a real bucket: the chart adds its ttftSloSeconds.
+     */
+    @WithDefault("0.5s,1s,2s,5s")
+    List<Duration> ttftSlos();
+
     /** Requests of the model in flight at once (tokenizing, waiting on or streaming from inference); more get RESOURCE_EXHAUSTED / 429. */
     @WithDefault("256")
     int maxInFlight();

@@ -112,7 +112,7 @@ public class RouterLifecycle {
         if (g == null) {
             synchronized (this) {
                 if (gateway == null) {
-                    RouterMetrics m = new RouterMetrics(meters);
+                    RouterMetrics m = new RouterMetrics(meters, config.ttftSlos());
                     Gateway created = new Gateway(config, m);
                     m.latencyEjections(created.pool);
                     created.start();

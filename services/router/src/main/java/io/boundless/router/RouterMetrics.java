@@ -17,9 +17,16 @@ public final class RouterMetrics {
     private final MeterRegistry registry;
 
     public RouterMetrics(MeterRegistry registry) {
+        this(registry, java.util.List.of(Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5)));
+    }
+
+    /** With buckets of the TTFT histogram at exactly these thresholds (the SLOs alerts select by {@code le}). */
+    public RouterMetrics(MeterRegistry registry, java.util.List<Duration> ttftSlos) {
         this.registry = registry;
         this.tokenize = timer("boundless_router_tokenize_seconds", "tokenizer call per request (Encode or ApplyChatTemplate)");
-        this.timeToFirstToken = timer("boundless_router_time_to_first_token_seconds", "request received to its first text sent");
+        this.timeToFirstToken = Timer.builder("boundless_router_time_to_first_token_seconds").description("request received to its first text sent")
+                .publishPercentileHistogram().serviceLevelObjectives(ttftSlos.toArray(Duration[]::new)).minimumExpectedValue(Duration.ofNanos(50_000))
+                .maximumExpectedValue(Duration.ofSeconds(60)).register(registry);
         this.replicaFirstToken = timer("boundless_router_replica_first_token_seconds", "inference call started to its first token received");
         this.detokenize = timer("boundless_router_detokenize_seconds", "a token received from inference to its text sent to the client");
         this.retries = Counter.builder("boundless_router_retries_total").description("requests sent to another replica after one failed before the first token")
