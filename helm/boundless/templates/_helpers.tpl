@@ -62,3 +62,12 @@ capabilities:
   secret: {secretName: {{ include "boundless.tlsSecret" . }}, defaultMode: 0440}
 {{- end }}
 {{- end -}}
+
+{{/* OpenTelemetry traces to a collector (tracing.*); the router passes the same to the replicas it creates */}}
+{{- define "boundless.tracingEnv" -}}
+{{- if .Values.tracing.enabled }}
+- {name: QUARKUS_OTEL_SDK_DISABLED, value: "false"}
+- {name: QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, value: {{ required "tracing.endpoint: the OTLP collector traces go to" .Values.tracing.endpoint | quote }}}
+- {name: QUARKUS_OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, value: {{ .Values.tracing.protocol | quote }}}
+{{- end }}
+{{- end -}}

@@ -285,6 +285,21 @@ public final class LocalPlatform implements AutoCloseable {
     }
 
     /**
+     * Settings for every service, before the platform starts (OpenTelemetry's exporter, say); the router passes its own
+     * on to the replicas it starts for a deployment.
+     */
+    public void environment(Map<String, String> env) {
+        if (!processes.isEmpty()) {
+            throw new IllegalStateException("the platform has started: its services' settings are set before start()");
+        }
+        services.replaceAll(x -> {
+            Map<String, String> e = new LinkedHashMap<>(x.env());
+            e.putAll(env);
+            return new Service(x.name(), x.grpcPort(), x.httpPort(), x.command(), e, x.log());
+        });
+    }
+
+    /**
      * Whether the served model can chat: the tokenizer service, once started, has a chat template for
      * it (its own or the --chat-template one). False before {@link #start}.
      */

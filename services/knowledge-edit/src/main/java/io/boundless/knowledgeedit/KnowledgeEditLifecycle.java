@@ -51,7 +51,7 @@ public class KnowledgeEditLifecycle {
                 keys.watch(config.keysReloadInterval());
             }
             if (config.tokenizer().isPresent()) {
-                tokenizer = PeerTls.channelBuilder(peerTls(), config.tokenizer().get()).build();
+                tokenizer = PeerTls.channelBuilder(peerTls(), config.tokenizer().get()).intercept(io.boundless.proto.tracing.TracingInterceptor.client()).build();
             }
             service = new EditService(store, config.defaultVersion().orElse(null), config.threads().orElse(Runtime.getRuntime().availableProcessors()),
                     audit, tokenizer == null ? null : this::tokenizerCodec, config.corpusTokens(), config.maxFacts(), config.maxQueued());
@@ -126,7 +126,7 @@ public class KnowledgeEditLifecycle {
      * cluster's network policy.
      */
     private static ManagedChannel routerChannel(String target) {
-        return ManagedChannelBuilder.forTarget(target).usePlaintext().build();
+        return ManagedChannelBuilder.forTarget(target).usePlaintext().intercept(io.boundless.proto.tracing.TracingInterceptor.client()).build();
     }
 
     private Codec tokenizerCodec(String version) {

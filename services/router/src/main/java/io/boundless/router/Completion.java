@@ -17,6 +17,7 @@ import io.boundless.proto.tokenizer.v1.GetTokenizerInfoRequest;
 import io.boundless.proto.tokenizer.v1.GetTokenizerInfoResponse;
 import io.boundless.router.endpoints.Replica;
 import io.boundless.router.text.StopMatcher;
+import io.boundless.proto.tracing.TracingInterceptor;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -140,6 +141,27 @@ public final class Completion {
         }
     }
 
+    /** The trace this request is part of (the context current where it arrived): the parent of its calls' spans. */
+    private final io.opentelemetry.context.Context trace = io.opentelemetry.context.Context.current();
+
+    private long firstTextNanos;
+
+    /** The access log's line for this request (boundless.router.access-log). */
+    private void accessLog(String outcome) {
+        if (gw.config.accessLog()) {
+            long now = System.nanoTime();
+            LOG.infof("%s: %s, %d prompt + %d generated tokens, first text after %s, %.0f ms in all", who(), outcome, prompt == null ? 0 : prompt.length,
+                    completionTokens, firstTextNanos == 0 ? "none" : String.format(java.util.Locale.ROOT, "%.0f ms", (firstTextNanos - startNanos) / 1e6),
+                    (now - startNanos) / 1e6);
+        }
+    }
+
+    /** The request in log lines: its id, and its trace id where it is traced (the same in every service's log for it). */
+    private String who() {
+        var span = io.opentelemetry.api.trace.Span.fromContext(trace).getSpanContext();
+        return "request " + req.requestId() + (span.isValid() ? " (trace " + span.getTraceId() + ")" : "");
+    }
+
     Completion(Gateway gw, TextRequest req, Deadline deadline, CompletionSink sink, io.boundless.router.auth.Quotas.Lease lease) {
         this.gw = gw;
         this.lease = lease;
@@ -163,7 +185,7 @@ public final class Completion {
             onPrompt(req.ids());
             return;
         }
-        var stub = gw.tokenizer.withDeadline(deadline);
+        var stub = gw.tokenizer.withDeadline(deadline).withOption(TracingInterceptor.PARENT, trace);
         if (req.text() != null) {
             stub.encode(EncodeRequest.newBuilder().setModel(gw.tokenizerModel()).setText(req.text()).setAddSpecialTokens(true).build(),
                     new Unary<EncodeResponse>(r -> toInts(r.getIdsList())));
@@ -193,7 +215,7 @@ public final class Completion {
             fail(refusal);
             return;
         }
-        gw.tokenizer.withDeadline(deadline).getTokenizerInfo(GetTokenizerInfoRequest.newBuilder().setModel(gw.tokenizerModel()).build(),
+        gw.tokenizer.withDeadline(deadline).withOption(TracingInterceptor.PARENT, trace).getTokenizerInfo(GetTokenizerInfoRequest.newBuilder().setModel(gw.tokenizerModel()).build(),
                 new StreamObserver<GetTokenizerInfoResponse>() {
                     @Override
                     public void onNext(GetTokenizerInfoResponse info) {
@@ -327,7 +349,7 @@ public final class Completion {
         resumedSamples++;
         gw.metrics.resumed.increment();
         phase = Phase.RESUMING;
-        LOG.infof("request %s: sample %d continues on replica %s after %d tokens (replica %s failed: %s)", req.requestId(), s.index, r,
+        LOG.infof("%s: sample %d continues on replica %s after %d tokens (replica %s failed: %s)", who(), s.index, r,
                 s.generated.size(), from, why.getCode());
         var resume = io.boundless.proto.inference.v1.Resume.newBuilder().addAllGeneratedIds(s.generated).setSampleIndex(s.index).setSamples(req.n());
         var request = io.boundless.proto.inference.v1.GenerateRequest.newBuilder().setSampling(sampling()).setRequestId(req.requestId())
@@ -381,7 +403,7 @@ public final class Completion {
         for (int id : prompt) {
             request.addPromptIds(id);
         }
-        a.replica.stub().withDeadline(deadline).generate(request.build(), new ClientResponseObserver<io.boundless.proto.inference.v1.GenerateRequest,
+        a.replica.stub().withDeadline(deadline).withOption(TracingInterceptor.PARENT, trace).generate(request.build(), new ClientResponseObserver<io.boundless.proto.inference.v1.GenerateRequest,
                 io.boundless.proto.inference.v1.GenerateResponse>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<io.boundless.proto.inference.v1.GenerateRequest> call) {
@@ -470,7 +492,7 @@ public final class Completion {
 
     private Sample openSample(int index) {
         Sample s = new Sample(index);
-        s.decoder = (ClientCallStreamObserver<DecodeStreamRequest>) gw.tokenizer.withDeadline(deadline).decodeStream(
+        s.decoder = (ClientCallStreamObserver<DecodeStreamRequest>) gw.tokenizer.withDeadline(deadline).withOption(TracingInterceptor.PARENT, trace).decodeStream(
                 new StreamObserver<DecodeStreamResponse>() {
                     @Override
                     public void onNext(DecodeStreamResponse value) {
@@ -548,6 +570,7 @@ public final class Completion {
             if (!firstText) {
                 firstText = true;
                 gw.metrics.timeToFirstToken.record(now - startNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+                firstTextNanos = now;
             }
         }
         if (reason != FinishReason.FINISH_REASON_UNSPECIFIED) {
@@ -596,6 +619,7 @@ public final class Completion {
         stopAll("every sample has ended (stop string)");  // a call still running is cancelled: frees the replica's KV blocks
         release();
         gw.metrics.outcome("ok");
+        accessLog("ok");
         sink.onChunk(GenerateResponse.newBuilder().setUsage(u).build());
         sink.onCompleted();
     }
@@ -606,7 +630,7 @@ public final class Completion {
             return;
         }
         ClientCallStreamObserver<?> call = a.call;
-        LOG.infof("request %s: replica %s was given up: %s; its samples continue elsewhere", req.requestId(), a.replica, why);
+        LOG.infof("%s: replica %s was given up: %s; its samples continue elsewhere", who(), a.replica, why);
         onInferenceError(a, Status.UNAVAILABLE.withDescription("inference replica " + a.replica + " was given up: " + why));
         if (call != null) {
             call.cancel("the replica was given up: " + why, null);
@@ -630,7 +654,7 @@ public final class Completion {
                     failed.add(a.replica);
                 }
                 if (a.samples.length == samples.length && a.samples[0].resumes == 0) {
-                    LOG.infof("request %s: replica %s failed before the first token (%s); trying another", req.requestId(), a.replica, status.getCode());
+                    LOG.infof("%s: replica %s failed before the first token (%s); trying another", who(), a.replica, status.getCode());
                     tryWhole(status);
                 } else {
                     failed.add(a.replica);
@@ -736,11 +760,12 @@ public final class Completion {
         }
         phase = Phase.DONE;
         if (status.getCause() != null) {  // a local failure (a message that did not parse, say): the client gets the status, the log the cause
-            LOG.warnf(status.getCause(), "request %s failed: %s %s", req.requestId(), status.getCode(), status.getDescription());
+            LOG.warnf(status.getCause(), "%s failed: %s %s", who(), status.getCode(), status.getDescription());
         }
         stopAll(status.getDescription());
         release();
         gw.metrics.outcome(status.getCode().name().toLowerCase(java.util.Locale.ROOT));
+        accessLog(status.getCode().name());
         if (trailers == null && status.getCode() == Status.Code.UNAVAILABLE) {
             trailers = Gateway.retryAfter(1);  // a service or every replica is down for now: the client may retry (a restart takes seconds)
         }
@@ -768,7 +793,7 @@ public final class Completion {
                 a.end(null);
             }
             if (resumedSamples > 0) {
-                LOG.debugf("request %s: %d samples resumed", req.requestId(), resumedSamples);
+                LOG.debugf("%s: %d samples resumed", who(), resumedSamples);
             }
             gw.releaseAdmission(this, req, lease, (prompt == null ? 0 : prompt.length) + completionTokens);
         }

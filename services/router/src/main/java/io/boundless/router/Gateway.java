@@ -85,7 +85,8 @@ public final class Gateway implements AutoCloseable, io.boundless.router.control
             throw new IllegalArgumentException("boundless.router.tokenizer is host:port, not '" + config.tokenizer() + "'");
         }
         this.tokenizerChannel = PeerTls.channelBuilder(PeerChannels.tls(), config.tokenizer().substring(0, colon),
-                Integer.parseInt(config.tokenizer().substring(colon + 1))).maxInboundMessageSize(64 << 20).build();
+                Integer.parseInt(config.tokenizer().substring(colon + 1))).maxInboundMessageSize(64 << 20)
+                .intercept(io.boundless.proto.tracing.TracingInterceptor.client()).build();
         this.tokenizer = TokenizerGrpc.newStub(tokenizerChannel);
         this.inFlight = new Semaphore(config.maxInFlight());
         this.batchMaxInFlight = Math.max(1, Math.min(config.maxInFlight(), config.batchMaxInFlight().orElse(config.maxInFlight() / 2)));

@@ -34,6 +34,13 @@ public interface RouterConfig {
     Duration requestTimeout();
 
     /**
+     * One INFO line per request as it ends (the router's access log): its id and trace id, outcome, tokens, time to
+     * first token and in all. Never the prompt or the text.
+     */
+    @WithDefault("false")
+    boolean accessLog();
+
+    /**
      * How long a stopping router (SIGTERM) lets the requests in flight finish: new ones are refused at once with
      * UNAVAILABLE / 503 and Retry-After, and what still runs after this ends the same way, after the text sent so far.
      * Below quarkus.shutdown.timeout (20s) and the Pod's termination grace.

@@ -49,7 +49,8 @@ public class RouterLifecycle {
                             + "boundless.tls.plaintext=true runs router and replicas on plaintext"));
         }
         var settings = new io.boundless.router.kubernetes.KubernetesSettings(ns, name, k.images(), k.modelStoreClaim(), k.grpcPort(), k.httpPort(),
-                config.control().drainGrace(), k.keda(), k.prometheus().orElse(null), k.podLabels(), tlsSecret);
+                config.control().drainGrace(), k.keda(), k.prometheus().orElse(null), k.podLabels(), tlsSecret,
+                io.boundless.router.kubernetes.KubernetesSettings.inheritedEnv(System.getenv()));
         var op = new io.boundless.router.kubernetes.ModelDeploymentOperator(kubernetes, settings, g.pool, g, config.model(),
                 new io.boundless.router.kubernetes.ModelDeploymentOperator.LeaseTiming(k.lease().orElse("boundless-router-" + name), identity,
                         k.leaseDuration(), k.renewDeadline(), k.retryPeriod()), config.control().interval(), System::currentTimeMillis);

@@ -51,7 +51,7 @@ public final class Replica implements AutoCloseable {
             throw new IllegalArgumentException("an inference replica is host:port, not '" + address + "'");
         }
         this.channel = PeerTls.channelBuilder(PeerChannels.tls(), address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)))
-                .maxInboundMessageSize(16 << 20).build();
+                .maxInboundMessageSize(16 << 20).intercept(io.boundless.proto.tracing.TracingInterceptor.client()).build();
         this.stub = InferenceGrpc.newStub(channel);
     }
 

@@ -18,13 +18,32 @@ import java.util.Map;
  * @param podLabels       extra labels on every inference Pod (the chart's NetworkPolicies select on them)
  * @param tlsSecret       the Secret (tls.crt, tls.key, ca.crt: a cert-manager Certificate's) every inference Pod serves
  *                        mutual TLS with; null: the replicas serve plaintext, as a router on plaintext talks to them
+ * @param podEnv          more environment of every inference Pod: the router's own OpenTelemetry settings (QUARKUS_OTEL_*),
+ *                        so that the replicas export their spans where the router does
  */
 public record KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
-        Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels, String tlsSecret) {
+        Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels, String tlsSecret, Map<String, String> podEnv) {
     /** Plaintext replicas: a router configured with {@code boundless.tls.plaintext=true}. */
     public KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
             Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels) {
-        this(namespace, deployment, images, modelStoreClaim, grpcPort, httpPort, drainGrace, keda, prometheus, podLabels, null);
+        this(namespace, deployment, images, modelStoreClaim, grpcPort, httpPort, drainGrace, keda, prometheus, podLabels, null, Map.of());
+    }
+
+    /** Without extra Pod environment. */
+    public KubernetesSettings(String namespace, String deployment, Map<String, String> images, String modelStoreClaim, int grpcPort, int httpPort,
+            Duration drainGrace, boolean keda, String prometheus, Map<String, String> podLabels, String tlsSecret) {
+        this(namespace, deployment, images, modelStoreClaim, grpcPort, httpPort, drainGrace, keda, prometheus, podLabels, tlsSecret, Map.of());
+    }
+
+    /** The router's environment that its replicas take too: OpenTelemetry's settings. */
+    public static Map<String, String> inheritedEnv(Map<String, String> routerEnv) {
+        Map<String, String> m = new java.util.TreeMap<>();
+        routerEnv.forEach((k, v) -> {
+            if (k.startsWith("QUARKUS_OTEL_") || k.startsWith("OTEL_")) {
+                m.put(k, v);
+            }
+        });
+        return m;
     }
 
     /** Where an inference Pod finds its certificate (the Secret's volume). */

@@ -107,6 +107,7 @@ public final class Workloads {
                 // the preStop hook's GET /drain: not ready, new requests refused, answered once the running ones finished
                 new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TOKEN", drainToken(md, version.name(), pool.name()), null),
                 new EnvVar("BOUNDLESS_INFERENCE_DRAIN_TIMEOUT", s.drainGrace().toSeconds() + "s", null)));
+        s.podEnv().forEach((k, v) -> env.add(new EnvVar(k, v, null)));
         if (s.tlsSecret() != null) {
             // mutual TLS from the Secret's files, read again as the kubelet updates them (cert-manager's renewals)
             env.add(new EnvVar("BOUNDLESS_TLS_CERT", KubernetesSettings.TLS_MOUNT + "/tls.crt", null));

@@ -209,6 +209,23 @@ class HelmChartTest {
             String secret = pod.getVolumes().stream().filter(v -> v.getName().equals("tls")).findFirst().orElseThrow().getSecret().getSecretName();
             assertThat(bySecret).as(where).containsKey(secret);
         }
+        // traces: every service is told where to, and the router passes the same on to the replicas it creates
+        for (Deployment d : of(all, Deployment.class)) {
+            assertThat(env(d.getSpec().getTemplate().getSpec().getContainers().getFirst())).as(d.getMetadata().getName())
+                    .containsEntry("QUARKUS_OTEL_SDK_DISABLED", "false").containsEntry("QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                            "http://otel-collector.monitoring:4317");
+        }
+        Deployment routerChat = of(all, Deployment.class).stream().filter(d -> d.getMetadata().getName().equals("boundless-router-chat")).findFirst().orElseThrow();
+        var podEnv = KubernetesSettings.inheritedEnv(env(routerChat.getSpec().getTemplate().getSpec().getContainers().getFirst()));
+        assertThat(podEnv).containsOnlyKeys("QUARKUS_OTEL_SDK_DISABLED", "QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "QUARKUS_OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
+        var md = KubernetesOperatorTest.resource(List.of(new io.boundless.router.rollout.ModelDeployment.Version("v1", "llama/1")), 1, List.of());
+        md.getMetadata().setUid("u");
+        var pod = Workloads.deployment(md, md.getSpec().versions().getFirst(), md.getSpec().pools().getFirst(), 1.0, new KubernetesSettings("boundless",
+                "chat", Map.of("nvidia", "img", "amd", "img"), "claim", 9102, 8102, Duration.ofSeconds(60), false, null, Map.of(), "boundless-inference-tls", podEnv), 1);
+        assertThat(env(pod.getSpec().getTemplate().getSpec().getContainers().getFirst())).containsAllEntriesOf(podEnv);
+        assertThat(of(objects(render(EXAMPLES.resolve("minimal.yaml"))), Deployment.class)).allSatisfy(d ->
+                assertThat(env(d.getSpec().getTemplate().getSpec().getContainers().getFirst())).doesNotContainKey("QUARKUS_OTEL_SDK_DISABLED"));
+
         // the routers hand the inference certificate's Secret to the replicas they create
         for (ConfigMap cm : of(all, ConfigMap.class)) {
             if (cm.getData().containsKey("application.properties")) {

@@ -163,6 +163,8 @@ class KubernetesOperatorTest {
         // these settings name no certificate Secret (a router on plaintext): the replicas are told plaintext explicitly
         assertThat(c.getEnv()).anySatisfy(e -> assertThat(e.getName() + "=" + e.getValue()).isEqualTo("BOUNDLESS_TLS_PLAINTEXT=true"));
         assertThat(c.getVolumeMounts()).noneMatch(m -> m.getName().equals("tls"));
+        assertThat(KubernetesSettings.inheritedEnv(Map.of("QUARKUS_OTEL_SDK_DISABLED", "false", "OTEL_SERVICE_NAME", "x", "HOME", "/root")))
+                .as("the replicas take the router's OpenTelemetry settings, nothing else").containsOnlyKeys("QUARKUS_OTEL_SDK_DISABLED", "OTEL_SERVICE_NAME");
         assertThat(pod.getTerminationGracePeriodSeconds()).as("longer than the drain may take").isGreaterThan(60);
         assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
