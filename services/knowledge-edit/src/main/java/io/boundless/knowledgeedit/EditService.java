@@ -339,13 +339,14 @@ public final class EditService implements AutoCloseable {
         queued.incrementAndGet();
         Edit parentFinal = parent;
         Hyper hyper = h;
-        jobs.execute(() -> {
+        // the job runs in the trace of the CreateEdit that queued it (its calls to the tokenizer are children of it)
+        jobs.execute(io.opentelemetry.context.Context.current().wrap(() -> {
             try {
                 run(e, parentFinal, hyper, p, dir);
             } finally {
                 queued.decrementAndGet();
             }
-        });
+        }));
         return e;
     }
 
