@@ -30,11 +30,16 @@ class BackendSelectionE2ETest {
 
     /** The same, the command behind a prefix (setpriv, to run it as another user). */
     private String run(Map<String, String> settings, Path log, List<String> prefix) throws Exception {
+        return run("inference-1", settings, log, prefix);
+    }
+
+    /** One of the platform's services (as boundless up would start it) with these settings, expected to exit 1 by itself. */
+    private String run(String service, Map<String, String> settings, Path log, List<String> prefix) throws Exception {
         Path work = root.resolve("e2e/target/backend-e2e");
         Files.createDirectories(work);
         LocalPlatform platform = new LocalPlatform(new LocalPlatform.Options(root, work, null, 1, 19500, 18500, Map.of(), Map.of(), Map.of()));
         platform.issueCertificates();  // on mutual TLS, as boundless up starts it
-        LocalPlatform.Service inference = platform.service("inference-1");
+        LocalPlatform.Service inference = platform.service(service);
         Map<String, String> env = new HashMap<>(inference.env());
         env.remove("BOUNDLESS_INFERENCE_MODEL"); // the service's own default model
         env.putAll(settings);
@@ -113,6 +118,14 @@ class BackendSelectionE2ETest {
             Files.copy(root.resolve("models/boundless-world").resolve(f), to.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             Files.setPosixFilePermissions(to.resolve(f), java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
         }
+    }
+
+    @Test
+    void theRouterWithoutItsTlsFilesExitsWithOneClearLine() throws Exception {
+        Path work = root.resolve("e2e/target/backend-e2e");
+        String out = run("router", Map.of("BOUNDLESS_TLS_CERT", work.resolve("tls/absent.crt").toString()), work.resolve("router-tls.log"), List.of());
+        assertThat(out).contains("cannot start: the TLS certificate file " + work.resolve("tls/absent.crt") + " does not exist");
+        assertThat(out).doesNotContain("\tat ", "Exception in thread");
     }
 
     @Test

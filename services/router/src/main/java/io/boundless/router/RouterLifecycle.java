@@ -25,12 +25,20 @@ public class RouterLifecycle {
     private volatile io.boundless.router.control.DeploymentMetrics metrics;
 
     void onStart(@Observes StartupEvent event) throws java.io.IOException {
-        Gateway g = gateway();
-        reasoning();  // a bad exemplar set stops the router here, with its reason
-        if (config.kubernetes().enabled()) {
-            operator = operator(g);
-        } else if (config.deployment().isPresent()) {
-            controller = deploymentController(g);
+        try {
+            Gateway g = gateway();
+            reasoning();  // a bad exemplar set stops the router here, with its reason
+            if (config.kubernetes().enabled()) {
+                operator = operator(g);
+            } else if (config.deployment().isPresent()) {
+                controller = deploymentController(g);
+            }
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // a configuration that cannot run (TLS files, a policy name, an exemplar set, a deployment file): one clear
+            // line and exit status 1, as the other services' start checks, not a stack trace
+            org.jboss.logging.Logger.getLogger(RouterLifecycle.class).error("cannot start: " + e.getMessage());
+            org.jboss.logging.Logger.getLogger(RouterLifecycle.class).debug("cannot start", e);
+            io.quarkus.runtime.Quarkus.asyncExit(1);
         }
     }
 
