@@ -23,6 +23,8 @@ public final class ApiKeysFile implements AutoCloseable {
     private volatile String lastError;
     private volatile long failedReloads;
     private ScheduledExecutorService timer;
+    /** How long a changed file must stay the same to be taken. */
+    private static final long SETTLE_NANOS = 50_000_000;
 
     /** Loads file now (an error if it cannot be read or parsed: a service does not start on a bad keys file). */
     public ApiKeysFile(Path file, AuditLog audit) {
@@ -67,6 +69,16 @@ public final class ApiKeysFile implements AutoCloseable {
             return false;
         }
         if (text.equals(lastText)) {
+            return false;
+        }
+        // a file caught while it is written (truncated, then filled: an editor, a shell redirect) would read as fewer
+        // keys or none: a change is taken only when a second read a moment later finds the same content
+        java.util.concurrent.locks.LockSupport.parkNanos(SETTLE_NANOS);
+        try {
+            if (!read().equals(text)) {
+                return false;  // still changing: the next check takes it
+            }
+        } catch (IllegalArgumentException e) {
             return false;
         }
         ApiKeys next;
